@@ -1,0 +1,51 @@
+"""Admin classes, wired in through DOT's *_ADMIN_CLASS settings. Secrets and private keys
+are never displayed: a client shows its secret hint, a key its public half."""
+
+from django.contrib import admin
+from oauth2_provider.admin import AccessTokenAdmin as DotAccessTokenAdmin
+from oauth2_provider.admin import GrantAdmin as DotGrantAdmin
+from oauth2_provider.admin import IDTokenAdmin as DotIDTokenAdmin
+from oauth2_provider.admin import RefreshTokenAdmin as DotRefreshTokenAdmin
+
+from apps.oauth.models import SigningKey
+
+
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ("name", "client_id", "client_type", "resource", "is_active", "secret_hint")
+    list_filter = ("client_type", "is_active")
+    search_fields = ("name", "client_id")
+    filter_horizontal = ("allowed_scopes",)
+    exclude = ("client_secret", "hash_client_secret", "user")
+    readonly_fields = ("client_id", "secret_hint")
+
+
+class AccessTokenAdmin(DotAccessTokenAdmin):
+    list_display = ("pk", "jti", "application", "user", "audience", "expires")
+    raw_id_fields = ("user", "source_refresh_token", "id_token", "parent")
+    exclude = ("token", "token_checksum")
+
+
+class RefreshTokenAdmin(DotRefreshTokenAdmin):
+    exclude = ("token", "token_checksum")
+
+
+class GrantAdmin(DotGrantAdmin):
+    exclude = ("code",)
+
+
+class IDTokenAdmin(DotIDTokenAdmin):
+    pass
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    list_display = ("kid", "algorithm", "state", "created", "activated_at", "retired_at")
+    list_filter = ("algorithm", "state")
+    fields = ("kid", "algorithm", "state", "public_jwk", "created", "activated_at", "retired_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

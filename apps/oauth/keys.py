@@ -1,0 +1,163 @@
+"""Signing keys: generation, the active key per algorithm, rotation and the JWKS.
+
+Life cycle: a key is created as ``next`` and published in the JWKS before it signs
+anything, so resource servers that cache the JWKS already know it when ``rotate_keys``
+makes it ``active``. The key it replaces becomes ``retired``: it signs nothing but stays
+published until every token it signed has expired (one maximum token lifetime).
+"""
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from jwcrypto import jwk
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from apps.oauth.models import KeyState, SigningKey
+from apps.resources.models import ApiResource, SigningAlgorithm
+from idp.conf import idp_settings
+
+# RFC 7638 section 3.2: the members that make up the thumbprint, per key type.
+_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
+
+
+@dataclass(frozen=True)
+class LoadedKey:
+    kid: str
+    algorithm: str
+    private_key: PrivateKeyTypes
+
+
+_cache: dict[str, tuple[LoadedKey, float]] = {}
+_cache_lock = threading.Lock()
+
+
+def _new_private_key(algorithm: str) -> PrivateKeyTypes:
+    if algorithm == SigningAlgorithm.RS256:
+        return rsa.generate_private_key(public_exponent=65537, key_size=idp_settings.RSA_KEY_SIZE)
+    if algorithm == SigningAlgorithm.ES256:
+        return ec.generate_private_key(ec.SECP256R1())
+    raise ValueError(f"Unsupported signing algorithm {algorithm!r}")
+
+
+def _public_jwk(private_key: PrivateKeyTypes, algorithm: str) -> dict[str, Any]:
+    algo = RSAAlgorithm if algorithm == SigningAlgorithm.RS256 else ECAlgorithm
+    public = algo.to_jwk(private_key.public_key(), as_dict=True)
+    members = {name: public[name] for name in _THUMBPRINT_MEMBERS[public["kty"]]}
+    digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
+    kid = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return {**members, "kid": kid, "alg": algorithm, "use": "sig"}
+
+
+def create_key(*, algorithm: str, state: str) -> SigningKey:
+    private_key = _new_private_key(algorithm)
+    public_jwk = _public_jwk(private_key, algorithm)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    now = timezone.now()
+    return SigningKey.objects.create(
+        kid=public_jwk["kid"],
+        algorithm=algorithm,
+        state=state,
+        private_key_pem=pem,
+        public_jwk=public_jwk,
+        activated_at=now if state == KeyState.ACTIVE else None,
+    )
+
+
+def _load(key: SigningKey) -> LoadedKey:
+    private_key = serialization.load_pem_private_key(key.private_key_pem.encode(), password=None)
+    return LoadedKey(kid=key.kid, algorithm=key.algorithm, private_key=private_key)
+
+
+def _active_key_row(algorithm: str) -> SigningKey:
+    key = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).first()
+    if key is not None:
+        return key
+    # First use of this algorithm: create its active key and its successor. Another
+    # process may race us; the one-active-key constraint decides and we re-read.
+    try:
+        with transaction.atomic():
+            key = create_key(algorithm=algorithm, state=KeyState.ACTIVE)
+            create_key(algorithm=algorithm, state=KeyState.NEXT)
+        return key
+    except IntegrityError:
+        return SigningKey.objects.get(algorithm=algorithm, state=KeyState.ACTIVE)
+
+
+def get_signing_key(algorithm: str) -> LoadedKey:
+    """The active key for ``algorithm``, parsed once and reused for SIGNING_KEY_CACHE_SECONDS."""
+    now = time.monotonic()
+    cached = _cache.get(algorithm)
+    if cached is not None and now - cached[1] < idp_settings.SIGNING_KEY_CACHE_SECONDS:
+        return cached[0]
+    loaded = _load(_active_key_row(algorithm))
+    with _cache_lock:
+        _cache[algorithm] = (loaded, now)
+    return loaded
+
+
+def clear_key_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def max_token_lifetime() -> timedelta:
+    """The longest an access token can live: how long a retired key must stay published."""
+    longest = ApiResource.objects.aggregate(longest=Max("access_token_lifetime"))["longest"] or 0
+    return timedelta(seconds=max(longest, idp_settings.DEFAULT_ACCESS_TOKEN_LIFETIME))
+
+
+def published_keys(now: datetime | None = None) -> list[SigningKey]:
+    now = now or timezone.now()
+    retired_since = now - max_token_lifetime()
+    keys = SigningKey.objects.filter(state__in=[KeyState.ACTIVE, KeyState.NEXT]) | SigningKey.objects.filter(
+        state=KeyState.RETIRED, retired_at__gt=retired_since
+    )
+    return list(keys.order_by("algorithm", "state", "-created"))
+
+
+def jwks_document() -> dict[str, list[dict[str, Any]]]:
+    """RFC 7517 JWK Set of the public halves of every published key (never private material)."""
+    return {"keys": [key.public_jwk for key in published_keys()]}
+
+
+@transaction.atomic
+def rotate_keys(*, algorithms: list[str] | None = None) -> list[SigningKey]:
+    """Promote each algorithm's ``next`` key to ``active``, retire the old active key, create
+    a new ``next`` key and delete retired keys no token can still need. Returns the new active keys."""
+    now = timezone.now()
+    activated = []
+    for algorithm in algorithms or SigningAlgorithm.values:
+        SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).update(
+            state=KeyState.RETIRED, retired_at=now
+        )
+        successor = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.NEXT).first()
+        if successor is None:
+            successor = create_key(algorithm=algorithm, state=KeyState.NEXT)
+        successor.state = KeyState.ACTIVE
+        successor.activated_at = now
+        successor.save(update_fields=["state", "activated_at"])
+        create_key(algorithm=algorithm, state=KeyState.NEXT)
+        activated.append(successor)
+    SigningKey.objects.filter(state=KeyState.RETIRED, retired_at__lte=now - max_token_lifetime()).delete()
+    transaction.on_commit(clear_key_cache)
+    return activated
+
+
+def active_jwk_for_id_tokens() -> jwk.JWK:
+    """DOT signs ID tokens with a jwcrypto key; give it our active RS256 key."""
+    key = _active_key_row(SigningAlgorithm.RS256)
+    return jwk.JWK.from_pem(key.private_key_pem.encode())

@@ -1,0 +1,137 @@
+"""The OAuth client (DOT's swappable Application) with several grant types and its scopes."""
+
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from oauth2_provider.models import AbstractApplication, ApplicationManager
+from oauth2_provider.validators import AllowedURIValidator
+from oauth2_provider.settings import oauth2_settings
+
+from apps.resources.models import ApiResource, ApiScope
+
+
+class GrantType(models.TextChoices):
+    """Grant types by their RFC names, as they appear in ``grant_type`` at ``/o/token/``."""
+
+    AUTHORIZATION_CODE = "authorization_code", "Authorization code (+ PKCE)"
+    REFRESH_TOKEN = "refresh_token", "Refresh token"
+    CLIENT_CREDENTIALS = "client_credentials", "Client credentials"
+    TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange", "Token exchange (RFC 8693)"
+
+
+# RFC 8252 section 7.3: http redirect URIs are acceptable on the loopback interface only.
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+# Grant types that authenticate the client itself, so only confidential clients may use them.
+CONFIDENTIAL_ONLY_GRANTS = {GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE}
+
+# DOT asks ``allows_grant_type`` with its own identifiers; map them onto ours.
+_DOT_GRANT_NAMES = {
+    AbstractApplication.GRANT_AUTHORIZATION_CODE: GrantType.AUTHORIZATION_CODE,
+    AbstractApplication.GRANT_CLIENT_CREDENTIALS: GrantType.CLIENT_CREDENTIALS,
+}
+
+
+def default_grant_types() -> list[str]:
+    return []
+
+
+class Application(AbstractApplication):
+    # DOT allows one grant type per client (and its column is too short for the RFC 8693
+    # URN); ``allowed_grant_types`` replaces it.
+    authorization_grant_type = None
+
+    allowed_grant_types = models.JSONField(
+        default=default_grant_types, help_text="Grant types this client may use at /o/token/."
+    )
+    allowed_scopes = models.ManyToManyField(ApiScope, blank=True, related_name="clients")
+    resource = models.ForeignKey(
+        ApiResource,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clients",
+        help_text="The API this client is when it calls other services (its own audience).",
+    )
+    one_token_per_audience = models.BooleanField(
+        default=False,
+        help_text="Refuse requests whose scopes span several APIs unless one 'resource' is named.",
+    )
+    is_active = models.BooleanField("enabled", default=True)
+    secret_hint = models.CharField(max_length=12, blank=True, editable=False)
+
+    objects = ApplicationManager()
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+
+    def natural_key(self) -> tuple[str]:
+        return (self.client_id,)
+
+    def save(self, *args, **kwargs) -> None:
+        # The plaintext secret is only ever in memory before the first save; keep a hint
+        # so operators can tell secrets apart without ever seeing one again.
+        if self.client_secret and not self._client_secret_is_hashed(self.client_secret):
+            self.secret_hint = "…" + self.client_secret[-4:]
+        super().save(*args, **kwargs)
+
+    def allows_grant_type(self, *grant_types: str) -> bool:
+        names = {_DOT_GRANT_NAMES.get(g, g) for g in grant_types}
+        return bool(names & set(self.allowed_grant_types))
+
+    def is_usable(self, request) -> bool:
+        return self.is_active
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        grants = self.allowed_grant_types
+        valid = set(GrantType.values)
+        if not isinstance(grants, list) or not set(grants) <= valid:
+            errors.setdefault("allowed_grant_types", []).append(f"Choose from: {', '.join(GrantType.values)}.")
+            grants = []
+        if self.client_type == self.CLIENT_PUBLIC and set(grants) & CONFIDENTIAL_ONLY_GRANTS:
+            errors.setdefault("allowed_grant_types", []).append(
+                "Client credentials and token exchange need a confidential client."
+            )
+        if GrantType.REFRESH_TOKEN in grants and GrantType.AUTHORIZATION_CODE not in grants:
+            errors.setdefault("allowed_grant_types", []).append("Refresh tokens come from the authorization code grant.")
+        uris = self.redirect_uris.split()
+        if GrantType.AUTHORIZATION_CODE in grants and not uris:
+            errors.setdefault("redirect_uris", []).append("The authorization code grant needs a redirect URI.")
+        validator = AllowedURIValidator(
+            self.get_allowed_schemes(), name="redirect uri", allow_path=True, allow_query=True
+        )
+        for uri in uris + self.post_logout_redirect_uris.split():
+            try:
+                validator(uri)
+            except ValidationError as exc:
+                errors.setdefault("redirect_uris", []).extend(exc.messages)
+                continue
+            parts = urlsplit(uri)
+            if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+                errors.setdefault("redirect_uris", []).append(f"Use https (http only for loopback hosts): {uri}")
+            if parts.fragment or "#" in uri:
+                errors.setdefault("redirect_uris", []).append(f"A redirect URI has no fragment: {uri}")
+        if self.algorithm not in ("", self.RS256_ALGORITHM):
+            errors.setdefault("algorithm", []).append("ID tokens are signed with RS256 by the IdP's keys.")
+        if errors:
+            raise ValidationError(errors)
+
+    def get_allowed_schemes(self) -> list[str]:
+        # http is accepted for loopback redirect URIs only (checked in clean()).
+        return [*oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES, "http"]
+
+    def allowed_scope_objects(self) -> list[ApiScope]:
+        """The client's scopes with their APIs, loaded once per instance (one query)."""
+        if not hasattr(self, "_allowed_scope_objects"):
+            self._allowed_scope_objects = list(self.allowed_scopes.select_related("resource"))
+        return self._allowed_scope_objects
+
+    @property
+    def jwk_key(self):
+        """ID tokens are signed with the IdP's active RS256 key, not a key in settings."""
+        from apps.oauth.keys import active_jwk_for_id_tokens
+
+        return active_jwk_for_id_tokens()
+

@@ -1,0 +1,53 @@
+"""DOT's token models, swapped so access tokens know their audience, jti and lineage."""
+
+import uuid
+
+from django.db import models
+from oauth2_provider.models import AbstractAccessToken, AbstractGrant, AbstractIDToken, AbstractRefreshToken
+
+
+def default_audience() -> list[str]:
+    return []
+
+
+class AccessToken(AbstractAccessToken):
+    """A stored JWT access token (by checksum only: the JWT itself is never stored).
+
+    Revoking deletes the row (DOT's semantics); ``parent`` cascades, so revoking a token
+    revokes every token exchanged from it.
+    """
+
+    jti = models.UUIDField("JWT ID", default=uuid.uuid4, unique=True, editable=False)
+    audience = models.JSONField(default=default_audience, blank=True)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="The subject token this token was exchanged from.",
+    )
+
+    class Meta(AbstractAccessToken.Meta):
+        swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
+        indexes = [models.Index(fields=["expires"])]
+
+    @property
+    def subject(self) -> str:
+        """The ``sub`` claim: the user, or the client itself when no user is involved."""
+        return str(self.user_id) if self.user_id else self.application.client_id
+
+
+class RefreshToken(AbstractRefreshToken):
+    class Meta(AbstractRefreshToken.Meta):
+        swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
+
+
+class Grant(AbstractGrant):
+    class Meta(AbstractGrant.Meta):
+        swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
+
+
+class IDToken(AbstractIDToken):
+    class Meta(AbstractIDToken.Meta):
+        swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"

@@ -1,0 +1,45 @@
+"""The oauthlib server behind /o/token/ and /o/authorize/ (DOT's OIDC_SERVER_CLASS seam).
+
+It is oauthlib's OpenID Connect server minus what RFC 9700 forbids, with our token
+lifetime hook and a duplicate-parameter check on every token grant.
+"""
+
+from oauthlib.openid import Server as OpenIDServer
+
+from apps.oauth.errors import InvalidRequest
+from apps.oauth.tokens import token_lifetime
+
+# RFC 8707 and RFC 8693 define these as repeatable; every other parameter appears once.
+REPEATABLE_PARAMETERS = frozenset({"resource", "audience"})
+
+# RFC 9700 section 2.4: no resource owner password grant. The device grant is not offered.
+REMOVED_GRANT_TYPES = ("password", "urn:ietf:params:oauth:grant-type:device_code")
+# RFC 9700 section 2.1.2: no implicit or hybrid responses (tokens in the front channel).
+SUPPORTED_RESPONSE_TYPES = ("code", "none")
+
+
+def reject_duplicate_parameters(request) -> None:
+    """RFC 6749 section 3.2: request parameters MUST NOT be included more than once."""
+    repeated = sorted(set(request.duplicate_params) - REPEATABLE_PARAMETERS)
+    if repeated:
+        raise InvalidRequest(description=f"Parameter sent more than once: {', '.join(repeated)}.", request=request)
+
+
+class Server(OpenIDServer):
+    def __init__(self, request_validator, token_expires_in=None, token_generator=None,
+                 refresh_token_generator=None, *args, **kwargs):
+        # Lifetimes belong to API resources, so ``expires_in`` comes from the token plan
+        # rather than DOT's single ACCESS_TOKEN_EXPIRE_SECONDS.
+        super().__init__(request_validator, token_lifetime, token_generator, refresh_token_generator, *args, **kwargs)
+        for grant_type in REMOVED_GRANT_TYPES:
+            self._grant_types.pop(grant_type, None)
+        self._response_types = {k: v for k, v in self._response_types.items() if k in SUPPORTED_RESPONSE_TYPES}
+        for grant in {id(g): g for g in self._token_grants()}.values():
+            grant.custom_validators.pre_token.insert(0, reject_duplicate_parameters)
+
+    def _token_grants(self):
+        for handler in self._grant_types.values():
+            # The authorization code handler dispatches between the OAuth and OIDC grants.
+            for grant in (handler, getattr(handler, "default_grant", None), getattr(handler, "oidc_grant", None)):
+                if grant is not None and hasattr(grant, "custom_validators"):
+                    yield grant

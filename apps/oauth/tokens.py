@@ -1,0 +1,103 @@
+"""RFC 9068 JWT access tokens, and the generators DOT calls to mint tokens.
+
+DOT calls ``generate_access_token(request)`` (ACCESS_TOKEN_GENERATOR) with the oauthlib
+request after the grant has validated it; the grant (or the validator) has put a
+:class:`~apps.resources.services.TokenPlan` on ``request.token_plan``. The issued token's
+jti, audience and expiry are left on ``request.issued_access_token`` for
+``save_bearer_token`` to store.
+"""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from django.utils import timezone
+
+from apps.accounts.claims import user_claims
+from apps.oauth.keys import get_signing_key
+from apps.resources.services import TokenPlan, plan_token
+from idp.conf import idp_settings
+
+ACCESS_TOKEN_JWT_TYPE = "at+jwt"  # RFC 9068 section 2.1
+
+
+@dataclass(frozen=True)
+class IssuedAccessToken:
+    token: str
+    jti: uuid.UUID
+    audience: list[str]
+    expires_at: datetime
+    claims: dict[str, Any]
+
+
+def issue_access_token(
+    *,
+    client_id: str,
+    user: Any,
+    plan: TokenPlan,
+    now: datetime | None = None,
+    extra_claims: dict[str, Any] | None = None,
+) -> IssuedAccessToken:
+    """Build and sign one access token (RFC 9068 section 2.2)."""
+    issuer = idp_settings.ISSUER
+    now = (now or timezone.now()).replace(microsecond=0)
+    expires_at = now + timedelta(seconds=plan.lifetime)
+    jti = uuid.uuid4()
+    # RFC 9068 section 2.2: without a resource owner, sub identifies the client itself.
+    subject = str(user.pk) if user is not None else client_id
+    # A token whose scopes name no API (e.g. only "openid") is for the IdP's own userinfo.
+    audience = plan.audience or [issuer]
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": subject,
+        "aud": audience,
+        "exp": int(expires_at.timestamp()),
+        "iat": int(now.timestamp()),
+        "jti": str(jti),
+        "client_id": client_id,
+        "scope": " ".join(plan.scopes),
+    }
+    if user is not None and plan.user_claims:
+        claims.update(user_claims(user, plan.user_claims))
+    if extra_claims:
+        claims.update(extra_claims)
+    key = get_signing_key(plan.signing_algorithm)
+    token = jwt.encode(
+        claims, key.private_key, algorithm=key.algorithm, headers={"typ": ACCESS_TOKEN_JWT_TYPE, "kid": key.kid}
+    )
+    return IssuedAccessToken(token=token, jti=jti, audience=audience, expires_at=expires_at, claims=claims)
+
+
+def token_plan_for(request) -> TokenPlan:
+    """The plan the grant put on the request, or one derived from the request's scopes for
+    grants whose scopes were validated earlier (authorization code, refresh)."""
+    plan = getattr(request, "token_plan", None)
+    if plan is None:
+        plan = plan_token(
+            allowed_scopes=request.client.allowed_scope_objects(),
+            requested_scopes=request.scopes or [],
+            one_token_per_audience=False,
+        )
+        request.token_plan = plan
+    return plan
+
+
+def token_lifetime(request) -> int:
+    """oauthlib's ``token_expires_in`` hook: the response's ``expires_in``."""
+    return token_plan_for(request).lifetime
+
+
+def generate_access_token(request, refresh_token: bool = False) -> str:
+    """DOT's ACCESS_TOKEN_GENERATOR."""
+    user = None if request.grant_type == "client_credentials" else request.user
+    issued = issue_access_token(client_id=request.client.client_id, user=user, plan=token_plan_for(request))
+    request.issued_access_token = issued
+    return issued.token
+
+
+def generate_opaque_token(request, refresh_token: bool = False) -> str:
+    """DOT's REFRESH_TOKEN_GENERATOR: refresh tokens stay opaque (256 random bits)."""
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,19 @@
+"""Endpoints under /o/. DOT's views where they fit, ours where we need different behaviour.
+
+Kept under DOT's ``oauth2_provider`` namespace so DOT's own reverse() calls still resolve.
+"""
+
+from django.urls import path
+from oauth2_provider import views as dot_views
+
+from apps.oauth import views
+
+app_name = "oauth2_provider"
+
+urlpatterns = [
+    path("authorize/", dot_views.AuthorizationView.as_view(), name="authorize"),
+    path("token/", views.TokenView.as_view(), name="token"),
+    path("revoke_token/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect/", views.IntrospectView.as_view(), name="introspect"),
+    path("userinfo/", dot_views.UserInfoView.as_view(), name="user-info"),
+]

@@ -1,0 +1,58 @@
+"""Thin views: parse the HTTP request, delegate, render. The logic lives in services."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+from oauth2_provider.views.mixins import OAuthLibMixin
+
+from apps.oauth.keys import jwks_document
+from apps.oauth.services.discovery import server_metadata
+from idp.conf import idp_settings
+
+
+def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResponse:
+    response = HttpResponse(content=body or "", status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(sensitive_post_parameters("client_secret", "subject_token", "actor_token"), name="dispatch")
+class TokenView(OAuthLibMixin, View):
+    """/o/token/ for every grant (RFC 6749 section 3.2). Unlike DOT's view it does not
+    re-read the issued token from the database just to send a signal."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        _url, headers, body, status = self.create_token_response(request)
+        return _oauth_response(headers, body, status)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectView(OAuthLibMixin, View):
+    """/o/introspect/ (RFC 7662). The caller authenticates as a client; a token is reported
+    active only to the API resource it was issued for."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        headers, body, status = self.get_oauthlib_core().create_introspect_response(request)
+        return _oauth_response(headers, body, status)
+
+
+class JwksView(View):
+    def get(self, request: HttpRequest) -> JsonResponse:
+        response = JsonResponse(jwks_document())
+        response["Cache-Control"] = f"public, max-age={idp_settings.JWKS_MAX_AGE_SECONDS}"
+        return response
+
+
+class MetadataView(OAuthLibMixin, View):
+    """RFC 8414 ``/.well-known/oauth-authorization-server`` and OIDC Discovery
+    ``/.well-known/openid-configuration``; the grant list is read from the live server."""
+
+    openid = False
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        grant_types = list(self.get_oauthlib_core().server.grant_types)
+        return JsonResponse(server_metadata(grant_types=grant_types, openid=self.openid))

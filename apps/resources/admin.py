@@ -1,0 +1,23 @@
+from django.contrib import admin
+
+from apps.resources.models import ApiResource, ApiScope
+
+
+class ApiScopeInline(admin.TabularInline):
+    model = ApiScope
+    extra = 1
+
+
+@admin.register(ApiResource)
+class ApiResourceAdmin(admin.ModelAdmin):
+    list_display = ("audience", "name", "resource_uri", "enabled", "access_token_lifetime", "signing_algorithm")
+    list_filter = ("enabled", "signing_algorithm")
+    search_fields = ("audience", "name", "resource_uri")
+    inlines = [ApiScopeInline]
+
+
+@admin.register(ApiScope)
+class ApiScopeAdmin(admin.ModelAdmin):
+    list_display = ("name", "resource", "description")
+    list_filter = ("resource",)
+    search_fields = ("name", "description")

@@ -1,0 +1,34 @@
+"""Access to the project's namespaced ``IDP`` settings dict, with defaults (STYLE.md 7).
+
+Read on every access so ``override_settings(IDP=...)`` works in tests.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # The ``iss`` of every token and the base of every URL in discovery.
+    "ISSUER": "http://127.0.0.1:8000",
+    # Lifetime of access tokens whose audience is no API resource (e.g. userinfo-only).
+    "DEFAULT_ACCESS_TOKEN_LIFETIME": 600,
+    # Algorithm used when a token's audiences do not all ask for the same one.
+    "DEFAULT_SIGNING_ALGORITHM": "RS256",
+    "RSA_KEY_SIZE": 2048,
+    # How long a process keeps using the signing key it loaded. Safe because a key is
+    # published in the JWKS (state "next") before it becomes active, and stays published
+    # after it retires, so a briefly stale signer still produces verifiable tokens.
+    "SIGNING_KEY_CACHE_SECONDS": 30,
+    # Cache-Control max-age of the JWKS document.
+    "JWKS_MAX_AGE_SECONDS": 300,
+}
+
+
+class IdpSettings:
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown IDP setting {name!r}")
+        return getattr(settings, "IDP", {}).get(name, DEFAULTS[name])
+
+
+idp_settings = IdpSettings()

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from apps.oauth import views as oauth_views
+
+urlpatterns = [
+    path("o/", include("apps.oauth.urls")),
+    path(
+        ".well-known/openid-configuration",
+        oauth_views.MetadataView.as_view(openid=True),
+        name="openid-configuration",
+    ),
+    path(
+        ".well-known/oauth-authorization-server",
+        oauth_views.MetadataView.as_view(openid=False),
+        name="oauth-authorization-server",
+    ),
+    path(".well-known/jwks.json", oauth_views.JwksView.as_view(), name="jwks"),
+    path("accounts/", include("apps.accounts.urls")),
+    path("admin/", admin.site.urls),
+]
