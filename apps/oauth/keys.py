@@ -134,26 +134,29 @@ def jwks_document() -> dict[str, list[dict[str, Any]]]:
     return {"keys": [key.public_jwk for key in published_keys()]}
 
 
-@transaction.atomic
 def rotate_keys(*, algorithms: list[str] | None = None) -> list[SigningKey]:
     """Promote each algorithm's ``next`` key to ``active``, retire the old active key, create
-    a new ``next`` key and delete retired keys no token can still need. Returns the new active keys."""
+    a new ``next`` key and delete retired keys no token can still need. Returns the new active keys.
+
+    Other processes switch to the new key within SIGNING_KEY_CACHE_SECONDS; until then they
+    sign with the retired key, which is still published."""
     now = timezone.now()
     activated = []
-    for algorithm in algorithms or SigningAlgorithm.values:
-        SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).update(
-            state=KeyState.RETIRED, retired_at=now
-        )
-        successor = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.NEXT).first()
-        if successor is None:
-            successor = create_key(algorithm=algorithm, state=KeyState.NEXT)
-        successor.state = KeyState.ACTIVE
-        successor.activated_at = now
-        successor.save(update_fields=["state", "activated_at"])
-        create_key(algorithm=algorithm, state=KeyState.NEXT)
-        activated.append(successor)
-    SigningKey.objects.filter(state=KeyState.RETIRED, retired_at__lte=now - max_token_lifetime()).delete()
-    transaction.on_commit(clear_key_cache)
+    with transaction.atomic():
+        for algorithm in algorithms or SigningAlgorithm.values:
+            SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).update(
+                state=KeyState.RETIRED, retired_at=now
+            )
+            successor = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.NEXT).first()
+            if successor is None:
+                successor = create_key(algorithm=algorithm, state=KeyState.NEXT)
+            successor.state = KeyState.ACTIVE
+            successor.activated_at = now
+            successor.save(update_fields=["state", "activated_at"])
+            create_key(algorithm=algorithm, state=KeyState.NEXT)
+            activated.append(successor)
+        SigningKey.objects.filter(state=KeyState.RETIRED, retired_at__lte=now - max_token_lifetime()).delete()
+    clear_key_cache()
     return activated
 
 

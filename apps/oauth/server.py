@@ -26,8 +26,15 @@ def reject_duplicate_parameters(request) -> None:
 
 
 class Server(OpenIDServer):
-    def __init__(self, request_validator, token_expires_in=None, token_generator=None,
-                 refresh_token_generator=None, *args, **kwargs):
+    def __init__(
+        self,
+        request_validator,
+        token_expires_in=None,
+        token_generator=None,
+        refresh_token_generator=None,
+        *args,
+        **kwargs,
+    ):
         # Lifetimes belong to API resources, so ``expires_in`` comes from the token plan
         # rather than DOT's single ACCESS_TOKEN_EXPIRE_SECONDS.
         super().__init__(request_validator, token_lifetime, token_generator, refresh_token_generator, *args, **kwargs)
@@ -36,6 +43,12 @@ class Server(OpenIDServer):
         self._response_types = {k: v for k, v in self._response_types.items() if k in SUPPORTED_RESPONSE_TYPES}
         for grant in {id(g): g for g in self._token_grants()}.values():
             grant.custom_validators.pre_token.insert(0, reject_duplicate_parameters)
+
+    def validate_token_request(self, request) -> None:
+        super().validate_token_request(request)
+        # oauthlib would route a request without grant_type to the authorization code grant.
+        if not request.grant_type:
+            raise InvalidRequest(description="Missing grant_type parameter.", request=request)
 
     def _token_grants(self):
         for handler in self._grant_types.values():

@@ -16,6 +16,10 @@ def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResp
     response = HttpResponse(content=body or "", status=status, content_type="application/json")
     for name, value in headers.items():
         response[name] = value
+    if status == 401:
+        # RFC 6749 section 5.2: the challenge names the scheme clients authenticate with
+        # here (oauthlib's default is a Bearer challenge, which is for resource servers).
+        response["WWW-Authenticate"] = 'Basic realm="oauth", error="invalid_client"'
     return response
 
 

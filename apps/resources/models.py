@@ -76,9 +76,7 @@ class ApiScope(models.Model):
     """
 
     name = models.CharField(max_length=100, unique=True, validators=[scope_token_validator])
-    resource = models.ForeignKey(
-        ApiResource, null=True, blank=True, on_delete=models.CASCADE, related_name="scopes"
-    )
+    resource = models.ForeignKey(ApiResource, null=True, blank=True, on_delete=models.CASCADE, related_name="scopes")
     description = models.CharField(max_length=255, blank=True, help_text="Shown to users on the consent screen.")
 
     class Meta:

@@ -7,9 +7,10 @@ nothing else. RFC 8707 ``resource`` parameters narrow the token to the named API
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
+
 from apps.oauth.errors import InvalidScope, InvalidTarget
 from apps.resources.models import ApiResource, ApiScope, validate_absolute_uri
-from django.core.exceptions import ValidationError
 from idp.conf import idp_settings
 
 
@@ -92,9 +93,7 @@ def plan_token(
         if scope.resource is not None and scope.resource not in resources:
             resources.append(scope.resource)
     if one_token_per_audience and len(resources) > 1:
-        raise InvalidTarget(
-            description="This client gets one API per token: name one with the resource parameter."
-        )
+        raise InvalidTarget(description="This client gets one API per token: name one with the resource parameter.")
 
     lifetimes = [r.access_token_lifetime for r in resources] or [idp_settings.DEFAULT_ACCESS_TOKEN_LIFETIME]
     claims = frozenset.intersection(*(frozenset(r.user_claims) for r in resources)) if resources else frozenset()

@@ -5,8 +5,8 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import models
 from oauth2_provider.models import AbstractApplication, ApplicationManager
-from oauth2_provider.validators import AllowedURIValidator
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.validators import AllowedURIValidator
 
 from apps.resources.models import ApiResource, ApiScope
 
@@ -43,7 +43,9 @@ class Application(AbstractApplication):
     authorization_grant_type = None
 
     allowed_grant_types = models.JSONField(
-        default=default_grant_types, help_text="Grant types this client may use at /o/token/."
+        default=default_grant_types,
+        blank=True,
+        help_text="Grant types this client may use at /o/token/ (none: it only introspects).",
     )
     allowed_scopes = models.ManyToManyField(ApiScope, blank=True, related_name="clients")
     resource = models.ForeignKey(
@@ -95,7 +97,9 @@ class Application(AbstractApplication):
                 "Client credentials and token exchange need a confidential client."
             )
         if GrantType.REFRESH_TOKEN in grants and GrantType.AUTHORIZATION_CODE not in grants:
-            errors.setdefault("allowed_grant_types", []).append("Refresh tokens come from the authorization code grant.")
+            errors.setdefault("allowed_grant_types", []).append(
+                "Refresh tokens come from the authorization code grant."
+            )
         uris = self.redirect_uris.split()
         if GrantType.AUTHORIZATION_CODE in grants and not uris:
             errors.setdefault("redirect_uris", []).append("The authorization code grant needs a redirect URI.")
@@ -134,4 +138,3 @@ class Application(AbstractApplication):
         from apps.oauth.keys import active_jwk_for_id_tokens
 
         return active_jwk_for_id_tokens()
-

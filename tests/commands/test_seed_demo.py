@@ -1,0 +1,87 @@
+"""seed_demo --json: the GloboTicket demo, idempotent, printing credentials that work."""
+
+import json
+from io import StringIO
+
+import jwt
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from apps.oauth.models import Application
+from apps.resources.models import ApiResource, ApiScope
+from tests.conftest import ISSUER, basic_auth, form_post
+
+
+def seed() -> dict:
+    out = StringIO()
+    call_command("seed_demo", "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def client_credentials(client, credentials: dict, **params):
+    return form_post(
+        client,
+        "/o/token/",
+        {"grant_type": "client_credentials", **params},
+        HTTP_AUTHORIZATION=basic_auth(credentials["client_id"], credentials["client_secret"]),
+    )
+
+
+@pytest.mark.django_db
+def test_seed_prints_the_contract_shape():
+    demo = seed()
+    assert demo["issuer"] == ISSUER
+    assert set(demo["clients"]) == {"globoticket-web", "shoppingbasket", "eventcatalog-admin"}
+    for credentials in demo["clients"].values():
+        assert set(credentials) == {"client_id", "client_secret", "redirect_uris", "scopes"}
+    assert demo["clients"]["globoticket-web"]["redirect_uris"] == ["http://127.0.0.1:8001/callback"]
+    assert sorted(demo["clients"]["globoticket-web"]["scopes"]) == sorted(
+        ["openid", "profile", "email", "eventcatalog.read", "shoppingbasket.fullaccess"]
+    )
+    assert demo["clients"]["shoppingbasket"]["scopes"] == ["discount.fullaccess"]
+    assert demo["clients"]["eventcatalog-admin"]["scopes"] == ["eventcatalog.read", "eventcatalog.write"]
+    assert set(demo["users"]) == {"alice", "bob"}
+
+
+@pytest.mark.django_db
+def test_seed_creates_the_apis_and_client_configuration():
+    seed()
+    assert dict(ApiResource.objects.values_list("audience", "resource_uri")) == {
+        "eventcatalog": "urn:globoticket:eventcatalog",
+        "shoppingbasket": "urn:globoticket:shoppingbasket",
+        "discount": "urn:globoticket:discount",
+    }
+    assert set(ApiScope.objects.filter(resource=None).values_list("name", flat=True)) == {"openid", "profile", "email"}
+    web = Application.objects.get(client_id="globoticket-web")
+    assert web.allowed_grant_types == ["authorization_code", "refresh_token"]
+    basket = Application.objects.get(client_id="shoppingbasket")
+    assert basket.resource.audience == "shoppingbasket"
+    assert basket.allowed_grant_types == ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]
+
+
+@pytest.mark.django_db
+def test_printed_credentials_work(client):
+    demo = seed()
+    response = client_credentials(client, demo["clients"]["shoppingbasket"])
+    assert response.status_code == 200
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == ["discount"]
+    assert claims["scope"] == "discount.fullaccess"
+    admin = client_credentials(client, demo["clients"]["eventcatalog-admin"], scope="eventcatalog.write")
+    assert admin.status_code == 200
+    for user in demo["users"].values():
+        assert authenticate(username=user["username"], password=user["password"]) is not None
+
+
+@pytest.mark.django_db
+def test_seed_is_idempotent_and_only_the_latest_credentials_work(client):
+    first = seed()
+    second = seed()
+    assert ApiResource.objects.count() == 3
+    assert Application.objects.count() == 3
+    assert ApiScope.objects.count() == 7
+    stale = client_credentials(client, first["clients"]["shoppingbasket"])
+    assert stale.status_code == 401
+    assert client_credentials(client, second["clients"]["shoppingbasket"]).status_code == 200
+    assert authenticate(username="alice", password=first["users"]["alice"]["password"]) is None

@@ -1,0 +1,42 @@
+"""RFC 8414 and OpenID Connect Discovery metadata."""
+
+import pytest
+
+from tests.conftest import ISSUER
+
+BASE = ISSUER
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
+def test_metadata_lists_endpoints_grants_and_methods(client, apis, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    metadata = response.json()
+
+    assert metadata["issuer"] == ISSUER
+    assert metadata["token_endpoint"] == f"{BASE}/o/token/"
+    assert metadata["authorization_endpoint"] == f"{BASE}/o/authorize/"
+    assert metadata["introspection_endpoint"] == f"{BASE}/o/introspect/"
+    assert metadata["revocation_endpoint"] == f"{BASE}/o/revoke_token/"
+    assert metadata["jwks_uri"] == f"{BASE}/.well-known/jwks.json"
+    assert set(metadata["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert metadata["access_token_signing_alg_values_supported"] == ["RS256", "ES256"]
+    assert "eventcatalog.read" in metadata["scopes_supported"]
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+
+
+def test_openid_configuration_adds_oidc_fields(client, db):
+    metadata = client.get("/.well-known/openid-configuration").json()
+    assert metadata["userinfo_endpoint"] == f"{BASE}/o/userinfo/"
+    assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert metadata["subject_types_supported"] == ["public"]
+
+
+def test_every_listed_endpoint_is_served(client, db):
+    metadata = client.get("/.well-known/openid-configuration").json()
+    for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"):
+        path = metadata[name].removeprefix(BASE)
+        assert client.get(path).status_code != 404, name

@@ -1,0 +1,113 @@
+"""Signing keys: next -> active -> retired, JWKS contents, and tokens surviving rotation."""
+
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError
+from django.utils import timezone
+from jwcrypto import jwk
+
+from apps.oauth.keys import create_key, get_signing_key, jwks_document, rotate_keys
+from apps.oauth.models import KeyState, SigningKey
+from tests.conftest import JWKS_URL, verify
+
+PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
+
+
+@pytest.fixture
+def catalog_admin(apis, make_client):
+    return make_client("catalog-admin", scopes=["eventcatalog.read"])
+
+
+def kids(client) -> set[str]:
+    return {key["kid"] for key in client.get(JWKS_URL).json()["keys"]}
+
+
+def test_first_use_creates_an_active_and_a_next_key(db):
+    key = get_signing_key("RS256")
+    states = dict(SigningKey.objects.filter(algorithm="RS256").values_list("state", "kid"))
+    assert states[KeyState.ACTIVE] == key.kid
+    assert KeyState.NEXT in states
+
+
+def test_jwks_publishes_active_and_next_keys_and_no_private_material(client, db):
+    get_signing_key("RS256")
+    get_signing_key("ES256")
+    response = client.get(JWKS_URL)
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "public, max-age=300"
+    keys = response.json()["keys"]
+    assert {(k["alg"], k["kty"]) for k in keys} == {("RS256", "RSA"), ("ES256", "EC")}
+    assert len(keys) == 4
+    for key in keys:
+        assert not PRIVATE_MEMBERS & set(key)
+        assert key["use"] == "sig"
+
+
+def test_kid_is_the_rfc7638_thumbprint(db):
+    key = create_key(algorithm="ES256", state=KeyState.NEXT)
+    assert key.kid == jwk.JWK(**key.public_jwk).thumbprint()
+
+
+def test_only_one_active_key_per_algorithm(db):
+    create_key(algorithm="RS256", state=KeyState.ACTIVE)
+    with pytest.raises(IntegrityError):
+        create_key(algorithm="RS256", state=KeyState.ACTIVE)
+
+
+def test_rotation_promotes_the_published_next_key(client, db):
+    get_signing_key("RS256")
+    next_kid = SigningKey.objects.get(algorithm="RS256", state=KeyState.NEXT).kid
+    old_kid = SigningKey.objects.get(algorithm="RS256", state=KeyState.ACTIVE).kid
+
+    rotate_keys(algorithms=["RS256"])
+
+    assert get_signing_key("RS256").kid == next_kid
+    assert SigningKey.objects.get(kid=old_kid).state == KeyState.RETIRED
+    assert {old_kid, next_kid} <= kids(client)
+    assert SigningKey.objects.filter(algorithm="RS256", state=KeyState.NEXT).exclude(kid=next_kid).exists()
+
+
+def test_tokens_signed_before_rotation_still_verify(client, catalog_admin, client_credentials_token):
+    before = client_credentials_token(catalog_admin)["access_token"]
+    call_command("rotate_keys", stdout=open("/dev/null", "w"))
+    after = client_credentials_token(catalog_admin)["access_token"]
+
+    assert jwt.get_unverified_header(before)["kid"] != jwt.get_unverified_header(after)["kid"]
+    assert verify(client, before, audience="eventcatalog")["aud"] == ["eventcatalog"]
+    assert verify(client, after, audience="eventcatalog")["aud"] == ["eventcatalog"]
+
+
+def test_retired_keys_leave_the_jwks_after_one_max_token_lifetime(client, apis):
+    get_signing_key("RS256")
+    old_kid = SigningKey.objects.get(algorithm="RS256", state=KeyState.ACTIVE).kid
+    rotate_keys(algorithms=["RS256"])
+    assert old_kid in kids(client)
+
+    # eventcatalog etc. live 600 s: a key retired longer ago than that signs nothing still valid.
+    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=601))
+    assert old_kid not in kids(client)
+    rotate_keys(algorithms=["RS256"])
+    assert not SigningKey.objects.filter(kid=old_kid).exists()
+
+
+def test_retired_key_stays_published_while_the_longest_token_may_live(client, apis):
+    apis["discount"].access_token_lifetime = 3600
+    apis["discount"].save()
+    get_signing_key("RS256")
+    old_kid = SigningKey.objects.get(algorithm="RS256", state=KeyState.ACTIVE).kid
+    rotate_keys(algorithms=["RS256"])
+    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=601))
+    assert old_kid in {k["kid"] for k in jwks_document()["keys"]}
+
+
+def test_rotate_keys_command_reports_each_algorithm(db, capsys):
+    call_command("rotate_keys")
+    out = capsys.readouterr().out
+    assert "RS256: active key is now" in out
+    assert "ES256: active key is now" in out
+    assert SigningKey.objects.filter(state=KeyState.ACTIVE).count() == 2
+    assert SigningKey.objects.filter(state=KeyState.NEXT).count() == 2

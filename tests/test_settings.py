@@ -1,0 +1,58 @@
+"""Configuration comes from the environment (checked in fresh interpreters)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_value(expression: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"}}
+    code = f"import idp.settings.base as s; print({expression})"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_secret_key_is_required_when_debug_is_off():
+    result = settings_value("s.SECRET_KEY")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_debug_runs_without_a_secret_key_on_sqlite():
+    result = settings_value("s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND']", DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert "django.db.backends.sqlite3" in result.stdout
+    assert "LocMemCache" in result.stdout
+
+
+def test_database_url_redis_url_and_issuer():
+    result = settings_value(
+        "s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], s.CACHES['default']['BACKEND'], "
+        "s.IDP['ISSUER'], s.SESSION_COOKIE_SECURE",
+        SECRET_KEY="x" * 50,
+        DATABASE_URL="postgres://idp@db.internal:5432/idp",
+        REDIS_URL="redis://cache.internal:6379/0",
+        IDP_ISSUER="https://login.example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "django.db.backends.postgresql idp django_redis.cache.RedisCache https://login.example.com True"
+    )
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DATABASE_URL", "REDIS_URL"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**clean, "SECRET_KEY": "k" * 60, "DJANGO_SETTINGS_MODULE": "idp.settings.base"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
