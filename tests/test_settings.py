@@ -1,6 +1,7 @@
 """Configuration comes from the environment (checked in fresh interpreters)."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ def test_deploy_check_is_clean_with_production_settings():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env={**clean, "SECRET_KEY": "k" * 60, "DJANGO_SETTINGS_MODULE": "idp.settings.base"},
+        env={**clean, "SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SETTINGS_MODULE": "idp.settings.base"},
         capture_output=True,
         text=True,
         timeout=120,
