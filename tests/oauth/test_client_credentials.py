@@ -1,7 +1,6 @@
 """Client credentials (RFC 6749 section 4.4) issuing RFC 9068 JWT access tokens."""
 
 import hashlib
-from datetime import timedelta
 
 import jwt
 import pytest

@@ -92,5 +92,7 @@ def test_wrong_secret_is_invalid_client(client, catalog_token, resource_servers)
 
 def test_missing_token_is_invalid_request(client, resource_servers):
     api = resource_servers["eventcatalog"]
-    response = form_post(client, INTROSPECT_URL, {}, HTTP_AUTHORIZATION=basic_auth(api.client.client_id, api.client_secret))
+    response = form_post(
+        client, INTROSPECT_URL, {}, HTTP_AUTHORIZATION=basic_auth(api.client.client_id, api.client_secret)
+    )
     assert oauth_error(response) == (400, "invalid_request")
