@@ -179,6 +179,8 @@ OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     "PKCE_REQUIRED": True,
     "ROTATE_REFRESH_TOKEN": True,
+    # Absolute refresh token lifetime; also lets `cleartokens` drop expired rows.
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 14 * 24 * 3600,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     # https only; Application.get_allowed_schemes adds http for loopback hosts (RFC 8252 7.3).
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
