@@ -7,6 +7,7 @@ lifetime hook and a duplicate-parameter check on every token grant.
 from oauthlib.openid import Server as OpenIDServer
 
 from apps.oauth.errors import InvalidRequest
+from apps.oauth.grants import on_behalf_of, token_exchange
 from apps.oauth.tokens import token_lifetime
 
 # RFC 8707 and RFC 8693 define these as repeatable; every other parameter appears once.
@@ -40,6 +41,8 @@ class Server(OpenIDServer):
         super().__init__(request_validator, token_lifetime, token_generator, refresh_token_generator, *args, **kwargs)
         for grant_type in REMOVED_GRANT_TYPES:
             self._grant_types.pop(grant_type, None)
+        self._grant_types[token_exchange.GRANT_TYPE] = token_exchange.TokenExchangeGrant(request_validator)
+        self._grant_types[on_behalf_of.GRANT_TYPE] = on_behalf_of.OnBehalfOfGrant(request_validator)
         self._response_types = {k: v for k, v in self._response_types.items() if k in SUPPORTED_RESPONSE_TYPES}
         for grant in {id(g): g for g in self._token_grants()}.values():
             grant.custom_validators.pre_token.insert(0, reject_duplicate_parameters)

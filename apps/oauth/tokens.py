@@ -15,9 +15,11 @@ from typing import Any
 
 import jwt
 from django.utils import timezone
+from oauth2_provider.models import set_token_value
 
 from apps.accounts.claims import user_claims
 from apps.oauth.keys import get_signing_key
+from apps.oauth.models import AccessToken
 from apps.resources.services import TokenPlan, plan_token
 from idp.conf import idp_settings
 
@@ -38,6 +40,7 @@ def issue_access_token(
     client_id: str,
     user: Any,
     plan: TokenPlan,
+    subject: str | None = None,
     now: datetime | None = None,
     extra_claims: dict[str, Any] | None = None,
 ) -> IssuedAccessToken:
@@ -47,7 +50,8 @@ def issue_access_token(
     expires_at = now + timedelta(seconds=plan.lifetime)
     jti = uuid.uuid4()
     # RFC 9068 section 2.2: without a resource owner, sub identifies the client itself.
-    subject = str(user.pk) if user is not None else client_id
+    # An exchanged token keeps its subject token's sub (given explicitly).
+    subject = subject or (str(user.pk) if user is not None else client_id)
     # A token whose scopes name no API (e.g. only "openid") is for the IdP's own userinfo.
     audience = plan.audience or [issuer]
     claims: dict[str, Any] = {
@@ -69,6 +73,25 @@ def issue_access_token(
         claims, key.private_key, algorithm=key.algorithm, headers={"typ": ACCESS_TOKEN_JWT_TYPE, "kid": key.kid}
     )
     return IssuedAccessToken(token=token, jti=jti, audience=audience, expires_at=expires_at, claims=claims)
+
+
+def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
+    """Keep the issued token's row: for revocation, introspection, lineage and the admin.
+    Only its checksum is stored (RFC 9700 token storage), never the bearer token itself."""
+    row = AccessToken(
+        user=user,
+        application=application,
+        jti=issued.jti,
+        subject=issued.claims["sub"],
+        audience=issued.audience,
+        scope=issued.claims["scope"],
+        act=issued.claims.get("act"),
+        expires=issued.expires_at,
+        **fields,
+    )
+    set_token_value(row, issued.token)
+    row.save()
+    return row
 
 
 def token_plan_for(request) -> TokenPlan:
@@ -93,7 +116,13 @@ def token_lifetime(request) -> int:
 def generate_access_token(request, refresh_token: bool = False) -> str:
     """DOT's ACCESS_TOKEN_GENERATOR."""
     user = None if request.grant_type == "client_credentials" else request.user
-    issued = issue_access_token(client_id=request.client.client_id, user=user, plan=token_plan_for(request))
+    issued = issue_access_token(
+        client_id=request.client.client_id,
+        user=user,
+        plan=token_plan_for(request),
+        subject=getattr(request, "token_subject", None),
+        extra_claims=getattr(request, "extra_claims", None),
+    )
     request.issued_access_token = issued
     return issued.token
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 
 from apps.oauth.models import AccessToken, Application
+from apps.oauth.tokens import store_access_token
 from apps.resources.services import plan_token
 from idp.conf import idp_settings
 
@@ -16,7 +17,18 @@ def request_values(request, name: str) -> list[str]:
     return [value for key, value in (request.decoded_body or []) if key == name]
 
 
+def request_value(request, name: str) -> str | None:
+    """One body parameter; oauthlib only predefines the RFC 6749 ones as attributes."""
+    return getattr(request, name, None)
+
+
 class OAuth2Validator(DotOAuth2Validator):
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        """Only confidential clients authenticate: a public client has no secret to prove,
+        whatever (empty) value its stored secret hash happens to match."""
+        authenticated = super().authenticate_client(request, *args, **kwargs)
+        return authenticated and request.client.client_type == Application.CLIENT_CONFIDENTIAL
+
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         """Grant types are checked by their RFC names against the client's list."""
         return grant_type in client.allowed_grant_types
@@ -40,22 +52,16 @@ class OAuth2Validator(DotOAuth2Validator):
         request.resource = []
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
-        issued = request.issued_access_token
+        # DOT's ``expires`` is recomputed from ``expires_in``; the JWT's own exp is the truth.
         id_token = token.get("id_token")
-        access_token = AccessToken(
-            user=request.user,
-            scope=token["scope"],
-            expires=issued.expires_at,
-            id_token=self._load_id_token(id_token) if id_token else None,
+        return store_access_token(
+            issued=request.issued_access_token,
             application=request.client,
+            user=request.user,
+            id_token=self._load_id_token(id_token) if id_token else None,
             source_refresh_token=source_refresh_token,
-            jti=issued.jti,
-            audience=issued.audience,
             parent=getattr(request, "parent_token", None),
         )
-        self._set_token_value(access_token, token["access_token"])
-        access_token.save()
-        return access_token
 
     def validate_jwt_bearer_token(self, token, scopes, request) -> bool:
         # oauthlib's OIDC server scores every "ey..." bearer token as an ID token; our
@@ -84,6 +90,7 @@ class OAuth2Validator(DotOAuth2Validator):
             "exp": int(access_token.expires.timestamp()),
             "iat": int(access_token.created.timestamp()),
             "sub": access_token.subject,
+            **({"act": access_token.act} if access_token.act else {}),
             "aud": access_token.audience,
             "iss": idp_settings.ISSUER,
             "jti": str(access_token.jti),

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.resources",
     "apps.oauth",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [

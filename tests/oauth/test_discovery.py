@@ -19,7 +19,13 @@ def test_metadata_lists_endpoints_grants_and_methods(client, apis, path):
     assert metadata["introspection_endpoint"] == f"{BASE}/o/introspect/"
     assert metadata["revocation_endpoint"] == f"{BASE}/o/revoke_token/"
     assert metadata["jwks_uri"] == f"{BASE}/.well-known/jwks.json"
-    assert set(metadata["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+    assert set(metadata["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    }
     assert metadata["response_types_supported"] == ["code"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]

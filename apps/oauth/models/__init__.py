@@ -1,10 +1,13 @@
 from .application import Application, GrantType
+from .exchange_policy import ExchangeMode, ExchangePolicy
 from .signing_key import KeyState, SigningKey
 from .tokens import AccessToken, Grant, IDToken, RefreshToken
 
 __all__ = [
     "AccessToken",
     "Application",
+    "ExchangeMode",
+    "ExchangePolicy",
     "Grant",
     "GrantType",
     "IDToken",

@@ -18,7 +18,11 @@ class AccessToken(AbstractAccessToken):
     """
 
     jti = models.UUIDField("JWT ID", default=uuid.uuid4, unique=True, editable=False)
+    subject = models.CharField(
+        max_length=255, blank=True, help_text="The sub claim: a user id, or a client id when no user is involved."
+    )
     audience = models.JSONField(default=default_audience, blank=True)
+    act = models.JSONField(null=True, blank=True, help_text="RFC 8693 actor chain of an exchanged token.")
     parent = models.ForeignKey(
         "self",
         null=True,
@@ -31,11 +35,6 @@ class AccessToken(AbstractAccessToken):
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
         indexes = [models.Index(fields=["expires"])]
-
-    @property
-    def subject(self) -> str:
-        """The ``sub`` claim: the user, or the client itself when no user is involved."""
-        return str(self.user_id) if self.user_id else self.application.client_id
 
 
 class RefreshToken(AbstractRefreshToken):

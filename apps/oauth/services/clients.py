@@ -8,7 +8,9 @@ from django.db import transaction
 
 from apps.oauth.models import Application
 from apps.oauth.secrets import generate_client_secret
+from apps.oauth.tokens import IssuedAccessToken, issue_access_token, store_access_token
 from apps.resources.models import ApiResource, ApiScope
+from apps.resources.services import plan_token
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,20 @@ def rotate_client_secret(*, client: Application) -> str:
     client.client_secret = secret
     client.save(update_fields=["client_secret", "secret_hint", "updated"])
     return secret
+
+
+def issue_user_token(
+    *, client: Application, user, scopes: Sequence[str], resource_uris: Sequence[str] = ()
+) -> IssuedAccessToken:
+    """Issue and store an access token for ``user`` and ``client`` as the authorization code
+    grant would after consent: same audience resolution, same storage. For tests and the
+    DEBUG-only ``issue_token`` command; never exposed over HTTP."""
+    plan = plan_token(
+        allowed_scopes=client.allowed_scope_objects(),
+        requested_scopes=scopes,
+        resource_uris=resource_uris,
+        one_token_per_audience=client.one_token_per_audience,
+    )
+    issued = issue_access_token(client_id=client.client_id, user=user, plan=plan)
+    store_access_token(issued=issued, application=client, user=user)
+    return issued

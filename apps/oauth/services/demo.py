@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from apps.oauth.models import GrantType
+from apps.oauth.models import Application, ExchangeMode, ExchangePolicy, GrantType
 from apps.oauth.services.clients import save_client
 from apps.resources.models import ApiResource, ApiScope
 from idp.conf import idp_settings
@@ -78,11 +78,23 @@ def _seed_user(username: str, full_name: str) -> dict[str, str]:
     return {"username": username, "password": password}
 
 
+def _seed_exchange_policy() -> None:
+    """The shopping basket may exchange tokens issued for it into discount tokens (delegation)."""
+    policy, _ = ExchangePolicy.objects.update_or_create(
+        client=Application.objects.get(client_id="shoppingbasket"),
+        target=ApiResource.objects.get(audience="discount"),
+        defaults={"mode": ExchangeMode.DELEGATION, "max_depth": 1, "max_lifetime": 300, "enabled": True},
+    )
+    policy.subject_audiences.clear()  # the default: the basket's own API
+    policy.scopes.set(ApiScope.objects.filter(name="discount.fullaccess"))
+
+
 @transaction.atomic
 def seed_demo() -> dict[str, Any]:
     _seed_scopes()
     clients = {
         name: save_client(name=name, client_id=name, **config).as_dict() for name, config in DEMO_CLIENTS.items()
     }
+    _seed_exchange_policy()
     users = {username: _seed_user(username, full_name) for username, full_name in DEMO_USERS.items()}
     return {"issuer": idp_settings.ISSUER, "clients": clients, "users": users}

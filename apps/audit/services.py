@@ -1,0 +1,40 @@
+"""Writing audit events. Call sites say what happened; this module says how it is kept."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from apps.audit.models import AuditEvent, Outcome
+
+EXCHANGE = "token.exchange"
+
+
+def request_id_from(headers: dict[str, str]) -> str:
+    """The caller's X-Request-ID (to correlate with their logs), or a new one."""
+    supplied = (headers.get("X-Request-Id") or headers.get("HTTP_X_REQUEST_ID") or "").strip()
+    return supplied[:64] if supplied.isprintable() and supplied else uuid.uuid4().hex
+
+
+def record(
+    *,
+    event_type: str,
+    granted: bool,
+    client_id: str = "",
+    subject: str = "",
+    audience: Sequence[str] = (),
+    scopes: Sequence[str] = (),
+    reason: str = "",
+    request_id: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        event_type=event_type,
+        outcome=Outcome.GRANTED if granted else Outcome.REFUSED,
+        client_id=client_id[:255],
+        subject=subject[:255],
+        audience=list(audience),
+        scopes=" ".join(scopes),
+        reason=reason,
+        request_id=request_id,
+        details=details or {},
+    )

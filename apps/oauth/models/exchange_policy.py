@@ -1,0 +1,54 @@
+"""Exchange policies: which client may exchange which users' tokens into which API (RFC 8693)."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from apps.resources.models import ApiResource, ApiScope
+
+
+class ExchangeMode(models.TextChoices):
+    DELEGATION = "delegation", "Delegation (the token names the client in 'act')"
+    IMPERSONATION = "impersonation", "Impersonation (no 'act': the client acts as the subject)"
+
+
+class ExchangePolicy(models.Model):
+    """``client`` may exchange subject tokens issued for ``subject_audiences`` (by default: the
+    client's own API) into tokens for ``target`` carrying at most ``scopes``."""
+
+    client = models.ForeignKey("oauth.Application", on_delete=models.CASCADE, related_name="exchange_policies")
+    subject_audiences = models.ManyToManyField(
+        ApiResource,
+        blank=True,
+        related_name="+",
+        help_text="Subject tokens must be for one of these APIs. Empty: the client's own API only.",
+    )
+    target = models.ForeignKey(ApiResource, on_delete=models.CASCADE, related_name="exchange_policies")
+    scopes = models.ManyToManyField(ApiScope, related_name="+", help_text="The most the issued token may carry.")
+    mode = models.CharField(max_length=13, choices=ExchangeMode.choices, default=ExchangeMode.DELEGATION)
+    max_depth = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="Longest actor chain ('act' nested in 'act') the issued token may carry.",
+    )
+    max_lifetime = models.PositiveIntegerField(
+        default=300, validators=[MinValueValidator(1)], help_text="Seconds; never beyond the subject token."
+    )
+    accept_id_token = models.BooleanField(
+        default=False, help_text="Also accept the client's own ID tokens as subject tokens."
+    )
+    enabled = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "exchange policies"
+        constraints = [models.UniqueConstraint(fields=["client", "target"], name="one_exchange_policy_per_target")]
+
+    def __str__(self) -> str:
+        return f"{self.client} -> {self.target}"
+
+    def clean(self) -> None:
+        if self.target_id and self.pk:
+            foreign = [s.name for s in self.scopes.all() if s.resource_id != self.target_id]
+            if foreign:
+                raise ValidationError({"scopes": f"Not scopes of {self.target}: {', '.join(foreign)}"})

@@ -1,0 +1,73 @@
+"""Token exchange with an ID token as the subject: only where the policy allows it."""
+
+import uuid
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.utils import timezone
+
+from apps.oauth.keys import get_signing_key
+from apps.oauth.models import IDToken
+from tests.conftest import ISSUER, oauth_error
+
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+
+
+@pytest.fixture
+def make_id_token(alice):
+    def make(audience: str, *, lifetime: int = 300, stored: bool = True) -> str:
+        key = get_signing_key("RS256")
+        now = timezone.now().replace(microsecond=0)
+        jti = uuid.uuid4()
+        if stored:
+            IDToken.objects.create(user=alice, jti=jti, expires=now + timedelta(seconds=lifetime), scope="openid")
+        claims = {
+            "iss": ISSUER,
+            "sub": str(alice.pk),
+            "aud": audience,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(seconds=lifetime)).timestamp()),
+            "jti": str(jti),
+        }
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
+
+    return make
+
+
+def test_refused_unless_the_policy_accepts_id_tokens(basket, basket_policy, make_id_token, exchange):
+    id_token = make_id_token(basket.client.client_id)
+    response = exchange(basket, id_token, subject_token_type=ID_TOKEN_TYPE)
+    assert oauth_error(response) == (400, "invalid_request")
+
+
+def test_own_id_token_is_exchanged_when_the_policy_accepts_it(basket, basket_policy, alice, make_id_token, exchange):
+    basket_policy.accept_id_token = True
+    basket_policy.save()
+    response = exchange(basket, make_id_token(basket.client.client_id), subject_token_type=ID_TOKEN_TYPE)
+    assert response.status_code == 200, response.content
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == str(alice.pk)
+    assert claims["aud"] == ["discount"]
+
+
+def test_id_token_of_another_client_is_refused(basket, basket_policy, make_id_token, exchange):
+    basket_policy.accept_id_token = True
+    basket_policy.save()
+    response = exchange(basket, make_id_token("some-other-client"), subject_token_type=ID_TOKEN_TYPE)
+    assert oauth_error(response) == (400, "invalid_request")
+
+
+def test_unknown_or_expired_id_token_is_refused(basket, basket_policy, make_id_token, exchange):
+    basket_policy.accept_id_token = True
+    basket_policy.save()
+    unknown = make_id_token(basket.client.client_id, stored=False)
+    assert oauth_error(exchange(basket, unknown, subject_token_type=ID_TOKEN_TYPE)) == (400, "invalid_request")
+    expired = make_id_token(basket.client.client_id, lifetime=-10)
+    assert oauth_error(exchange(basket, expired, subject_token_type=ID_TOKEN_TYPE)) == (400, "invalid_request")
+
+
+def test_access_token_sent_as_id_token_is_refused(basket, basket_policy, alice_token, exchange):
+    basket_policy.accept_id_token = True
+    basket_policy.save()
+    assert oauth_error(exchange(basket, alice_token, subject_token_type=ID_TOKEN_TYPE)) == (400, "invalid_request")
