@@ -49,3 +49,8 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Keys leave by rotation (rotate_keys), never by hand: deleting a published key
+        # would fail every token it signed.
+        return False

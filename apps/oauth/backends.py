@@ -2,6 +2,21 @@
 
 from oauth2_provider.oauth2_backends import OAuthLibCore as DotOAuthLibCore
 
+from apps.oauth.errors import InvalidRequest
+from apps.oauth.server import REPEATABLE_PARAMETERS
+
+Response = tuple[dict[str, str], str, int]
+
+
+def _repeated_parameters(request) -> Response | None:
+    """RFC 6749 section 3.2 / RFC 7662 / RFC 7009: parameters appear at most once."""
+    repeated = sorted(key for key, values in request.POST.lists() if len(values) > 1)
+    repeated = [key for key in repeated if key not in REPEATABLE_PARAMETERS]
+    if not repeated:
+        return None
+    error = InvalidRequest(description=f"Parameter sent more than once: {', '.join(repeated)}.")
+    return error.headers, error.json, error.status_code
+
 
 class OAuthLibCore(DotOAuthLibCore):
     def extract_body(self, request) -> list[tuple[str, str]]:
@@ -10,10 +25,17 @@ class OAuthLibCore(DotOAuthLibCore):
         # (apps/oauth/server.py) instead of silently picking one.
         return [(key, value) for key, values in request.POST.lists() for value in values]
 
-    def create_introspect_response(self, request) -> tuple[dict[str, str], str, int]:
+    def create_introspect_response(self, request) -> Response:
         """RFC 7662, through oauthlib's IntrospectEndpoint and our validator's introspect_token."""
+        if refused := _repeated_parameters(request):
+            return refused
         uri, http_method, body, headers = self._extract_params(request)
         headers, body, status = self.server.create_introspect_response(
             uri, http_method=http_method, body=body, headers=headers
         )
         return headers, body, status
+
+    def create_revocation_response(self, request):
+        if refused := _repeated_parameters(request):
+            return (None, *refused)
+        return super().create_revocation_response(request)

@@ -27,6 +27,16 @@ class InvalidTarget(OAuth2Error):
     status_code = 400
 
 
+_DESCRIPTION_CHARS = frozenset(chr(c) for c in [0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F)])
+
+
+def shown(value: str, limit: int = 100) -> str:
+    """A request value fit to quote in ``error_description``: RFC 6749 section 5.2 allows
+    only %x20-21 / %x23-5B / %x5D-7E there, and echoing unbounded input helps no one."""
+    cleaned = "".join(c if c in _DESCRIPTION_CHARS else "?" for c in value[: limit + 1])
+    return cleaned if len(cleaned) <= limit else cleaned[:limit] + "..."
+
+
 def error_response(error: OAuth2Error) -> JsonResponse:
     response = JsonResponse(dict(error.twotuples), status=error.status_code)
     for name, value in error.headers.items():

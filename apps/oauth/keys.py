@@ -39,6 +39,9 @@ class LoadedKey:
     private_key: PrivateKeyTypes
 
 
+LIVE_STATES = (KeyState.ACTIVE, KeyState.NEXT)
+CLOCK_SKEW_SECONDS = 60
+
 _cache: dict[str, tuple[LoadedKey, float]] = {}
 _cache_lock = threading.Lock()
 
@@ -82,19 +85,35 @@ def _load(key: SigningKey) -> LoadedKey:
     return LoadedKey(kid=key.kid, algorithm=key.algorithm, private_key=private_key)
 
 
-def _active_key_row(algorithm: str) -> SigningKey:
-    key = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).first()
-    if key is not None:
-        return key
-    # First use of this algorithm: create its active key and its successor. Another
-    # process may race us; the one-active-key constraint decides and we re-read.
+def _ensure_keys(algorithm: str) -> None:
+    """Make sure ``algorithm`` has an active key and a published successor.
+
+    On first use both are created; if the active key is missing (deleted by hand), the
+    published ``next`` key takes over, since resource servers already know it. Another
+    process may race us: the one-key-per-state constraints decide and we re-read."""
     try:
         with transaction.atomic():
-            key = create_key(algorithm=algorithm, state=KeyState.ACTIVE)
-            create_key(algorithm=algorithm, state=KeyState.NEXT)
-        return key
+            keys = SigningKey.objects.select_for_update().filter(algorithm=algorithm, state__in=LIVE_STATES)
+            states = {key.state: key for key in keys}
+            if KeyState.ACTIVE not in states:
+                successor = states.pop(KeyState.NEXT, None)
+                if successor is None:
+                    create_key(algorithm=algorithm, state=KeyState.ACTIVE)
+                else:
+                    successor.state, successor.activated_at = KeyState.ACTIVE, timezone.now()
+                    successor.save(update_fields=["state", "activated_at"])
+            if KeyState.NEXT not in states:
+                create_key(algorithm=algorithm, state=KeyState.NEXT)
     except IntegrityError:
-        return SigningKey.objects.get(algorithm=algorithm, state=KeyState.ACTIVE)
+        pass
+
+
+def _active_key_row(algorithm: str) -> SigningKey:
+    key = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).first()
+    if key is None:
+        _ensure_keys(algorithm)
+        key = SigningKey.objects.get(algorithm=algorithm, state=KeyState.ACTIVE)
+    return key
 
 
 def get_signing_key(algorithm: str) -> LoadedKey:
@@ -114,15 +133,17 @@ def clear_key_cache() -> None:
         _cache.clear()
 
 
-def max_token_lifetime() -> timedelta:
-    """The longest an access token can live: how long a retired key must stay published."""
+def retired_key_retention() -> timedelta:
+    """How long a retired key stays published: the longest a token can live, plus the time
+    other processes may keep signing with their cached copy, plus clock skew."""
     longest = ApiResource.objects.aggregate(longest=Max("access_token_lifetime"))["longest"] or 0
-    return timedelta(seconds=max(longest, idp_settings.DEFAULT_ACCESS_TOKEN_LIFETIME))
+    lifetime = max(longest, idp_settings.DEFAULT_ACCESS_TOKEN_LIFETIME)
+    return timedelta(seconds=lifetime + idp_settings.SIGNING_KEY_CACHE_SECONDS + CLOCK_SKEW_SECONDS)
 
 
 def published_keys(now: datetime | None = None) -> list[SigningKey]:
     now = now or timezone.now()
-    retired_since = now - max_token_lifetime()
+    retired_since = now - retired_key_retention()
     keys = SigningKey.objects.filter(state__in=[KeyState.ACTIVE, KeyState.NEXT]) | SigningKey.objects.filter(
         state=KeyState.RETIRED, retired_at__gt=retired_since
     )
@@ -135,29 +156,29 @@ def jwks_document() -> dict[str, list[dict[str, Any]]]:
 
 
 def rotate_keys(*, algorithms: list[str] | None = None) -> list[SigningKey]:
-    """Promote each algorithm's ``next`` key to ``active``, retire the old active key, create
-    a new ``next`` key and delete retired keys no token can still need. Returns the new active keys.
+    """Promote each algorithm's published ``next`` key to ``active``, retire the old active
+    key, create a new ``next`` key and delete retired keys no token can still need.
 
-    Other processes switch to the new key within SIGNING_KEY_CACHE_SECONDS; until then they
-    sign with the retired key, which is still published."""
+    A key is never made active without having been published first: an algorithm with no
+    ``next`` key only gets one (and a first active key if it had none). Other processes
+    switch within SIGNING_KEY_CACHE_SECONDS, signing meanwhile with the retired key, which
+    stays published. Returns the active keys."""
     now = timezone.now()
-    activated = []
+    active = []
     with transaction.atomic():
         for algorithm in algorithms or SigningAlgorithm.values:
-            SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).update(
-                state=KeyState.RETIRED, retired_at=now
-            )
             successor = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.NEXT).first()
-            if successor is None:
-                successor = create_key(algorithm=algorithm, state=KeyState.NEXT)
-            successor.state = KeyState.ACTIVE
-            successor.activated_at = now
-            successor.save(update_fields=["state", "activated_at"])
-            create_key(algorithm=algorithm, state=KeyState.NEXT)
-            activated.append(successor)
-        SigningKey.objects.filter(state=KeyState.RETIRED, retired_at__lte=now - max_token_lifetime()).delete()
+            if successor is not None:
+                SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).update(
+                    state=KeyState.RETIRED, retired_at=now
+                )
+                successor.state, successor.activated_at = KeyState.ACTIVE, now
+                successor.save(update_fields=["state", "activated_at"])
+            _ensure_keys(algorithm)
+            active.append(SigningKey.objects.get(algorithm=algorithm, state=KeyState.ACTIVE))
+        SigningKey.objects.filter(state=KeyState.RETIRED, retired_at__lte=now - retired_key_retention()).delete()
     clear_key_cache()
-    return activated
+    return active
 
 
 def active_jwk_for_id_tokens() -> jwk.JWK:

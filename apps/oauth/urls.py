@@ -13,7 +13,7 @@ app_name = "oauth2_provider"
 urlpatterns = [
     path("authorize/", dot_views.AuthorizationView.as_view(), name="authorize"),
     path("token/", views.TokenView.as_view(), name="token"),
-    path("revoke_token/", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", views.IntrospectView.as_view(), name="introspect"),
     path("userinfo/", dot_views.UserInfoView.as_view(), name="user-info"),
 ]

@@ -6,9 +6,10 @@ from typing import Any
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 
+from apps.oauth.errors import InvalidScope
 from apps.oauth.models import AccessToken, Application
 from apps.oauth.tokens import store_access_token
-from apps.resources.services import plan_token
+from apps.resources.services import default_scopes, plan_token
 from idp.conf import idp_settings
 
 
@@ -23,26 +24,51 @@ def request_value(request, name: str) -> str | None:
 
 
 class OAuth2Validator(DotOAuth2Validator):
+    def _extract_basic_auth(self, request) -> str | None:
+        # DOT would crash (500) base64-decoding a non-ASCII header; such a header is no
+        # credential at all.
+        auth_string = super()._extract_basic_auth(request)
+        return auth_string if auth_string is None or auth_string.isascii() else None
+
     def authenticate_client(self, request, *args, **kwargs) -> bool:
-        """Only confidential clients authenticate: a public client has no secret to prove,
-        whatever (empty) value its stored secret hash happens to match."""
-        authenticated = super().authenticate_client(request, *args, **kwargs)
+        """RFC 6749 section 2.3: one authentication method per request. With a Basic header,
+        body credentials are neither a fallback nor allowed alongside. Only confidential
+        clients authenticate: a public client has no secret to prove."""
+        if self._extract_basic_auth(request) is not None:
+            if getattr(request, "client_secret", None) is not None:
+                return False
+            authenticated = self._authenticate_basic_auth(request)
+        else:
+            authenticated = self._authenticate_request_body(request)
         return authenticated and request.client.client_type == Application.CLIENT_CONFIDENTIAL
 
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         """Grant types are checked by their RFC names against the client's list."""
         return grant_type in client.allowed_grant_types
 
+    def _allowed_scopes(self, client: Application, request) -> list:
+        allowed = client.allowed_scope_objects()
+        if request.grant_type == "client_credentials":
+            # No user is involved, so identity scopes (openid, profile, ...) mean nothing.
+            return [scope for scope in allowed if not scope.is_identity_scope]
+        return allowed
+
+    def get_default_scopes(self, client_id, request, *args, **kwargs) -> list[str]:
+        return default_scopes(self._allowed_scopes(request.client, request))
+
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
         """Resolve scopes and RFC 8707 ``resource`` into the token's plan; raises
         ``invalid_scope`` or ``invalid_target`` with a description of what was refused."""
-        request.token_plan = plan_token(
-            allowed_scopes=client.allowed_scope_objects(),
+        plan = plan_token(
+            allowed_scopes=self._allowed_scopes(client, request),
             requested_scopes=scopes,
             resource_uris=request_values(request, "resource"),
             one_token_per_audience=client.one_token_per_audience,
         )
-        request.scopes = list(request.token_plan.scopes)
+        if request.grant_type == "client_credentials" and not plan.resources:
+            raise InvalidScope(description="No API scope granted: a client-credentials token must be for an API.")
+        request.token_plan = plan
+        request.scopes = list(plan.scopes)
         return True
 
     def _check_and_set_request_resource(self, request) -> None:
@@ -71,7 +97,8 @@ class OAuth2Validator(DotOAuth2Validator):
     def introspect_token(self, token, token_type_hint, request, *args, **kwargs) -> dict[str, Any] | None:
         """RFC 7662: only for the API the token is for. Anything else is ``active: false``."""
         caller: Application = request.client
-        if caller.resource_id is None:
+        # oauthlib lets a public client through with its client_id alone; it proves nothing.
+        if caller.client_type != Application.CLIENT_CONFIDENTIAL or caller.resource_id is None:
             return None
         checksum = hashlib.sha256(token.encode()).hexdigest()
         access_token = (

@@ -1,5 +1,6 @@
 """Thin views: parse the HTTP request, delegate, render. The logic lives in services."""
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -7,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.views.mixins import OAuthLibMixin
 
+from apps.oauth.errors import InvalidRequest, error_response
 from apps.oauth.keys import jwks_document
 from apps.oauth.services.discovery import server_metadata
 from idp.conf import idp_settings
@@ -24,8 +26,21 @@ def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResp
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-@method_decorator(sensitive_post_parameters("client_secret", "subject_token", "actor_token"), name="dispatch")
-class TokenView(OAuthLibMixin, View):
+@method_decorator(sensitive_post_parameters("client_secret", "subject_token", "actor_token", "token"), name="dispatch")
+class OAuthEndpoint(OAuthLibMixin, View):
+    """Base of the client-facing POST endpoints: every answer is RFC 6749 section 5.2 JSON,
+    even for a body Django itself refuses to parse."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST":
+            try:
+                request.POST  # noqa: B018 - parse now, inside this handler
+            except (RequestDataTooBig, TooManyFieldsSent):
+                return error_response(InvalidRequest(description="Request body too large."))
+        return super().dispatch(request, *args, **kwargs)
+
+
+class TokenView(OAuthEndpoint):
     """/o/token/ for every grant (RFC 6749 section 3.2). Unlike DOT's view it does not
     re-read the issued token from the database just to send a signal."""
 
@@ -34,13 +49,21 @@ class TokenView(OAuthLibMixin, View):
         return _oauth_response(headers, body, status)
 
 
-@method_decorator(csrf_exempt, name="dispatch")
-class IntrospectView(OAuthLibMixin, View):
+class IntrospectView(OAuthEndpoint):
     """/o/introspect/ (RFC 7662). The caller authenticates as a client; a token is reported
     active only to the API resource it was issued for."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
         headers, body, status = self.get_oauthlib_core().create_introspect_response(request)
+        return _oauth_response(headers, body, status)
+
+
+class RevokeTokenView(OAuthEndpoint):
+    """/o/revoke_token/ (RFC 7009): a client revokes its own tokens; revoking one revokes
+    every token exchanged from it (AccessToken.parent cascades)."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        _url, headers, body, status = self.create_revocation_response(request)
         return _oauth_response(headers, body, status)
 
 

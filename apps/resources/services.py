@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
-from apps.oauth.errors import InvalidScope, InvalidTarget
+from apps.oauth.errors import InvalidScope, InvalidTarget, shown
 from apps.resources.models import ApiResource, ApiScope, validate_absolute_uri
 from idp.conf import idp_settings
 
@@ -37,10 +37,10 @@ def default_scopes(allowed: Iterable[ApiScope]) -> list[str]:
 def _check_scopes_allowed(requested: Sequence[str], allowed: dict[str, ApiScope]) -> None:
     refused = [name for name in requested if name not in allowed]
     if refused:
-        raise InvalidScope(description=f"Scope not allowed for this client: {' '.join(refused)}.")
+        raise InvalidScope(description=f"Scope not allowed for this client: {shown(' '.join(refused))}")
     disabled = [name for name in requested if allowed[name].resource and not allowed[name].resource.enabled]
     if disabled:
-        raise InvalidScope(description=f"Scope of a disabled API: {' '.join(disabled)}.")
+        raise InvalidScope(description=f"Scope of a disabled API: {shown(' '.join(disabled))}")
 
 
 def _select_resources(resource_uris: Sequence[str], allowed: dict[str, ApiScope]) -> list[ApiResource]:
@@ -54,7 +54,7 @@ def _select_resources(resource_uris: Sequence[str], allowed: dict[str, ApiScope]
             raise InvalidTarget(description="The resource parameter must be an absolute URI.") from None
         resource = reachable.get(uri)
         if resource is None or not resource.enabled:
-            raise InvalidTarget(description=f"Unknown resource, or not one this client may access: {uri}")
+            raise InvalidTarget(description=f"Unknown resource, or not one this client may access: {shown(uri)}")
         if resource not in selected:
             selected.append(resource)
     return selected
@@ -86,7 +86,7 @@ def plan_token(
         granted = [s for s in granted if s.resource is None or s.resource in selected]
         missing = [r.resource_uri for r in selected if not any(s.resource == r for s in granted)]
         if missing:
-            raise InvalidTarget(description=f"No requested scope belongs to: {' '.join(missing)}")
+            raise InvalidTarget(description=f"No requested scope belongs to: {shown(' '.join(missing))}")
 
     resources: list[ApiResource] = []
     for scope in granted:

@@ -9,7 +9,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 from jwcrypto import jwk
 
-from apps.oauth.keys import create_key, get_signing_key, jwks_document, rotate_keys
+from apps.oauth.keys import clear_key_cache, create_key, get_signing_key, jwks_document, rotate_keys
 from apps.oauth.models import KeyState, SigningKey
 from tests.conftest import JWKS_URL, verify
 
@@ -81,14 +81,17 @@ def test_tokens_signed_before_rotation_still_verify(client, catalog_admin, clien
     assert verify(client, after, audience="eventcatalog")["aud"] == ["eventcatalog"]
 
 
-def test_retired_keys_leave_the_jwks_after_one_max_token_lifetime(client, apis):
+def test_retired_keys_leave_the_jwks_after_the_retention_window(client, apis):
     get_signing_key("RS256")
     old_kid = SigningKey.objects.get(algorithm="RS256", state=KeyState.ACTIVE).kid
     rotate_keys(algorithms=["RS256"])
     assert old_kid in kids(client)
 
-    # eventcatalog etc. live 600 s: a key retired longer ago than that signs nothing still valid.
-    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=601))
+    # Tokens live at most 600 s; other processes may sign with a cached key for 30 s more;
+    # 60 s of clock skew. After that no valid token can need the key.
+    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=689))
+    assert old_kid in kids(client)
+    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=691))
     assert old_kid not in kids(client)
     rotate_keys(algorithms=["RS256"])
     assert not SigningKey.objects.filter(kid=old_kid).exists()
@@ -100,7 +103,7 @@ def test_retired_key_stays_published_while_the_longest_token_may_live(client, ap
     get_signing_key("RS256")
     old_kid = SigningKey.objects.get(algorithm="RS256", state=KeyState.ACTIVE).kid
     rotate_keys(algorithms=["RS256"])
-    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=601))
+    SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - timedelta(seconds=691))
     assert old_kid in {k["kid"] for k in jwks_document()["keys"]}
 
 
@@ -111,3 +114,30 @@ def test_rotate_keys_command_reports_each_algorithm(db, capsys):
     assert "ES256: active key is now" in out
     assert SigningKey.objects.filter(state=KeyState.ACTIVE).count() == 2
     assert SigningKey.objects.filter(state=KeyState.NEXT).count() == 2
+
+
+def test_rotation_never_activates_an_unpublished_key(client, db):
+    rotate_keys(algorithms=["ES256"])  # fresh database: no keys yet
+    published = kids(client)
+    rotate_keys(algorithms=["ES256"])
+    assert get_signing_key("ES256").kid in published
+
+
+def test_missing_active_key_is_replaced_by_the_published_next_key(client, db):
+    get_signing_key("RS256")
+    next_kid = SigningKey.objects.get(algorithm="RS256", state=KeyState.NEXT).kid
+    SigningKey.objects.filter(algorithm="RS256", state=KeyState.ACTIVE).delete()
+    clear_key_cache()
+
+    assert get_signing_key("RS256").kid == next_kid
+    assert SigningKey.objects.filter(algorithm="RS256", state=KeyState.NEXT).exclude(kid=next_kid).exists()
+
+
+def test_admin_cannot_add_change_or_delete_keys(admin_client, db):
+    get_signing_key("RS256")
+    key = SigningKey.objects.first()
+    assert admin_client.get(f"/admin/oauth/signingkey/{key.pk}/delete/").status_code == 403
+    assert admin_client.get("/admin/oauth/signingkey/add/").status_code == 403
+    page = admin_client.get(f"/admin/oauth/signingkey/{key.pk}/change/")
+    assert page.status_code == 200
+    assert "PRIVATE KEY" not in page.content.decode()

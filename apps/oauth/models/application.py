@@ -96,6 +96,8 @@ class Application(AbstractApplication):
             errors.setdefault("allowed_grant_types", []).append(
                 "Client credentials and token exchange need a confidential client."
             )
+        if self.client_type == self.CLIENT_PUBLIC and self.resource_id is not None:
+            errors.setdefault("resource", []).append("An API acting as a client must be a confidential client.")
         if GrantType.REFRESH_TOKEN in grants and GrantType.AUTHORIZATION_CODE not in grants:
             errors.setdefault("allowed_grant_types", []).append(
                 "Refresh tokens come from the authorization code grant."

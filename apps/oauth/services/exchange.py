@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.oauth.errors import InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient
+from apps.oauth.errors import InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, shown
 from apps.oauth.models import AccessToken, Application, ExchangeMode, ExchangePolicy
 from apps.oauth.services.token_verification import active_access_token, active_id_token
 from apps.resources.models import ApiResource, ApiScope
@@ -68,13 +68,13 @@ def check_token_types(ex: Exchange) -> None:
     if not p.subject_token or not p.subject_token_type:
         raise InvalidRequest(description="subject_token and subject_token_type are required.")
     if p.subject_token_type not in SUBJECT_TOKEN_TYPES:
-        raise InvalidRequest(description=f"Unsupported subject_token_type: {p.subject_token_type}")
+        raise InvalidRequest(description=f"Unsupported subject_token_type: {shown(p.subject_token_type)}")
     if bool(p.actor_token) != bool(p.actor_token_type):
         raise InvalidRequest(description="actor_token and actor_token_type go together.")
     if p.actor_token_type and p.actor_token_type not in ACTOR_TOKEN_TYPES:
-        raise InvalidRequest(description=f"Unsupported actor_token_type: {p.actor_token_type}")
+        raise InvalidRequest(description=f"Unsupported actor_token_type: {shown(p.actor_token_type)}")
     if p.requested_token_type and p.requested_token_type not in ISSUABLE_TOKEN_TYPES:
-        raise InvalidRequest(description=f"Cannot issue requested_token_type: {p.requested_token_type}")
+        raise InvalidRequest(description=f"Cannot issue requested_token_type: {shown(p.requested_token_type)}")
     ex.issued_token_type = p.requested_token_type or ACCESS_TOKEN_TYPE
 
 
@@ -110,7 +110,7 @@ def _named_targets(ex: Exchange) -> set[ApiResource]:
     )
     unknown = set(p.audiences) - {r.audience for r in found} | set(p.resources) - {r.resource_uri for r in found}
     if unknown:
-        raise InvalidTarget(description=f"Unknown audience or resource: {' '.join(sorted(unknown))}")
+        raise InvalidTarget(description=f"Unknown audience or resource: {shown(' '.join(sorted(unknown)))}")
     disabled = sorted(r.audience for r in found if not r.enabled)
     if disabled:
         raise InvalidTarget(description=f"Disabled API: {' '.join(disabled)}")
@@ -125,7 +125,7 @@ def resolve_target(ex: Exchange) -> None:
         scopes = list(ApiScope.objects.filter(name__in=ex.params.scopes).select_related("resource"))
         unknown = set(ex.params.scopes) - {s.name for s in scopes}
         if unknown or any(s.resource is None for s in scopes):
-            raise InvalidScope(description=f"Not an API scope: {' '.join(sorted(unknown) or ex.params.scopes)}")
+            raise InvalidScope(description=f"Not an API scope: {shown(' '.join(sorted(unknown) or ex.params.scopes))}")
         targets = {s.resource for s in scopes}
     if not targets and len(ex.policies) == 1:
         targets = {ex.policies[0].target}
@@ -213,7 +213,7 @@ def grant_scopes(ex: Exchange) -> None:
     requested = list(ex.params.scopes) or [s.name for s in allowed]
     refused = sorted(set(requested) - {s.name for s in allowed})
     if refused:
-        raise InvalidScope(description=f"Beyond the exchange policy: {' '.join(refused)}")
+        raise InvalidScope(description=f"Beyond the exchange policy: {shown(' '.join(refused))}")
     ex.plan = plan_token(allowed_scopes=allowed, requested_scopes=requested)
 
 
