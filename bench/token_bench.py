@@ -3,8 +3,9 @@
     make bench                                   # SQLite in a temporary folder
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench
 
-Measures client-credentials tokens/s and p50/p99 latency under load (RS256 and ES256 APIs),
-and the per-request cost with a single connection (close to pure server time).
+Measures tokens/s and p50/p99 latency under load for client credentials (RS256 and ES256
+APIs) and token exchange (the seed's basket -> discount delegation), and the server time per
+request with a single connection (gunicorn's own timing).
 Needs wrk (Debian package ``wrk``).
 """
 
@@ -21,7 +22,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -135,12 +136,26 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(f"{base}/.well-known/openid-configuration", server)
+        # alice's token for the shopping basket, as the web app would hold it after login.
+        subject_token = run(
+            PYTHON, "manage.py", "issue_token", "--user", "alice", "--client", "globoticket-web",
+            "--scope", "shoppingbasket.fullaccess", env={**env, "DEBUG": "1"},
+        ).strip()  # fmt: skip
+        exchange = urlencode(
+            {
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": subject_token,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "scope": "discount.fullaccess",
+            }
+        )
         cases = {
-            "RS256": ("eventcatalog-admin", "grant_type=client_credentials&scope=eventcatalog.read"),
-            "ES256": ("shoppingbasket", "grant_type=client_credentials&scope=discount.fullaccess"),
+            "client_credentials RS256": ("eventcatalog-admin", "grant_type=client_credentials&scope=eventcatalog.read"),
+            "client_credentials ES256": ("shoppingbasket", "grant_type=client_credentials&scope=discount.fullaccess"),
+            "token_exchange ES256": ("shoppingbasket", exchange),
         }
-        print(f"# client credentials, gunicorn 2 workers, {database}, {DURATION} per run")
-        for algorithm, (name, body) in cases.items():
+        print(f"# /o/token/, gunicorn 2 workers, {database}, {DURATION} per run")
+        for case, (name, body) in cases.items():
             creds = demo["clients"][name]
             raw = f"{quote(creds['client_id'], safe='')}:{quote(creds['client_secret'], safe='')}"
             authorization = "Basic " + base64.b64encode(raw.encode()).decode()
@@ -150,11 +165,11 @@ def main() -> None:
             logged = access_log.stat().st_size
             single = wrk(url, body, authorization, connections=1, threads=1)
             server_ms = server_time_ms(access_log, logged)
-            print(f"client_credentials {algorithm} tokens/s (c={CONNECTIONS}): {loaded['rps']:.0f}")
-            print(f"client_credentials {algorithm} p50 ms (c={CONNECTIONS}): {loaded['p50']:.2f}")
-            print(f"client_credentials {algorithm} p99 ms (c={CONNECTIONS}): {loaded['p99']:.2f}")
-            print(f"client_credentials {algorithm} round trip ms (c=1, p50): {single['p50']:.2f}")
-            print(f"client_credentials {algorithm} server time ms (c=1, p50): {server_ms:.2f}")
+            print(f"{case} tokens/s (c={CONNECTIONS}): {loaded['rps']:.0f}")
+            print(f"{case} p50 ms (c={CONNECTIONS}): {loaded['p50']:.2f}")
+            print(f"{case} p99 ms (c={CONNECTIONS}): {loaded['p99']:.2f}")
+            print(f"{case} round trip ms (c=1, p50): {single['p50']:.2f}")
+            print(f"{case} server time ms (c=1, p50): {server_ms:.2f}")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)

@@ -7,7 +7,7 @@ from oauth2_provider.admin import GrantAdmin as DotGrantAdmin
 from oauth2_provider.admin import IDTokenAdmin as DotIDTokenAdmin
 from oauth2_provider.admin import RefreshTokenAdmin as DotRefreshTokenAdmin
 
-from apps.oauth.models import SigningKey
+from apps.oauth.models import ExchangePolicy, SigningKey
 
 
 class ApplicationAdmin(admin.ModelAdmin):
@@ -20,7 +20,10 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 
 class AccessTokenAdmin(DotAccessTokenAdmin):
-    list_display = ("pk", "jti", "application", "user", "audience", "expires")
+    """DOT's "Revoke selected access tokens" action deletes the rows; AccessToken.parent
+    cascades, so every token exchanged from a revoked one goes with it."""
+
+    list_display = ("pk", "jti", "application", "user", "audience", "act", "expires")
     raw_id_fields = ("user", "source_refresh_token", "id_token", "parent")
     exclude = ("token", "token_checksum")
 
@@ -54,3 +57,16 @@ class SigningKeyAdmin(admin.ModelAdmin):
         # Keys leave by rotation (rotate_keys), never by hand: deleting a published key
         # would fail every token it signed.
         return False
+
+
+@admin.register(ExchangePolicy)
+class ExchangePolicyAdmin(admin.ModelAdmin):
+    list_display = ("summary", "enabled")
+    list_filter = ("enabled", "mode", "target")
+    search_fields = ("client__name", "client__client_id", "target__audience")
+    filter_horizontal = ("subject_audiences", "scopes")
+    list_select_related = ("client", "client__resource", "target")
+
+    @admin.display(description="policy")
+    def summary(self, policy: ExchangePolicy) -> str:
+        return policy.summary()

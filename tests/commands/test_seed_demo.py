@@ -85,3 +85,32 @@ def test_seed_is_idempotent_and_only_the_latest_credentials_work(client):
     assert stale.status_code == 401
     assert client_credentials(client, second["clients"]["shoppingbasket"]).status_code == 200
     assert authenticate(username="alice", password=first["users"]["alice"]["password"]) is None
+
+
+@pytest.mark.django_db
+def test_seeded_basket_exchanges_alices_token_for_discount(client, settings):
+    from django.contrib.auth import get_user_model
+
+    from apps.oauth.services.clients import issue_user_token
+
+    demo = seed()
+    alice = get_user_model().objects.get(username="alice")
+    web = Application.objects.get(client_id="globoticket-web")
+    subject = issue_user_token(client=web, user=alice, scopes=["shoppingbasket.fullaccess"]).token
+    basket = demo["clients"]["shoppingbasket"]
+    response = form_post(
+        client,
+        "/o/token/",
+        {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": subject,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "scope": "discount.fullaccess",
+        },
+        HTTP_AUTHORIZATION=basic_auth(basket["client_id"], basket["client_secret"]),
+    )
+    assert response.status_code == 200, response.content
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["aud"] == ["discount"]
+    assert claims["sub"] == str(alice.pk)
+    assert claims["act"] == {"sub": "shoppingbasket"}

@@ -33,6 +33,12 @@ _DOT_GRANT_NAMES = {
 }
 
 
+class ClientManager(ApplicationManager):
+    def get_queryset(self) -> models.QuerySet:
+        # The client's own API is read on every introspection and exchange: fetch it along.
+        return super().get_queryset().select_related("resource")
+
+
 def default_grant_types() -> list[str]:
     return []
 
@@ -63,7 +69,7 @@ class Application(AbstractApplication):
     is_active = models.BooleanField("enabled", default=True)
     secret_hint = models.CharField(max_length=12, blank=True, editable=False)
 
-    objects = ApplicationManager()
+    objects = ClientManager()
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"

@@ -47,6 +47,21 @@ class ExchangePolicy(models.Model):
     def __str__(self) -> str:
         return f"{self.client} -> {self.target}"
 
+    def summary(self) -> str:
+        """The policy as one sentence, e.g. "shoppingbasket may exchange tokens for
+        shoppingbasket into discount [discount.fullaccess], delegation, depth 1, 5 min"."""
+        subjects = [r.audience for r in self.subject_audiences.all()]
+        if not subjects and self.client.resource_id:
+            subjects = [self.client.resource.audience]
+        scopes = " ".join(sorted(s.name for s in self.scopes.all()))
+        minutes, seconds = divmod(self.max_lifetime, 60)
+        lifetime = f"{minutes} min" if not seconds else f"{self.max_lifetime} s"
+        disabled = "" if self.enabled else " (disabled)"
+        return (
+            f"{self.client} may exchange tokens for {', '.join(subjects) or 'nothing'} into {self.target} "
+            f"[{scopes}], {self.mode}, depth {self.max_depth}, {lifetime}{disabled}"
+        )
+
     def clean(self) -> None:
         if self.target_id and self.pk:
             foreign = [s.name for s in self.scopes.all() if s.resource_id != self.target_id]

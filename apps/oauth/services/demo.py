@@ -16,18 +16,20 @@ from apps.resources.models import ApiResource, ApiScope
 from idp.conf import idp_settings
 
 DEMO_APIS = {
-    # audience: (name, scopes with descriptions, user claims its tokens may carry)
+    # audience: (name, scopes with descriptions, user claims its tokens may carry, algorithm)
     "eventcatalog": (
         "GloboTicket event catalog",
         {"eventcatalog.read": "Read the event catalog", "eventcatalog.write": "Change the event catalog"},
         [],
+        "RS256",
     ),
     "shoppingbasket": (
         "GloboTicket shopping basket",
         {"shoppingbasket.fullaccess": "Use your shopping basket"},
         ["preferred_username"],
+        "RS256",
     ),
-    "discount": ("GloboTicket discounts", {"discount.fullaccess": "Apply discounts"}, []),
+    "discount": ("GloboTicket discounts", {"discount.fullaccess": "Apply discounts"}, [], "ES256"),
 }
 IDENTITY_SCOPES = {
     "openid": "Sign you in",
@@ -55,10 +57,15 @@ DEMO_USERS = {"alice": "Alice Smith", "bob": "Bob Jones"}
 
 
 def _seed_scopes() -> None:
-    for audience, (name, scopes, user_claims) in DEMO_APIS.items():
+    for audience, (name, scopes, user_claims, algorithm) in DEMO_APIS.items():
         resource, _ = ApiResource.objects.update_or_create(
             audience=audience,
-            defaults={"name": name, "resource_uri": f"urn:globoticket:{audience}", "user_claims": user_claims},
+            defaults={
+                "name": name,
+                "resource_uri": f"urn:globoticket:{audience}",
+                "user_claims": user_claims,
+                "signing_algorithm": algorithm,
+            },
         )
         for scope, description in scopes.items():
             ApiScope.objects.update_or_create(name=scope, defaults={"resource": resource, "description": description})

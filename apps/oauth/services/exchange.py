@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.oauth.errors import InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, shown
@@ -95,7 +96,7 @@ def load_policies(ex: Exchange) -> None:
     ex.policies = list(
         ex.client.exchange_policies.filter(enabled=True)
         .select_related("target")
-        .prefetch_related("scopes__resource", "subject_audiences")
+        .prefetch_related(Prefetch("scopes", queryset=ApiScope.objects.select_related("resource")), "subject_audiences")
     )
     if not ex.policies:
         raise UnauthorizedClient(description="No exchange policy allows this client to exchange tokens.")
@@ -122,7 +123,10 @@ def resolve_target(ex: Exchange) -> None:
     ``scope``, or the client's only policy target. One audience per token."""
     targets = _named_targets(ex)
     if not targets and ex.params.scopes:
-        scopes = list(ApiScope.objects.filter(name__in=ex.params.scopes).select_related("resource"))
+        known = {scope.name: scope for policy in ex.policies for scope in policy.scopes.all()}
+        scopes = [known[name] for name in ex.params.scopes if name in known]
+        if len(scopes) < len(ex.params.scopes):  # some scope outside every policy: look it up
+            scopes = list(ApiScope.objects.filter(name__in=ex.params.scopes).select_related("resource"))
         unknown = set(ex.params.scopes) - {s.name for s in scopes}
         if unknown or any(s.resource is None for s in scopes):
             raise InvalidScope(description=f"Not an API scope: {shown(' '.join(sorted(unknown) or ex.params.scopes))}")
