@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEY_CACHE_SECONDS": 30,
     # Cache-Control max-age of the JWKS document.
     "JWKS_MAX_AGE_SECONDS": 300,
+    # How long a remembered consent spares the user the consent screen.
+    "CONSENT_LIFETIME_DAYS": 90,
+    # Session length when "keep me signed in" is ticked (otherwise: until the browser closes).
+    "REMEMBER_ME_DAYS": 14,
 }
 
 

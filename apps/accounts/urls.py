@@ -1,9 +1,11 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
+
+from apps.accounts import views
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("apps/", views.ConnectedAppsView.as_view(), name="connected-apps"),
 ]

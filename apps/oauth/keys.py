@@ -181,7 +181,14 @@ def rotate_keys(*, algorithms: list[str] | None = None) -> list[SigningKey]:
     return active
 
 
+_id_token_keys: dict[str, jwk.JWK] = {}
+
+
 def active_jwk_for_id_tokens() -> jwk.JWK:
-    """DOT signs ID tokens with a jwcrypto key; give it our active RS256 key."""
-    key = _active_key_row(SigningAlgorithm.RS256)
-    return jwk.JWK.from_pem(key.private_key_pem.encode())
+    """DOT signs ID tokens with a jwcrypto key; give it our active RS256 key (its RFC 7638
+    thumbprint, which DOT puts in ``kid``, is our kid)."""
+    key = get_signing_key(SigningAlgorithm.RS256)
+    if key.kid not in _id_token_keys:
+        _id_token_keys.clear()
+        _id_token_keys[key.kid] = jwk.JWK.from_pyca(key.private_key)
+    return _id_token_keys[key.kid]

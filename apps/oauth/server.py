@@ -9,6 +9,7 @@ from oauthlib.openid import Server as OpenIDServer
 from apps.oauth.errors import InvalidRequest
 from apps.oauth.grants import on_behalf_of, token_exchange
 from apps.oauth.tokens import token_lifetime
+from apps.oauth.validators import require_code_verifier
 
 # RFC 8707 and RFC 8693 define these as repeatable; every other parameter appears once.
 REPEATABLE_PARAMETERS = frozenset({"resource", "audience"})
@@ -46,6 +47,8 @@ class Server(OpenIDServer):
         self._response_types = {k: v for k, v in self._response_types.items() if k in SUPPORTED_RESPONSE_TYPES}
         for grant in {id(g): g for g in self._token_grants()}.values():
             grant.custom_validators.pre_token.insert(0, reject_duplicate_parameters)
+        for grant in (self.auth_grant, self.openid_connect_auth):
+            grant.custom_validators.pre_token.append(require_code_verifier)
 
     def validate_token_request(self, request) -> None:
         super().validate_token_request(request)

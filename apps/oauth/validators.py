@@ -1,13 +1,17 @@
 """Our OAuth2Validator: DOT's persistence and policy hooks, bent to per-API audiences."""
 
 import hashlib
+import json
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
+from oauth2_provider.models import revoke_access_token
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 
-from apps.oauth.errors import InvalidScope
-from apps.oauth.models import AccessToken, Application
+from apps.accounts.claims import USER_CLAIMS, user_claims
+from apps.oauth.errors import InvalidGrant, InvalidScope
+from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
 from apps.oauth.tokens import store_access_token
 from apps.resources.services import default_scopes, plan_token
 from idp.conf import idp_settings
@@ -21,6 +25,22 @@ def request_values(request, name: str) -> list[str]:
 def request_value(request, name: str) -> str | None:
     """One body parameter; oauthlib only predefines the RFC 6749 ones as attributes."""
     return getattr(request, name, None)
+
+
+def revoke_tokens_from_code(grant: Grant) -> None:
+    """Revoke what an authorization code produced: its access token, its refresh token family
+    (every rotation since) and every token exchanged from them."""
+    if grant.token_family is not None:
+        RefreshToken.revoke_family(grant.token_family)
+    if grant.access_token_id is not None:
+        revoke_access_token(grant.access_token)
+
+
+def require_code_verifier(request) -> None:
+    """RFC 7636 section 4.5: every code here was issued with a challenge (PKCE is required),
+    so a token request without ``code_verifier`` can never redeem one."""
+    if request.grant_type == "authorization_code" and not request.code_verifier:
+        raise InvalidGrant(description="code_verifier is required (PKCE).", request=request)
 
 
 class OAuth2Validator(DotOAuth2Validator):
@@ -72,11 +92,63 @@ class OAuth2Validator(DotOAuth2Validator):
         return True
 
     def save_bearer_token(self, token, request, *args, **kwargs) -> None:
+        if request.grant_type == "authorization_code":
+            return self._redeem_code_and_save(token, request)
         # Without a refresh token the save is one INSERT: it needs no transaction of its own
         # (DOT opens one regardless; that is two extra round trips on every token request).
         if "refresh_token" not in token:
             return self._save_bearer_token(token, request, *args, **kwargs)
         return super().save_bearer_token(token, request, *args, **kwargs)
+
+    # --- authorization codes: single use (RFC 6749 sections 4.1.2 and 10.5) ---------------
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        grant = Grant.objects.select_related("user").filter(code=code, application=client).first()
+        if grant is None or grant.is_expired():
+            return False
+        if grant.redeemed_at is not None:
+            # A replayed code: whoever holds it may have stolen it, so the tokens issued
+            # from it are revoked too.
+            revoke_tokens_from_code(grant)
+            return False
+        request.grant_row = grant
+        request.scopes = grant.scope.split()
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        return True
+
+    def _redeem_code_and_save(self, token, request) -> None:
+        """Claim the code and store its tokens in one transaction; of two concurrent
+        redemptions exactly one claims it (the UPDATE's WHERE is re-checked under the row lock)."""
+        grant = request.grant_row
+        with transaction.atomic():
+            claimed = Grant.objects.filter(pk=grant.pk, redeemed_at__isnull=True).update(redeemed_at=timezone.now())
+            if claimed:
+                self._save_bearer_token(token, request)
+                access_token = request.stored_access_token
+                family = RefreshToken.objects.filter(access_token=access_token).values_list("token_family", flat=True)
+                Grant.objects.filter(pk=grant.pk).update(access_token=access_token, token_family=family.first())
+                return
+        revoke_tokens_from_code(Grant.objects.get(pk=grant.pk))
+        raise InvalidGrant(description="The authorization code has already been used.", request=request)
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        # Nothing left to do: the code was claimed when its tokens were saved.
+        return None
+
+    # --- refresh tokens: rotation under a row lock ------------------------------------------
+
+    def _save_bearer_token(self, token, request, *args, **kwargs) -> None:
+        if request.grant_type == "refresh_token":
+            # Two concurrent refreshes both pass validation; the row lock lets one rotate
+            # the token and the other, once it gets the lock, finds it already revoked.
+            current = request.refresh_token_instance
+            if not RefreshToken.objects.select_for_update().filter(pk=current.pk, revoked__isnull=True).exists():
+                raise InvalidGrant(description="The refresh token has already been used.", request=request)
+        return super()._save_bearer_token(token, request, *args, **kwargs)
 
     def _check_and_set_request_resource(self, request) -> None:
         # DOT's RFC 8707 support matches audiences as URL prefixes of the protected
@@ -87,7 +159,7 @@ class OAuth2Validator(DotOAuth2Validator):
     def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
         # DOT's ``expires`` is recomputed from ``expires_in``; the JWT's own exp is the truth.
         id_token = token.get("id_token")
-        return store_access_token(
+        request.stored_access_token = store_access_token(
             issued=request.issued_access_token,
             application=request.client,
             user=request.user,
@@ -95,11 +167,25 @@ class OAuth2Validator(DotOAuth2Validator):
             source_refresh_token=source_refresh_token,
             parent=getattr(request, "parent_token", None),
         )
+        return request.stored_access_token
 
     def validate_jwt_bearer_token(self, token, scopes, request) -> bool:
         # oauthlib's OIDC server scores every "ey..." bearer token as an ID token; our
         # access tokens are JWTs too, and are validated like any stored access token.
         return self.validate_bearer_token(token, scopes, request)
+
+    # --- OpenID Connect --------------------------------------------------------------------
+
+    def get_oidc_issuer_endpoint(self, request) -> str:
+        return idp_settings.ISSUER
+
+    def get_additional_claims(self, request) -> dict[str, Any]:
+        """User claims for ID tokens and userinfo; DOT releases each only with its scope
+        (``oidc_claim_scope``: profile -> names, email -> email)."""
+        claims = user_claims(request.user, USER_CLAIMS)
+        if request.user.email:
+            claims["email_verified"] = False  # we do not verify addresses
+        return claims
 
     def introspect_token(self, token, token_type_hint, request, *args, **kwargs) -> dict[str, Any] | None:
         """RFC 7662: only for the API the token is for. Anything else is ``active: false``."""

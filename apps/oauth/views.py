@@ -6,10 +6,13 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
+from oauth2_provider import views as dot_views
+from oauth2_provider.models import revoke_access_token
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from apps.oauth.errors import InvalidRequest, error_response
 from apps.oauth.keys import jwks_document
+from apps.oauth.models import AccessToken, RefreshToken
 from apps.oauth.services.discovery import server_metadata
 from idp.conf import idp_settings
 
@@ -83,3 +86,18 @@ class MetadataView(OAuthLibMixin, View):
     def get(self, request: HttpRequest) -> JsonResponse:
         grant_types = list(self.get_oauthlib_core().server.grant_types)
         return JsonResponse(server_metadata(grant_types=grant_types, openid=self.openid))
+
+
+class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
+    """OpenID Connect RP-Initiated Logout. DOT validates ``post_logout_redirect_uri`` against
+    the client's registered URIs (exact match) and ends the session; we also revoke the
+    tokens that client holds for the user."""
+
+    def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        user = token_user or self.request.user
+        if application is not None and user.is_authenticated:
+            for refresh_token in RefreshToken.objects.filter(user=user, application=application, revoked__isnull=True):
+                refresh_token.revoke()
+            for access_token in AccessToken.objects.filter(user=user, application=application):
+                revoke_access_token(access_token)
+        return super().do_logout(application, post_logout_redirect_uri, state, token_user)

@@ -11,6 +11,7 @@ The environment is read here and only here (DESIGN.md, STYLE.md 7):
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,10 +45,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "oauth2_provider",
+    "axes",
     "apps.accounts",
     "apps.resources",
     "apps.oauth",
     "apps.audit",
+    "apps.consent",
 ]
 
 MIDDLEWARE = [
@@ -60,7 +63,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.accounts.middleware.SecurityHeadersMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username or address is refused before its password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Lockout (django-axes): after AXES_FAILURE_LIMIT failed logins for one username, or from
+# one address, further attempts are refused for the cool-off time. Counters live in the
+# database, shared by every process. Unknown usernames lock exactly like real ones.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "idp.urls"
 WSGI_APPLICATION = "idp.wsgi.application"
@@ -131,12 +153,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # ``collectstatic`` target (the Dockerfile sets it). Without it, WhiteNoise serves straight
 # from the apps' static folders, so `gunicorn idp.wsgi` works from a checkout as it is.
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/accounts/apps/"
 
 # Security headers and cookies. Outside DEBUG everything is HTTPS-only.
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -178,6 +202,11 @@ OAUTH2_PROVIDER = {
     "CLIENT_SECRET_GENERATOR_CLASS": "apps.oauth.secrets.ClientSecretGenerator",
     "CLIENT_SECRET_HASHER": "idp_secret_sha256",
     "OIDC_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    # Our logout view revokes the client's tokens itself (apps/oauth/views.py).
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
     "PKCE_REQUIRED": True,
     "ROTATE_REFRESH_TOKEN": True,
     # Absolute refresh token lifetime; also lets `cleartokens` drop expired rows.

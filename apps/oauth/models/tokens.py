@@ -43,6 +43,15 @@ class RefreshToken(AbstractRefreshToken):
 
 
 class Grant(AbstractGrant):
+    """An authorization code. Kept after redemption (until it expires) so that a replay is
+    recognised and the tokens issued from it are revoked (RFC 6749 section 4.1.2)."""
+
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    access_token = models.ForeignKey(
+        "oauth.AccessToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_family = models.UUIDField(null=True, blank=True, help_text="Refresh token family issued from this code.")
+
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
 

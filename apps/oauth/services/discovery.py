@@ -40,6 +40,7 @@ def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
         metadata.update(
             {
                 "userinfo_endpoint": url("oauth2_provider:user-info"),
+                "end_session_endpoint": url("oauth2_provider:rp-initiated-logout"),
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", *USER_CLAIMS],

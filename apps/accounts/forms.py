@@ -1,0 +1,14 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form (fields ``username`` and ``password``, so password managers and
+    scripted clients work) with an opt-in "remember me"."""
+
+    remember_me = forms.BooleanField(required=False, label="Keep me signed in on this device")
+    error_messages = {
+        # One message for unknown users and wrong passwords alike: no user enumeration.
+        "invalid_login": "That username and password do not match an account.",
+        "inactive": "That username and password do not match an account.",
+    }

@@ -1,0 +1,48 @@
+"""Sign-in, sign-out and the user's connected apps."""
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.generic import TemplateView
+
+from apps.accounts.forms import LoginForm
+from apps.consent.models import Consent
+from apps.consent.services import group_scopes, revoke_consent
+from idp.conf import idp_settings
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        if not form.cleaned_data.get("remember_me"):
+            self.request.session.set_expiry(0)  # ends with the browser session
+        else:
+            self.request.session.set_expiry(idp_settings.REMEMBER_ME_DAYS * 24 * 3600)
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    template_name = "accounts/logged_out.html"
+
+
+class ConnectedAppsView(LoginRequiredMixin, TemplateView):
+    """The apps the user has let in, with what each may do, and a button to revoke each."""
+
+    template_name = "accounts/connected_apps.html"
+
+    def get_context_data(self, **kwargs):
+        consents = Consent.objects.filter(user=self.request.user).select_related("application")
+        return {
+            **super().get_context_data(**kwargs),
+            "apps": [{"consent": c, "scope_groups": group_scopes(c.scope_list)} for c in consents],
+        }
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        consent = get_object_or_404(Consent, pk=request.POST.get("consent"), user=request.user)
+        revoke_consent(user=request.user, application=consent.application)
+        return redirect("accounts:connected-apps")

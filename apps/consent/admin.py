@@ -1,0 +1,18 @@
+from django.contrib import admin
+
+from apps.consent.models import Consent
+from apps.consent.services import revoke_consent
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    list_display = ("user", "application", "scopes", "granted_at", "expires_at")
+    list_filter = ("application",)
+    search_fields = ("user__username", "application__name", "application__client_id")
+    list_select_related = ("user", "application")
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke selected consents (and the client's tokens for the user)")
+    def revoke(self, request, queryset) -> None:
+        for consent in queryset:
+            revoke_consent(user=consent.user, application=consent.application)
