@@ -9,9 +9,11 @@ unless ``prompt=consent`` asks to be shown the screen again.
 from urllib.parse import parse_qs, urlsplit
 
 from django.http import HttpResponse
+from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 
 from apps.consent.services import consent_covers, group_scopes, remember_consent
+from apps.oauth.errors import ConsentRequired
 from apps.oauth.models import Application
 
 
@@ -21,15 +23,18 @@ class ConsentAuthorizationView(AuthorizationView):
     def render_to_response(self, context, **response_kwargs) -> HttpResponse:
         application = context.get("application")
         prompt = set(self.request.GET.get("prompt", "").split())
-        if (
-            application is not None
-            and "error" not in context
-            and "consent" not in prompt
-            and consent_covers(user=self.request.user, application=application, scopes=context["scopes"])
-        ):
-            form = self.get_form_class()(data={**self.get_initial(), "allow": True})
-            if form.is_valid():
-                return super().form_valid(form)
+        if application is not None and "error" not in context:
+            covered = consent_covers(user=self.request.user, application=application, scopes=context["scopes"])
+            if covered and "consent" not in prompt:
+                form = self.get_form_class()(data={**self.get_initial(), "allow": True})
+                if form.is_valid():
+                    return super().form_valid(form)
+            if "none" in prompt:
+                # OpenID Connect Core 3.1.2.6: no UI may be shown.
+                error = ConsentRequired(state=self.oauth2_data.get("state"))
+                return self.error_response(
+                    OAuthToolkitError(error=error, redirect_uri=self.oauth2_data["redirect_uri"]), application
+                )
         if "scopes" in context:
             context["scope_groups"] = group_scopes(context["scopes"])
         return super().render_to_response(context, **response_kwargs)

@@ -17,6 +17,11 @@ InvalidGrant = _oauthlib.InvalidGrantError  # 400 invalid_grant
 UnauthorizedClient = _oauthlib.UnauthorizedClientError  # 400 unauthorized_client
 UnsupportedGrantType = _oauthlib.UnsupportedGrantTypeError  # 400 unsupported_grant_type
 InvalidScope = _oauthlib.InvalidScopeError  # 400 invalid_scope
+UnsupportedResponseType = _oauthlib.UnsupportedResponseTypeError  # authorization endpoint
+AccessDenied = _oauthlib.AccessDeniedError  # authorization endpoint
+# OpenID Connect Core 3.1.2.6 (prompt=none)
+LoginRequired = _oauthlib.LoginRequired
+ConsentRequired = _oauthlib.ConsentRequired
 
 
 class InvalidTarget(OAuth2Error):

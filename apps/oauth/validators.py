@@ -10,7 +10,7 @@ from oauth2_provider.models import revoke_access_token
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 
 from apps.accounts.claims import USER_CLAIMS, user_claims
-from apps.oauth.errors import InvalidGrant, InvalidScope
+from apps.oauth.errors import InvalidGrant, InvalidScope, OAuth2Error, UnsupportedResponseType
 from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
 from apps.oauth.tokens import store_access_token
 from apps.resources.services import default_scopes, plan_token
@@ -32,8 +32,9 @@ def revoke_tokens_from_code(grant: Grant) -> None:
     (every rotation since) and every token exchanged from them."""
     if grant.token_family is not None:
         RefreshToken.revoke_family(grant.token_family)
-    if grant.access_token_id is not None:
-        revoke_access_token(grant.access_token)
+    access_token = AccessToken.objects.filter(pk=grant.access_token_id).first() if grant.access_token_id else None
+    if access_token is not None:
+        revoke_access_token(access_token)
 
 
 def require_code_verifier(request) -> None:
@@ -79,12 +80,17 @@ class OAuth2Validator(DotOAuth2Validator):
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
         """Resolve scopes and RFC 8707 ``resource`` into the token's plan; raises
         ``invalid_scope`` or ``invalid_target`` with a description of what was refused."""
-        plan = plan_token(
-            allowed_scopes=self._allowed_scopes(client, request),
-            requested_scopes=scopes,
-            resource_uris=request_values(request, "resource"),
-            one_token_per_audience=client.one_token_per_audience,
-        )
+        try:
+            plan = plan_token(
+                allowed_scopes=self._allowed_scopes(client, request),
+                requested_scopes=scopes,
+                resource_uris=request_values(request, "resource"),
+                one_token_per_audience=client.one_token_per_audience,
+            )
+        except OAuth2Error as error:
+            # Re-raised with the request, so that at the authorization endpoint the error goes
+            # back to the client's redirect URI with its state (RFC 6749 section 4.1.2.1).
+            raise type(error)(description=error.description, request=request) from None
         if request.grant_type == "client_credentials" and not plan.resources:
             raise InvalidScope(description="No API scope granted: a client-credentials token must be for an API.")
         request.token_plan = plan
@@ -134,6 +140,28 @@ class OAuth2Validator(DotOAuth2Validator):
                 return
         revoke_tokens_from_code(Grant.objects.get(pk=grant.pk))
         raise InvalidGrant(description="The authorization code has already been used.", request=request)
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs) -> bool:
+        """RFC 6749 section 4.1.3: the redirect_uri must be the one the code was issued for;
+        a mismatch is invalid_grant (section 5.2), not oauthlib's invalid_request."""
+        grant = Grant.objects.filter(code=code, application=client).first()
+        if grant is None or not grant.redirect_uri_allowed(redirect_uri):
+            raise InvalidGrant(description="redirect_uri does not match the authorization request.")
+        return True
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs) -> bool:
+        """RFC 9700 section 2.1.2: only ``code``; implicit and hybrid responses are not offered."""
+        if response_type != "code":
+            raise UnsupportedResponseType(request=request)
+        return client.allows_grant_type(Application.GRANT_AUTHORIZATION_CODE)
+
+    def validate_silent_login(self, request) -> bool:
+        # prompt=none: the authorization view answers login_required / consent_required
+        # itself (it knows the Django session; oauthlib's request does not).
+        return True
+
+    def validate_silent_authorization(self, request) -> bool:
+        return True
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
         # Nothing left to do: the code was claimed when its tokens were saved.

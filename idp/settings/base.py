@@ -202,6 +202,9 @@ OAUTH2_PROVIDER = {
     "CLIENT_SECRET_GENERATOR_CLASS": "apps.oauth.secrets.ClientSecretGenerator",
     "CLIENT_SECRET_HASHER": "idp_secret_sha256",
     "OIDC_ENABLED": True,
+    # The issuer DOT writes into ID tokens and RFC 9207 "iss" parameters: ours, never derived
+    # from the request's Host header.
+    "OIDC_ISS_ENDPOINT": IDP["ISSUER"],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,

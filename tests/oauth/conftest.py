@@ -29,7 +29,7 @@ def web(apis, make_client):
     return make_client(
         "web",
         grants=["authorization_code", "refresh_token"],
-        scopes=["openid", "eventcatalog.read", "shoppingbasket.fullaccess"],
+        scopes=["openid", "profile", "email", "eventcatalog.read", "shoppingbasket.fullaccess"],
         redirect_uris=["https://web.test/callback"],
     )
 

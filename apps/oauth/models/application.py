@@ -84,6 +84,14 @@ class Application(AbstractApplication):
             self.secret_hint = "…" + self.client_secret[-4:]
         super().save(*args, **kwargs)
 
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        """RFC 9700 section 4.1.3: exact string match with a registered URI. No normalising:
+        not case, not percent-encoding, not a trailing slash."""
+        return uri in self.redirect_uris.split()
+
+    def post_logout_redirect_uri_allowed(self, uri: str) -> bool:
+        return uri in self.post_logout_redirect_uris.split()
+
     def allows_grant_type(self, *grant_types: str) -> bool:
         names = {_DOT_GRANT_NAMES.get(g, g) for g in grant_types}
         return bool(names & set(self.allowed_grant_types))
