@@ -39,3 +39,11 @@ class OAuthLibCore(DotOAuthLibCore):
         if refused := _repeated_parameters(request):
             return (None, *refused)
         return super().create_revocation_response(request)
+
+    def create_userinfo_response(self, request):
+        # RFC 9700 section 4.3.2 / RFC 6750 section 5.3: never an access token in a URL
+        # (DOT enforces this for protected resources, not for its userinfo endpoint).
+        if "access_token" in request.GET:
+            error = InvalidRequest(description="Send the access token in the Authorization header.")
+            return None, {"WWW-Authenticate": 'Bearer error="invalid_request"'}, error.json, error.status_code
+        return super().create_userinfo_response(request)

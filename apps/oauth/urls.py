@@ -4,7 +4,6 @@ Kept under DOT's ``oauth2_provider`` namespace so DOT's own reverse() calls stil
 """
 
 from django.urls import path
-from oauth2_provider import views as dot_views
 
 from apps.consent.views import ConsentAuthorizationView
 from apps.oauth import views
@@ -16,6 +15,6 @@ urlpatterns = [
     path("token/", views.TokenView.as_view(), name="token"),
     path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", views.IntrospectView.as_view(), name="introspect"),
-    path("userinfo/", dot_views.UserInfoView.as_view(), name="user-info"),
+    path("userinfo/", views.UserInfoView.as_view(), name="user-info"),
     path("logout/", views.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
 ]

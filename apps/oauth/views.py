@@ -101,3 +101,14 @@ class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
             for access_token in AccessToken.objects.filter(user=user, application=application):
                 revoke_access_token(access_token)
         return super().do_logout(application, post_logout_redirect_uri, state, token_user)
+
+
+class UserInfoView(dot_views.UserInfoView):
+    """OpenID Connect userinfo, answering in JSON (DOT leaves the content type unset)."""
+
+    def _create_userinfo_response(self, request: HttpRequest) -> HttpResponse:
+        _url, headers, body, status = self.create_userinfo_response(request)
+        response = HttpResponse(content=body or "", status=status, content_type="application/json")
+        for name, value in headers.items():
+            response[name] = value
+        return response

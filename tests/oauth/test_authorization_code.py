@@ -238,3 +238,46 @@ def test_other_redirect_uri_at_the_token_endpoint_is_invalid_grant(browser, api,
     code = approve(browser, web.client.client_id, SCOPE, pkce)["code"]
     response = redeem(api, web, code, pkce.verifier, redirect_uri="https://web.test/other")
     assert oauth_error(response) == (400, "invalid_grant")
+
+
+def test_prompt_none_without_consent_is_consent_required(browser, web):
+    response = browser.get(authorize_url(web.client.client_id, SCOPE, Pkce.new(), prompt="none"))
+    params = redirect_params(response)
+    assert params["error"] == "consent_required"
+    assert params["state"] == "st-123"
+
+
+def test_prompt_none_with_session_and_consent_returns_a_code(browser, web):
+    approve(browser, web.client.client_id, SCOPE, Pkce.new())
+    response = browser.get(authorize_url(web.client.client_id, SCOPE, Pkce.new(), prompt="none"))
+    assert "code" in redirect_params(response)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_redemptions_of_one_code_exactly_one_succeeds(alice, web):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and real concurrency need PostgreSQL")
+    browser = Client()
+    browser.force_login(alice)
+    pkce = Pkce.new()
+    code = approve(browser, web.client.client_id, SCOPE, pkce)["code"]
+    results: list[int] = []
+    barrier = threading.Barrier(5)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            results.append(redeem(Client(), web, code, pkce.verifier).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [200, 400, 400, 400, 400]

@@ -1,0 +1,98 @@
+"""Sign-in page: lockout, no user enumeration, remember-me, CSRF and framing protection."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+LOGIN = "/accounts/login/"
+SAME_MESSAGE = "That username and password do not match an account."
+
+
+@pytest.fixture
+def bob(db):
+    return get_user_model().objects.create_user("bob", password="correct horse battery staple")
+
+
+def login(client: Client, username: str, password: str, **extra):
+    return client.post(LOGIN, {"username": username, "password": password, **extra}, REMOTE_ADDR="10.0.0.1")
+
+
+def test_login_page_uses_standard_field_names_and_labels(client, db):
+    page = client.get(LOGIN).content.decode()
+    assert 'name="username"' in page and 'autocomplete="username"' in page
+    assert 'name="password"' in page and 'autocomplete="current-password"' in page
+    assert '<label for="id_username">' in page and '<label for="id_password">' in page
+    assert 'name="remember_me"' in page and "checked" not in page  # remember-me is off by default
+
+
+def test_successful_login_ends_with_the_browser_session(client, bob):
+    response = login(client, "bob", "correct horse battery staple")
+    assert response.status_code == 302
+    assert client.session.get_expire_at_browser_close()
+
+
+def test_remember_me_keeps_the_session(client, bob):
+    login(client, "bob", "correct horse battery staple", remember_me="on")
+    assert not client.session.get_expire_at_browser_close()
+    assert client.session.get_expiry_age() == 14 * 24 * 3600
+
+
+def test_same_message_for_unknown_user_and_wrong_password(client, bob):
+    wrong = login(client, "bob", "nope").content.decode()
+    unknown = login(Client(), "nobody", "nope").content.decode()
+    assert SAME_MESSAGE in wrong
+    assert SAME_MESSAGE in unknown
+
+
+def test_lockout_after_five_failures_even_with_the_right_password(client, bob):
+    for _ in range(4):
+        assert login(client, "bob", "wrong").status_code == 200
+    assert login(client, "bob", "wrong").status_code == 429  # the fifth failure locks
+    locked = login(client, "bob", "correct horse battery staple")
+    assert locked.status_code == 429
+    assert "Too many sign-in attempts" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_lockout_is_per_username_across_addresses(bob):
+    for i in range(5):
+        Client().post(LOGIN, {"username": "bob", "password": "wrong"}, REMOTE_ADDR=f"10.0.1.{i}")
+    response = Client().post(
+        LOGIN, {"username": "bob", "password": "correct horse battery staple"}, REMOTE_ADDR="10.0.2.1"
+    )
+    assert response.status_code == 429
+
+
+def test_lockout_is_per_address_across_usernames(bob):
+    for i in range(5):
+        Client().post(LOGIN, {"username": f"guess{i}", "password": "wrong"}, REMOTE_ADDR="10.0.3.1")
+    response = Client().post(
+        LOGIN, {"username": "bob", "password": "correct horse battery staple"}, REMOTE_ADDR="10.0.3.1"
+    )
+    assert response.status_code == 429
+
+
+def test_unknown_usernames_lock_like_real_ones(db):
+    for i in range(5):
+        Client().post(LOGIN, {"username": "ghost", "password": "wrong"}, REMOTE_ADDR=f"10.0.4.{i}")
+    response = Client().post(LOGIN, {"username": "ghost", "password": "x"}, REMOTE_ADDR="10.0.5.1")
+    assert response.status_code == 429
+
+
+def test_login_requires_csrf(bob):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(LOGIN, {"username": "bob", "password": "correct horse battery staple"})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", [LOGIN, "/o/authorize/", "/accounts/apps/"])
+def test_pages_refuse_framing(client, db, path):
+    response = client.get(path)
+    assert response["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+
+
+def test_login_redirects_only_to_this_site(client, bob):
+    response = login(client, "bob", "correct horse battery staple", next="https://evil.test/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/apps/"
