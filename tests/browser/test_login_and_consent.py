@@ -59,7 +59,12 @@ def code_from(page) -> dict[str, str]:
 def redeem(live_server, web, code: str, verifier: str) -> requests.Response:
     return requests.post(
         f"{live_server.url}/o/token/",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
         headers={"Authorization": basic_auth(web.client.client_id, web.client_secret)},
         timeout=10,
     )
