@@ -13,12 +13,19 @@ from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 
 from apps.consent.services import consent_covers, group_scopes, remember_consent
-from apps.oauth.errors import ConsentRequired
+from apps.oauth.errors import ConsentRequired, InvalidRequest
 from apps.oauth.models import Application
+from apps.oauth.views import has_control_characters
 
 
 class ConsentAuthorizationView(AuthorizationView):
     template_name = "consent/authorize.html"
+
+    def dispatch(self, request, *args, **kwargs) -> HttpResponse:
+        if has_control_characters(request):
+            error = OAuthToolkitError(error=InvalidRequest(description="Control characters in parameters."))
+            return self.render_to_response({"error": error.oauthlib_error}, status=400)
+        return super().dispatch(request, *args, **kwargs)
 
     def render_to_response(self, context, **response_kwargs) -> HttpResponse:
         application = context.get("application")

@@ -20,6 +20,7 @@ from oauth2_provider.models import set_token_value
 from apps.accounts.claims import user_claims
 from apps.oauth.keys import get_signing_key
 from apps.oauth.models import AccessToken
+from apps.oauth.request_state import internal
 from apps.resources.services import TokenPlan, plan_token
 from idp.conf import idp_settings
 
@@ -48,6 +49,8 @@ def issue_access_token(
     issuer = idp_settings.ISSUER
     now = (now or timezone.now()).replace(microsecond=0)
     expires_at = now + timedelta(seconds=plan.lifetime)
+    if plan.not_after is not None:
+        expires_at = min(expires_at, plan.not_after)
     jti = uuid.uuid4()
     # RFC 9068 section 2.2: without a resource owner, sub identifies the client itself.
     # An exchanged token keeps its subject token's sub (given explicitly).
@@ -97,7 +100,7 @@ def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any
 def token_plan_for(request) -> TokenPlan:
     """The plan the grant put on the request, or one derived from the request's scopes for
     grants whose scopes were validated earlier (authorization code, refresh)."""
-    plan = getattr(request, "token_plan", None)
+    plan = internal(request, "token_plan")
     if plan is None:
         plan = plan_token(
             allowed_scopes=request.client.allowed_scope_objects(),
@@ -120,8 +123,8 @@ def generate_access_token(request, refresh_token: bool = False) -> str:
         client_id=request.client.client_id,
         user=user,
         plan=token_plan_for(request),
-        subject=getattr(request, "token_subject", None),
-        extra_claims=getattr(request, "extra_claims", None),
+        subject=internal(request, "token_subject"),
+        extra_claims=internal(request, "extra_claims"),
     )
     request.issued_access_token = issued
     return issued.token

@@ -12,6 +12,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Valida
 from apps.accounts.claims import USER_CLAIMS, user_claims
 from apps.oauth.errors import InvalidGrant, InvalidScope, OAuth2Error, UnsupportedResponseType
 from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
+from apps.oauth.request_state import internal
 from apps.oauth.tokens import store_access_token
 from apps.resources.services import default_scopes, plan_token
 from idp.conf import idp_settings
@@ -129,12 +130,12 @@ class OAuth2Validator(DotOAuth2Validator):
     def _redeem_code_and_save(self, token, request) -> None:
         """Claim the code and store its tokens in one transaction; of two concurrent
         redemptions exactly one claims it (the UPDATE's WHERE is re-checked under the row lock)."""
-        grant = request.grant_row
+        grant = internal(request, "grant_row")
         with transaction.atomic():
             claimed = Grant.objects.filter(pk=grant.pk, redeemed_at__isnull=True).update(redeemed_at=timezone.now())
             if claimed:
                 self._save_bearer_token(token, request)
-                access_token = request.stored_access_token
+                access_token = internal(request, "stored_access_token")
                 family = RefreshToken.objects.filter(access_token=access_token).values_list("token_family", flat=True)
                 Grant.objects.filter(pk=grant.pk).update(access_token=access_token, token_family=family.first())
                 return
@@ -188,12 +189,12 @@ class OAuth2Validator(DotOAuth2Validator):
         # DOT's ``expires`` is recomputed from ``expires_in``; the JWT's own exp is the truth.
         id_token = token.get("id_token")
         request.stored_access_token = store_access_token(
-            issued=request.issued_access_token,
+            issued=internal(request, "issued_access_token"),
             application=request.client,
             user=request.user,
             id_token=self._load_id_token(id_token) if id_token else None,
             source_refresh_token=source_refresh_token,
-            parent=getattr(request, "parent_token", None),
+            parent=internal(request, "parent_token"),
         )
         return request.stored_access_token
 

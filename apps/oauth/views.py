@@ -28,6 +28,19 @@ def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResp
     return response
 
 
+_CONTROL_CHARACTERS = frozenset(map(chr, [*range(0x20), 0x7F]))
+
+
+def has_control_characters(request: HttpRequest) -> bool:
+    """No OAuth parameter legitimately holds a control character; a NUL would even make
+    PostgreSQL refuse the query. Such requests are refused before anything looks them up."""
+    for query in (request.GET, request.POST):
+        for key, values in query.lists():
+            if any(not _CONTROL_CHARACTERS.isdisjoint(text) for text in (key, *values)):
+                return True
+    return False
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(sensitive_post_parameters("client_secret", "subject_token", "actor_token", "token"), name="dispatch")
 class OAuthEndpoint(OAuthLibMixin, View):
@@ -40,6 +53,8 @@ class OAuthEndpoint(OAuthLibMixin, View):
                 request.POST  # noqa: B018 - parse now, inside this handler
             except (RequestDataTooBig, TooManyFieldsSent):
                 return error_response(InvalidRequest(description="Request body too large."))
+        if has_control_characters(request):
+            return error_response(InvalidRequest(description="Parameters must not contain control characters."))
         return super().dispatch(request, *args, **kwargs)
 
 

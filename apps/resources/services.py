@@ -6,12 +6,15 @@ nothing else. RFC 8707 ``resource`` parameters narrow the token to the named API
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 
 from apps.oauth.errors import InvalidScope, InvalidTarget, shown
 from apps.resources.models import ApiResource, ApiScope, validate_absolute_uri
 from idp.conf import idp_settings
+
+MAX_SCOPES = 50
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class TokenPlan:
     lifetime: int
     signing_algorithm: str
     user_claims: frozenset[str] = field(default_factory=frozenset)
+    # An absolute bound on expiry, e.g. the subject token's exp for an exchanged token.
+    not_after: datetime | None = None
 
     @property
     def audience(self) -> list[str]:
@@ -76,6 +81,8 @@ def plan_token(
 ) -> TokenPlan:
     """Resolve a token request into a :class:`TokenPlan`, or raise ``invalid_scope`` /
     ``invalid_target``. ``allowed_scopes`` must come with their resources loaded."""
+    if len(requested_scopes) > MAX_SCOPES:
+        raise InvalidScope(description=f"At most {MAX_SCOPES} scopes per request.")
     allowed = {scope.name: scope for scope in allowed_scopes}
     _check_scopes_allowed(requested_scopes, allowed)
     selected = _select_resources(resource_uris, allowed)

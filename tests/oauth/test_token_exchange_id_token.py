@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from apps.oauth.keys import get_signing_key
-from apps.oauth.models import IDToken
+from apps.oauth.models import AccessToken, Application, IDToken
 from tests.conftest import ISSUER, oauth_error
 
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -21,7 +21,20 @@ def make_id_token(alice):
         now = timezone.now().replace(microsecond=0)
         jti = uuid.uuid4()
         if stored:
-            IDToken.objects.create(user=alice, jti=jti, expires=now + timedelta(seconds=lifetime), scope="openid")
+            expires = now + timedelta(seconds=lifetime)
+            row = IDToken.objects.create(user=alice, jti=jti, expires=expires, scope="openid")
+            # The access token issued alongside, as the authorization code flow stores it.
+            application = Application.objects.filter(client_id=audience).first()
+            if application is not None:
+                AccessToken.objects.create(
+                    user=alice,
+                    application=application,
+                    id_token=row,
+                    expires=expires,
+                    scope="openid",
+                    token_checksum=uuid.uuid4().hex,
+                    subject=str(alice.pk),
+                )
         claims = {
             "iss": ISSUER,
             "sub": str(alice.pk),
@@ -71,3 +84,18 @@ def test_access_token_sent_as_id_token_is_refused(basket, basket_policy, alice_t
     basket_policy.accept_id_token = True
     basket_policy.save()
     assert oauth_error(exchange(basket, alice_token, subject_token_type=ID_TOKEN_TYPE)) == (400, "invalid_request")
+
+
+def test_exchanged_token_hangs_off_the_id_tokens_session(basket, basket_policy, make_id_token, exchange):
+    basket_policy.accept_id_token = True
+    basket_policy.save()
+    id_token = make_id_token(basket.client.client_id)
+    body = exchange(basket, id_token, subject_token_type=ID_TOKEN_TYPE).json()
+    child = AccessToken.objects.get(jti=jwt.decode(body["access_token"], options={"verify_signature": False})["jti"])
+    session = AccessToken.objects.get(id_token__isnull=False)
+    assert child.parent == session
+
+    session.revoke()  # signing out revokes the session's tokens...
+    assert not AccessToken.objects.filter(pk=child.pk).exists()  # ...and what was exchanged from them
+    response = exchange(basket, id_token, subject_token_type=ID_TOKEN_TYPE)
+    assert oauth_error(response) == (400, "invalid_request")

@@ -14,6 +14,7 @@ from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
 from apps.audit import services as audit
 from apps.oauth.errors import InvalidClient, OAuth2Error
 from apps.oauth.models import Application, GrantType
+from apps.oauth.request_state import internal
 from apps.oauth.services.exchange import ExchangeRequest, evaluate_exchange
 from apps.oauth.validators import request_value, request_values
 
@@ -77,7 +78,7 @@ class TokenExchangeGrant(GrantTypeBase):
         return {**token, "issued_token_type": request.exchange.issued_token_type}
 
     def _audit(self, request, request_id: str, error: OAuth2Error | None = None) -> None:
-        exchange = getattr(request, "exchange", None)
+        exchange = internal(request, "exchange")
         client = request.client if isinstance(request.client, Application) else None
         audit.record(
             event_type=audit.EXCHANGE,
@@ -89,7 +90,7 @@ class TokenExchangeGrant(GrantTypeBase):
             reason=f"{error.error}: {error.description}" if error else "",
             request_id=request_id,
             details={
-                "grant_type": request.grant_type,
+                "grant_type": str(request.grant_type),
                 "act": exchange.act if exchange else None,
                 "policy": exchange.policy.pk if exchange else None,
             },

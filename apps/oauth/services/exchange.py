@@ -9,6 +9,7 @@ token is ``invalid_request``, a target the client may not reach is ``invalid_tar
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Prefetch
@@ -28,6 +29,8 @@ ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 SUBJECT_TOKEN_TYPES = {ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, ID_TOKEN_TYPE}
 ACTOR_TOKEN_TYPES = {ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE}
 ISSUABLE_TOKEN_TYPES = {ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE}
+MAX_SCOPES = 50
+MAX_TARGETS = 10
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Exchange:
 def check_token_types(ex: Exchange) -> None:
     """RFC 8693 section 2.1: required parameters, and only token types we understand."""
     p = ex.params
+    if len(p.scopes) > MAX_SCOPES or len(p.audiences) + len(p.resources) > MAX_TARGETS:
+        raise InvalidRequest(description="Too many scope, audience or resource values.")
     if not p.subject_token or not p.subject_token_type:
         raise InvalidRequest(description="subject_token and subject_token_type are required.")
     if p.subject_token_type not in SUBJECT_TOKEN_TYPES:
@@ -80,13 +85,19 @@ def check_token_types(ex: Exchange) -> None:
 
 
 def check_subject_token(ex: Exchange) -> None:
-    """The subject token is ours: signature, typ, issuer, unexpired, and still stored (not revoked)."""
+    """The subject token is ours: signature, typ, issuer, unexpired, still stored (not revoked,
+    nor any ancestor), and its user and client are still enabled. An ID token counts only
+    while the access token issued with it is live (that access token becomes the parent)."""
     if ex.params.subject_token_type == ID_TOKEN_TYPE:
         claims, id_token = active_id_token(ex.params.subject_token, what="subject_token")
-        ex.user = id_token.user
+        ex.subject_row = AccessToken.objects.select_related("user", "application").filter(id_token=id_token).first()
+        if ex.subject_row is None or ex.subject_row.expires <= timezone.now():
+            raise InvalidRequest(description="subject_token is not acceptable: its session was revoked.")
     else:
         claims, ex.subject_row = active_access_token(ex.params.subject_token, what="subject_token")
-        ex.user = ex.subject_row.user
+    ex.user = ex.subject_row.user
+    if (ex.user is not None and not ex.user.is_active) or not ex.subject_row.application.is_active:
+        raise InvalidRequest(description="subject_token is not acceptable: its user or client is disabled.")
     ex.subject_claims = claims
     ex.subject = claims["sub"]
 
@@ -136,6 +147,8 @@ def resolve_target(ex: Exchange) -> None:
     if len(targets) != 1:
         raise InvalidTarget(description="Name exactly one target API with audience, resource or scope.")
     ex.target = targets.pop()
+    if not ex.target.enabled:
+        raise InvalidTarget(description=f"Disabled API: {ex.target.audience}")
 
 
 def select_policy(ex: Exchange) -> None:
@@ -144,12 +157,16 @@ def select_policy(ex: Exchange) -> None:
         raise InvalidTarget(description=f"No exchange policy lets this client reach {ex.target.audience}.")
 
 
+def _audiences(claims: dict[str, Any]) -> set[str]:
+    aud = claims.get("aud")
+    return set(aud) if isinstance(aud, list) else {aud}
+
+
 def check_subject_audience(ex: Exchange) -> None:
     """No confused deputy: the subject token must have been issued *for* this client, i.e. its
     audience is the client's own API (or one the policy names). An ID token must be this
     client's own, and the policy must accept ID tokens."""
-    aud = ex.subject_claims.get("aud")
-    audiences = set(aud if isinstance(aud, list) else [aud])
+    audiences = _audiences(ex.subject_claims)
     if ex.params.subject_token_type == ID_TOKEN_TYPE:
         if not ex.policy.accept_id_token:
             raise InvalidRequest(description="The exchange policy does not accept ID tokens.")
@@ -171,9 +188,11 @@ def check_actor(ex: Exchange) -> None:
         return
     if ex.policy.mode == ExchangeMode.IMPERSONATION:
         raise InvalidRequest(description="The exchange policy grants impersonation: send no actor_token.")
-    claims, _row = active_access_token(ex.params.actor_token, what="actor_token")
-    if claims.get("client_id") != ex.client.client_id:
-        raise InvalidRequest(description="The actor_token was not issued to this client.")
+    claims, row = active_access_token(ex.params.actor_token, what="actor_token")
+    # The client's own client-credentials token: it names the client, no user, no actor.
+    own = claims.get("client_id") == ex.client.client_id == claims.get("sub")
+    if not own or row.user_id is not None or "act" in claims:
+        raise InvalidRequest(description="The actor_token must be this client's own client-credentials token.")
     ex.actor = claims["sub"]
 
 
@@ -212,21 +231,30 @@ def build_actor_chain(ex: Exchange) -> None:
 
 
 def grant_scopes(ex: Exchange) -> None:
-    """At most the policy's scopes for the target; all of them when no scope is requested."""
-    allowed = list(ex.policy.scopes.all())
+    """At most the policy's scopes of the target API (all of them when none is requested); and
+    when the subject token was already for that API, never more than it carried. User claims:
+    what the target API receives, and only those the subject token carried."""
+    allowed = [s for s in ex.policy.scopes.all() if s.resource_id == ex.target.pk]
+    if ex.target.audience in _audiences(ex.subject_claims):
+        subject_scopes = set(str(ex.subject_claims.get("scope", "")).split())
+        allowed = [s for s in allowed if s.name in subject_scopes]
     requested = list(ex.params.scopes) or [s.name for s in allowed]
     refused = sorted(set(requested) - {s.name for s in allowed})
     if refused:
-        raise InvalidScope(description=f"Beyond the exchange policy: {shown(' '.join(refused))}")
-    ex.plan = plan_token(allowed_scopes=allowed, requested_scopes=requested)
+        raise InvalidScope(description=f"Beyond the exchange policy or subject token: {shown(' '.join(refused))}")
+    plan = plan_token(allowed_scopes=allowed, requested_scopes=requested)
+    ex.plan = replace(plan, user_claims=plan.user_claims & set(ex.subject_claims))
 
 
 def limit_lifetime(ex: Exchange) -> None:
-    """Never beyond the subject token, the policy's maximum, or the target API's lifetime."""
-    remaining = int(ex.subject_claims["exp"] - timezone.now().timestamp())
+    """Never beyond the subject token (an absolute bound, applied when the token is built),
+    the policy's maximum, or the target API's lifetime."""
+    subject_expiry = datetime.fromtimestamp(ex.subject_claims["exp"], tz=UTC)
+    remaining = int((subject_expiry - timezone.now()).total_seconds())
     if remaining <= 0:
         raise InvalidRequest(description="The subject_token has expired.")
-    ex.plan = replace(ex.plan, lifetime=min(ex.plan.lifetime, ex.policy.max_lifetime, remaining))
+    lifetime = min(ex.plan.lifetime, ex.policy.max_lifetime, remaining)
+    ex.plan = replace(ex.plan, lifetime=lifetime, not_after=subject_expiry)
 
 
 CHECKS: tuple[Callable[[Exchange], None], ...] = (
