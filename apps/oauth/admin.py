@@ -1,6 +1,7 @@
 """Admin classes, wired in through DOT's *_ADMIN_CLASS settings. Secrets and private keys
 are never displayed: a client shows its secret hint, a key its public half."""
 
+from django import forms
 from django.contrib import admin
 from oauth2_provider.admin import AccessTokenAdmin as DotAccessTokenAdmin
 from oauth2_provider.admin import GrantAdmin as DotGrantAdmin
@@ -59,8 +60,24 @@ class SigningKeyAdmin(admin.ModelAdmin):
         return False
 
 
+class ExchangePolicyForm(forms.ModelForm):
+    class Meta:
+        model = ExchangePolicy
+        fields = "__all__"
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        target, scopes = cleaned.get("target"), cleaned.get("scopes")
+        if target is not None and scopes is not None:
+            foreign = sorted(s.name for s in scopes if s.resource_id != target.pk)
+            if foreign:
+                self.add_error("scopes", f"Not scopes of {target}: {', '.join(foreign)}")
+        return cleaned
+
+
 @admin.register(ExchangePolicy)
 class ExchangePolicyAdmin(admin.ModelAdmin):
+    form = ExchangePolicyForm
     list_display = ("summary", "enabled")
     list_filter = ("enabled", "mode", "target")
     search_fields = ("client__name", "client__client_id", "target__audience")

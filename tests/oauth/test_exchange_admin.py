@@ -26,3 +26,22 @@ def test_policy_reads_as_one_sentence(admin_client, basket, basket_policy):
     page = admin_client.get("/admin/oauth/exchangepolicy/")
     assert page.status_code == 200
     assert "basket may exchange tokens for shoppingbasket into discount" in page.content.decode()
+
+
+def test_admin_refuses_policy_scopes_of_another_api(admin_client, basket, apis):
+    from apps.resources.models import ApiScope
+
+    response = admin_client.post(
+        "/admin/oauth/exchangepolicy/add/",
+        {
+            "client": basket.client.pk,
+            "target": apis["discount"].pk,
+            "scopes": [ApiScope.objects.get(name="eventcatalog.write").pk],
+            "mode": "delegation",
+            "max_depth": 1,
+            "max_lifetime": 300,
+            "enabled": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "Not scopes of discount: eventcatalog.write" in response.content.decode()

@@ -1,6 +1,5 @@
 """Exchange policies: which client may exchange which users' tokens into which API (RFC 8693)."""
 
-from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -61,9 +60,3 @@ class ExchangePolicy(models.Model):
             f"{self.client} may exchange tokens for {', '.join(subjects) or 'nothing'} into {self.target} "
             f"[{scopes}], {self.mode}, depth {self.max_depth}, {lifetime}{disabled}"
         )
-
-    def clean(self) -> None:
-        if self.target_id and self.pk:
-            foreign = [s.name for s in self.scopes.all() if s.resource_id != self.target_id]
-            if foreign:
-                raise ValidationError({"scopes": f"Not scopes of {self.target}: {', '.join(foreign)}"})
