@@ -63,7 +63,10 @@ class SigningKeyAdmin(admin.ModelAdmin):
 class ExchangePolicyForm(forms.ModelForm):
     class Meta:
         model = ExchangePolicy
-        fields = "__all__"
+        fields = [
+            "client", "subject_audiences", "target", "scopes", "mode",
+            "max_depth", "max_lifetime", "accept_id_token", "enabled",
+        ]  # fmt: skip
 
     def clean(self) -> dict:
         cleaned = super().clean()
