@@ -3,9 +3,12 @@
 import base64
 import hashlib
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from django.db import connection
 from django.test import Client
 
 from tests.conftest import TOKEN_URL, basic_auth, form_post
@@ -76,3 +79,24 @@ def refresh(api: Client, credentials, refresh_token: str, **extra):
         {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra},
         HTTP_AUTHORIZATION=basic_auth(credentials.client.client_id, credentials.client_secret),
     )
+
+
+def race(attempts: int, request: Callable[[], int]) -> list[int]:
+    """Run ``request`` from ``attempts`` threads released at the same instant, each on its
+    own database connection; returns the sorted status codes."""
+    results: list[int] = []
+    barrier = threading.Barrier(attempts)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            results.append(request())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(results)

@@ -1,14 +1,12 @@
 """Refresh tokens: opaque, rotated, reuse detection revokes the family, safe under races."""
 
-import threading
-
 import pytest
 from django.db import connection
 from django.test import Client
 
 from apps.oauth.models import RefreshToken
 from tests.conftest import oauth_error
-from tests.flows import Pkce, approve, redeem, refresh
+from tests.flows import Pkce, approve, race, redeem, refresh
 
 SCOPE = "openid shoppingbasket.fullaccess"
 
@@ -73,21 +71,6 @@ def test_narrower_scope_on_refresh_is_allowed(client, web, tokens):
 def test_parallel_refreshes_exactly_one_succeeds(web, tokens):
     if connection.vendor != "postgresql":
         pytest.skip("row locks and real concurrency need PostgreSQL")
-    results: list[int] = []
-    barrier = threading.Barrier(6)
-
-    def attempt() -> None:
-        barrier.wait()
-        try:
-            results.append(refresh(Client(), web, tokens["refresh_token"]).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert sorted(results) == [200, 400, 400, 400, 400, 400]
+    statuses = race(6, lambda: refresh(Client(), web, tokens["refresh_token"]).status_code)
+    assert statuses == [200, 400, 400, 400, 400, 400]
     assert RefreshToken.objects.filter(revoked__isnull=True).count() <= 1

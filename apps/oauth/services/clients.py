@@ -51,6 +51,7 @@ def save_client(
     grant_types: Sequence[str],
     scopes: Sequence[str],
     redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
     resource: str | None = None,
     client_type: str = Application.CLIENT_CONFIDENTIAL,
     skip_authorization: bool = False,
@@ -67,6 +68,7 @@ def save_client(
     client.client_type = client_type
     client.allowed_grant_types = list(dict.fromkeys(grant_types))
     client.redirect_uris = " ".join(redirect_uris)
+    client.post_logout_redirect_uris = " ".join(post_logout_redirect_uris)
     client.resource = _resource_by_audience(resource)
     client.skip_authorization = skip_authorization
     client.algorithm = Application.RS256_ALGORITHM

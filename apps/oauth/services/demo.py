@@ -42,6 +42,7 @@ DEMO_CLIENTS: dict[str, dict[str, Any]] = {
         "grant_types": [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
         "scopes": ["openid", "profile", "email", "eventcatalog.read", "shoppingbasket.fullaccess"],
         "redirect_uris": [WEB_REDIRECT_URI],
+        "post_logout_redirect_uris": ["http://127.0.0.1:8001/"],
     },
     "shoppingbasket": {
         "grant_types": [GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE],
