@@ -43,6 +43,7 @@ class ConnectedAppsView(LoginRequiredMixin, TemplateView):
         }
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        consent = get_object_or_404(Consent, pk=request.POST.get("consent"), user=request.user)
+        consent_id = request.POST.get("consent", "")
+        consent = get_object_or_404(Consent, pk=int(consent_id) if consent_id.isdigit() else None, user=request.user)
         revoke_consent(user=request.user, application=consent.application)
         return redirect("accounts:connected-apps")

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from oauth2_provider.models import revoke_access_token
 
 from apps.consent.models import Consent
-from apps.oauth.models import AccessToken, Application, RefreshToken
+from apps.oauth.models import Application
+from apps.oauth.services.revocation import revoke_client_tokens
 from apps.resources.models import ApiResource, ApiScope
 from idp.conf import idp_settings
 
@@ -46,13 +46,11 @@ def remember_consent(*, user, application: Application, scopes: Sequence[str]) -
 
 @transaction.atomic
 def revoke_consent(*, user, application: Application) -> None:
-    """Forget the consent and revoke every token the client holds for the user: refresh
-    tokens (so it cannot come back silently) and access tokens (with their exchanged tokens)."""
+    """Forget the consent and revoke everything the client holds for the user: codes not yet
+    redeemed, refresh tokens (so it cannot come back silently) and access tokens (with the
+    tokens exchanged from them)."""
     Consent.objects.filter(user=user, application=application).delete()
-    for refresh_token in RefreshToken.objects.filter(user=user, application=application, revoked__isnull=True):
-        refresh_token.revoke()
-    for access_token in AccessToken.objects.filter(user=user, application=application):
-        revoke_access_token(access_token)
+    revoke_client_tokens(user=user, application=application)
 
 
 def group_scopes(names: Iterable[str]) -> list[ScopeGroup]:

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -111,7 +112,7 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         grant = Grant.objects.select_related("user").filter(code=code, application=client).first()
-        if grant is None or grant.is_expired():
+        if grant is None or grant.is_expired() or not grant.user.is_active:
             return False
         if grant.redeemed_at is not None:
             # A replayed code: whoever holds it may have stolen it, so the tokens issued
@@ -119,6 +120,7 @@ class OAuth2Validator(DotOAuth2Validator):
             revoke_tokens_from_code(grant)
             return False
         request.grant_row = grant
+        request.auth_time = grant.auth_time
         request.scopes = grant.scope.split()
         request.user = grant.user
         if grant.nonce:
@@ -164,6 +166,20 @@ class OAuth2Validator(DotOAuth2Validator):
     def validate_silent_authorization(self, request) -> bool:
         return True
 
+    def _create_authorization_code(self, request, code, expires=None) -> Grant:
+        grant = super()._create_authorization_code(request, code, expires)
+        auth_time = getattr(request.user, "session_auth_time", None)  # set by the consent view
+        if auth_time is not None:
+            grant.auth_time = datetime.fromtimestamp(auth_time, tz=UTC)
+            grant.save(update_fields=["auth_time"])
+        return grant
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        # A disabled user's sessions end: no new tokens from old refresh tokens.
+        return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs) and (
+            request.user is not None and request.user.is_active
+        )
+
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
         # Nothing left to do: the code was claimed when its tokens were saved.
         return None
@@ -207,6 +223,14 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def get_oidc_issuer_endpoint(self, request) -> str:
         return idp_settings.ISSUER
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        # auth_time: when this browser session signed in, not the user's last sign-in anywhere.
+        auth_time = internal(request, "auth_time")
+        if auth_time is not None:
+            claims["auth_time"] = int(auth_time.timestamp())
+        return claims, expiration_time
 
     def get_additional_claims(self, request) -> dict[str, Any]:
         """User claims for ID tokens and userinfo; DOT releases each only with its scope

@@ -7,13 +7,14 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
-from oauth2_provider.models import revoke_access_token
+from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from apps.oauth.errors import InvalidRequest, error_response
 from apps.oauth.keys import jwks_document
-from apps.oauth.models import AccessToken, RefreshToken
+from apps.oauth.models import Application
 from apps.oauth.services.discovery import server_metadata
+from apps.oauth.services.revocation import revoke_client_tokens
 from idp.conf import idp_settings
 
 
@@ -105,16 +106,20 @@ class MetadataView(OAuthLibMixin, View):
 
 class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
     """OpenID Connect RP-Initiated Logout. DOT validates ``post_logout_redirect_uri`` against
-    the client's registered URIs (exact match) and ends the session; we also revoke the
-    tokens that client holds for the user."""
+    the client's registered URIs (exact match) and ends the session; we also revoke what that
+    client holds for the user, but only when that user is the one signed in here: an old ID
+    token in a stranger's hands revokes nothing."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except Application.DoesNotExist:
+            return self.error_response(InvalidOIDCClientError())
 
     def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
-        user = token_user or self.request.user
-        if application is not None and user.is_authenticated:
-            for refresh_token in RefreshToken.objects.filter(user=user, application=application, revoked__isnull=True):
-                refresh_token.revoke()
-            for access_token in AccessToken.objects.filter(user=user, application=application):
-                revoke_access_token(access_token)
+        user = self.request.user
+        if application is not None and user.is_authenticated and token_user in (None, user):
+            revoke_client_tokens(user=user, application=application)
         return super().do_logout(application, post_logout_redirect_uri, state, token_user)
 
 

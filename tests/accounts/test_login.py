@@ -96,3 +96,18 @@ def test_login_redirects_only_to_this_site(client, bob):
     response = login(client, "bob", "correct horse battery staple", next="https://evil.test/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/apps/"
+
+
+def test_an_attackers_own_sign_in_does_not_reset_the_victims_lockout(bob):
+    get_user_model().objects.create_user("mallory", password="mallory's own password")
+    attacker = "10.0.6.1"
+    for _ in range(4):
+        Client().post(LOGIN, {"username": "bob", "password": "guess"}, REMOTE_ADDR=attacker)
+    # The attacker signs in to their own account from the same address...
+    Client().post(LOGIN, {"username": "mallory", "password": "mallory's own password"}, REMOTE_ADDR=attacker)
+    # ...and the fifth guess still locks bob out.
+    Client().post(LOGIN, {"username": "bob", "password": "guess"}, REMOTE_ADDR=attacker)
+    response = Client().post(
+        LOGIN, {"username": "bob", "password": "correct horse battery staple"}, REMOTE_ADDR="10.0.7.1"
+    )
+    assert response.status_code == 429

@@ -51,6 +51,7 @@ class Grant(AbstractGrant):
         "oauth.AccessToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     token_family = models.UUIDField(null=True, blank=True, help_text="Refresh token family issued from this code.")
+    auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user's session signed in.")
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
