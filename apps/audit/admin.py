@@ -3,12 +3,8 @@ from django.contrib import admin
 from apps.audit.models import AuditEvent
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created", "event_type", "outcome", "client_id", "subject", "audience", "reason")
-    list_filter = ("event_type", "outcome", "created")
-    search_fields = ("client_id", "subject", "request_id", "reason")
-    date_hierarchy = "created"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records the system writes and nobody edits: audit events, signing keys."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -18,3 +14,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created", "event_type", "outcome", "client_id", "subject", "audience", "reason")
+    list_filter = ("event_type", "outcome", "created")
+    search_fields = ("client_id", "subject", "request_id", "reason")
+    date_hierarchy = "created"

@@ -8,6 +8,7 @@ from oauth2_provider.admin import GrantAdmin as DotGrantAdmin
 from oauth2_provider.admin import IDTokenAdmin as DotIDTokenAdmin
 from oauth2_provider.admin import RefreshTokenAdmin as DotRefreshTokenAdmin
 
+from apps.audit.admin import ReadOnlyAdmin
 from apps.oauth.models import ExchangePolicy, SigningKey
 
 
@@ -42,22 +43,14 @@ class IDTokenAdmin(DotIDTokenAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(ReadOnlyAdmin):
+    """Keys come and go by rotation (rotate_keys), never by hand: deleting a published key
+    would fail every token it signed. The private half is never shown."""
+
     list_display = ("kid", "algorithm", "state", "created", "activated_at", "retired_at")
     list_filter = ("algorithm", "state")
     fields = ("kid", "algorithm", "state", "public_jwk", "created", "activated_at", "retired_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Keys leave by rotation (rotate_keys), never by hand: deleting a published key
-        # would fail every token it signed.
-        return False
 
 
 class ExchangePolicyForm(forms.ModelForm):

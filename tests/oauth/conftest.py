@@ -24,6 +24,16 @@ def alice(db):
 
 
 @pytest.fixture
+def browser(alice):
+    """alice's browser, signed in to the IdP."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(alice)
+    return browser
+
+
+@pytest.fixture
 def web(apis, make_client):
     """The browser-facing app alice signs in to."""
     return make_client(

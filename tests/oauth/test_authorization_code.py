@@ -13,13 +13,6 @@ SCOPE = "openid profile shoppingbasket.fullaccess"
 
 
 @pytest.fixture
-def browser(alice) -> Client:
-    browser = Client()
-    browser.force_login(alice)
-    return browser
-
-
-@pytest.fixture
 def api() -> Client:
     return Client()
 

@@ -16,13 +16,6 @@ from tests.flows import Pkce, approve, authorize_url, redeem, redirect_params, r
 SCOPE = "openid shoppingbasket.fullaccess"
 
 
-@pytest.fixture
-def browser(alice) -> Client:
-    browser = Client()
-    browser.force_login(alice)
-    return browser
-
-
 def test_approval_prompt_auto_never_skips_the_consent_screen(browser, web, alice):
     issue_user_token(client=web.client, user=alice, scopes=["shoppingbasket.fullaccess"])  # a live token, no consent
     response = browser.get(authorize_url(web.client.client_id, SCOPE, Pkce.new(), approval_prompt="auto"))

@@ -1,6 +1,5 @@
 """The connected-apps page: a user sees and revokes their consents."""
 
-import pytest
 from django.test import Client
 
 from apps.consent.models import Consent
@@ -8,39 +7,32 @@ from tests.conftest import oauth_error
 from tests.flows import Pkce, approve, redeem, refresh
 
 
-@pytest.fixture
-def signed_in(alice):
-    browser = Client()
-    browser.force_login(alice)
-    return browser
-
-
-def test_page_lists_consents_with_scope_descriptions(signed_in, web):
-    approve(signed_in, web.client.client_id, "openid shoppingbasket.fullaccess", Pkce.new())
-    page = signed_in.get("/accounts/apps/").content.decode()
+def test_page_lists_consents_with_scope_descriptions(browser, web):
+    approve(browser, web.client.client_id, "openid shoppingbasket.fullaccess", Pkce.new())
+    page = browser.get("/accounts/apps/").content.decode()
     assert "web" in page
     assert "shoppingbasket.fullaccess description" in page
 
 
-def test_revoking_forgets_consent_and_kills_the_refresh_token(signed_in, web):
+def test_revoking_forgets_consent_and_kills_the_refresh_token(browser, web):
     pkce = Pkce.new()
-    code = approve(signed_in, web.client.client_id, "openid shoppingbasket.fullaccess", pkce)["code"]
+    code = approve(browser, web.client.client_id, "openid shoppingbasket.fullaccess", pkce)["code"]
     tokens = redeem(Client(), web, code, pkce.verifier).json()
 
-    response = signed_in.post("/accounts/apps/", {"consent": Consent.objects.get().pk})
+    response = browser.post("/accounts/apps/", {"consent": Consent.objects.get().pk})
     assert response.status_code == 302
     assert not Consent.objects.exists()
     assert oauth_error(refresh(Client(), web, tokens["refresh_token"])) == (400, "invalid_grant")
 
 
-def test_a_user_cannot_revoke_someone_elses_consent(signed_in, web, db):
+def test_a_user_cannot_revoke_someone_elses_consent(browser, web, db):
     from django.contrib.auth import get_user_model
 
     from apps.consent.services import remember_consent
 
     other = get_user_model().objects.create_user("mallory-victim")
     consent = remember_consent(user=other, application=web.client, scopes=["openid"])
-    assert signed_in.post("/accounts/apps/", {"consent": consent.pk}).status_code == 404
+    assert browser.post("/accounts/apps/", {"consent": consent.pk}).status_code == 404
     assert Consent.objects.filter(pk=consent.pk).exists()
 
 

@@ -7,13 +7,6 @@ from apps.oauth.models import AccessToken, RefreshToken
 from tests.flows import Pkce, approve, redeem
 
 
-@pytest.fixture
-def signed_in(alice):
-    browser = Client()
-    browser.force_login(alice)
-    return browser
-
-
 def tokens_for(browser, web, scope: str, **extra) -> dict:
     pkce = Pkce.new()
     code = approve(browser, web.client.client_id, scope, pkce, **extra)["code"]
@@ -28,8 +21,8 @@ def tokens_for(browser, web, scope: str, **extra) -> dict:
         ("openid email", {"sub", "email", "email_verified"}),
     ],
 )
-def test_userinfo_releases_claims_by_scope(signed_in, web, alice, scope, expected):
-    access_token = tokens_for(signed_in, web, scope)["access_token"]
+def test_userinfo_releases_claims_by_scope(browser, web, alice, scope, expected):
+    access_token = tokens_for(browser, web, scope)["access_token"]
     response = Client().get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
     assert response.status_code == 200, response.content
     claims = response.json()
@@ -37,8 +30,8 @@ def test_userinfo_releases_claims_by_scope(signed_in, web, alice, scope, expecte
     assert claims["sub"] == str(alice.pk)
 
 
-def test_userinfo_refuses_a_token_in_the_query_string(signed_in, web):
-    access_token = tokens_for(signed_in, web, "openid profile")["access_token"]
+def test_userinfo_refuses_a_token_in_the_query_string(browser, web):
+    access_token = tokens_for(browser, web, "openid profile")["access_token"]
     response = Client().get(f"/o/userinfo/?access_token={access_token}")
     assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
     assert "name" not in response.json()
@@ -48,10 +41,10 @@ def test_userinfo_without_a_token_is_401(db):
     assert Client().get("/o/userinfo/").status_code == 401
 
 
-def test_max_age_is_answered_with_auth_time(signed_in, web):
+def test_max_age_is_answered_with_auth_time(browser, web):
     import jwt
 
-    id_token = tokens_for(signed_in, web, "openid", max_age="600")["id_token"]
+    id_token = tokens_for(browser, web, "openid", max_age="600")["id_token"]
     assert "auth_time" in jwt.decode(id_token, options={"verify_signature": False})
 
 
@@ -70,9 +63,9 @@ def web_with_logout(web):
     return web
 
 
-def test_logout_redirects_to_the_registered_uri_and_revokes_the_clients_tokens(signed_in, web_with_logout):
-    tokens = tokens_for(signed_in, web_with_logout, "openid")
-    response = signed_in.get(
+def test_logout_redirects_to_the_registered_uri_and_revokes_the_clients_tokens(browser, web_with_logout):
+    tokens = tokens_for(browser, web_with_logout, "openid")
+    response = browser.get(
         "/o/logout/",
         {
             "id_token_hint": tokens["id_token"],
@@ -82,7 +75,7 @@ def test_logout_redirects_to_the_registered_uri_and_revokes_the_clients_tokens(s
     )
     assert response.status_code == 302
     assert response["Location"] == "https://web.test/signed-out?state=bye"
-    assert "_auth_user_id" not in signed_in.session
+    assert "_auth_user_id" not in browser.session
     assert not AccessToken.objects.exists()
     assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
 
@@ -98,8 +91,8 @@ def test_logout_redirects_to_the_registered_uri_and_revokes_the_clients_tokens(s
         "javascript:alert(1)",
     ],
 )
-def test_logout_never_redirects_to_an_unregistered_uri(signed_in, web_with_logout, target):
-    tokens = tokens_for(signed_in, web_with_logout, "openid")
-    response = signed_in.get("/o/logout/", {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": target})
+def test_logout_never_redirects_to_an_unregistered_uri(browser, web_with_logout, target):
+    tokens = tokens_for(browser, web_with_logout, "openid")
+    response = browser.get("/o/logout/", {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": target})
     assert response.status_code == 400
     assert "Location" not in response
