@@ -85,7 +85,17 @@ def test_implied_disabled_target_is_invalid_target(apis, basket, basket_policy, 
 
 def test_too_many_scopes_is_refused_before_any_query(basket, basket_policy, alice_token, exchange):
     scopes = " ".join(f"s{i}" for i in range(5000))
-    assert oauth_error(exchange(basket, alice_token, scope=scopes))[0] == 400
+    assert oauth_error(exchange(basket, alice_token, scope=scopes)) == (400, "invalid_request")
+
+
+def test_too_many_audiences_is_refused(basket, basket_policy, alice_token, token_request):
+    data = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+        ("subject_token", alice_token),
+        ("subject_token_type", ACCESS_TOKEN_TYPE),
+        *[("audience", f"api{i}") for i in range(11)],
+    ]
+    assert oauth_error(token_request(basket, data)) == (400, "invalid_request")
 
 
 @pytest.mark.parametrize("field", ["audience", "scope", "resource", "client_id", "subject_token_type"])

@@ -69,16 +69,17 @@ def test_public_client_cannot_act_as_an_api(apis):
 
 
 @pytest.mark.parametrize(
-    "params",
+    "params, error",
     [
-        {"resource": 'urn:x"\\\n\x00☃'},
-        {"scope": " ".join(f"s{i}" for i in range(5000))},
+        ({"resource": 'urn:x"\\☃'}, "invalid_target"),
+        ({"scope": 'a"b\\c☃ ' + "x" * 300}, "invalid_scope"),
+        ({"scope": " ".join(f"s{i}" for i in range(5000))}, "invalid_scope"),
     ],
 )
-def test_error_descriptions_are_bounded_and_in_the_rfc_charset(client, service, params):
+def test_error_descriptions_are_bounded_and_in_the_rfc_charset(client, service, params, error):
     auth = basic_auth(service.client.client_id, service.client_secret)
     response = form_post(client, TOKEN_URL, {"grant_type": "client_credentials", **params}, HTTP_AUTHORIZATION=auth)
-    assert response.status_code == 400
+    assert oauth_error(response) == (400, error)
     description = response.json()["error_description"]
     assert len(description) < 200
     assert all(c == " " or c == "!" or "#" <= c <= "[" or "]" <= c <= "~" for c in description)
