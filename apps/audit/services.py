@@ -38,3 +38,6 @@ def record(
         request_id=request_id,
         details=details or {},
     )
+
+
+ADMIN_CHANGE = "admin.change"

@@ -1,0 +1,130 @@
+"""Operators manage clients in the admin; the secret is shown exactly once."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from apps.audit.models import AuditEvent
+from apps.oauth.models import Application, KeyState, SigningKey
+from tests.conftest import basic_auth, form_post
+
+
+def new_client_form(apis, **overrides) -> dict:
+    from apps.resources.models import ApiScope
+
+    data = {
+        "name": "reporting",
+        "client_type": "confidential",
+        "is_active": "on",
+        "allowed_grant_types": ["client_credentials"],
+        "allowed_scopes": [ApiScope.objects.get(name="eventcatalog.read").pk],
+        "resource": "",
+        "redirect_uris": "",
+        "post_logout_redirect_uris": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def shown_secret(response) -> str:
+    match = re.search(r'<code class="client-secret">([^<]+)</code>', response.content.decode())
+    assert match, "the secret page shows the secret"
+    return match.group(1)
+
+
+def test_new_client_secret_is_shown_once_and_works(admin_client, apis, client):
+    response = admin_client.post("/admin/oauth/application/add/", new_client_form(apis))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    secret = shown_secret(response)
+    assert len(secret) >= 43
+    app = Application.objects.get(name="reporting")
+    assert app.client_secret != secret  # stored hashed
+    token = form_post(
+        client, "/o/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic_auth(app.client_id, secret)
+    )
+    assert token.status_code == 200
+
+    # Afterwards, no admin page shows it; the hint is all there is.
+    for path in (
+        f"/admin/oauth/application/{app.pk}/change/",
+        "/admin/oauth/application/",
+        f"/admin/oauth/application/{app.pk}/history/",
+        "/admin/audit/auditevent/",
+        "/admin/",
+    ):
+        page = admin_client.get(path).content.decode()
+        assert secret not in page, path
+        assert app.client_secret not in page, path
+    assert app.secret_hint == "…" + secret[-4:]
+    assert app.secret_hint in admin_client.get("/admin/oauth/application/").content.decode()
+
+
+def test_add_form_offers_grant_checkboxes_and_scopes_grouped_by_api(admin_client, apis):
+    page = admin_client.get("/admin/oauth/application/add/").content.decode()
+    assert 'type="checkbox" name="allowed_grant_types" value="urn:ietf:params:oauth:grant-type:token-exchange"' in page
+    assert "OpenID identity scopes" in page
+    assert "eventcatalog.read — eventcatalog.read description" in page
+    assert 'name="client_secret"' not in page
+
+
+def test_invalid_redirect_uri_is_a_form_error(admin_client, apis):
+    form = new_client_form(
+        apis, allowed_grant_types=["authorization_code"], redirect_uris="http://evil.test/cb", allowed_scopes=[]
+    )
+    response = admin_client.post("/admin/oauth/application/add/", form)
+    assert response.status_code == 200
+    assert "http only for loopback hosts" in response.content.decode()
+    assert not Application.objects.exists()
+
+
+def test_rotating_a_secret_shows_the_new_one_once(admin_client, apis, make_client, client):
+    service = make_client("svc", scopes=["eventcatalog.read"])
+    response = admin_client.post(
+        "/admin/oauth/application/", {"action": "rotate_secret", "_selected_action": [service.client.pk]}
+    )
+    new_secret = shown_secret(response)
+    old = form_post(
+        client,
+        "/o/token/",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_auth(service.client.client_id, service.client_secret),
+    )
+    new = form_post(
+        client,
+        "/o/token/",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_auth(service.client.client_id, new_secret),
+    )
+    assert (old.status_code, new.status_code) == (401, 200)
+
+
+def test_admin_changes_are_audited(admin_client, apis):
+    admin_client.post("/admin/oauth/application/add/", new_client_form(apis))
+    event = AuditEvent.objects.get(event_type="admin.change")
+    assert event.subject == "admin"
+    assert event.details["action"] == "added"
+    assert event.details["model"] == "oauth.application"
+    assert event.details["object"] == "reporting"
+
+
+def test_rotate_keys_action(admin_client, db):
+    from apps.oauth.keys import get_signing_key
+
+    old = get_signing_key("RS256").kid
+    key = SigningKey.objects.get(kid=old)
+    admin_client.post("/admin/oauth/signingkey/", {"action": "rotate", "_selected_action": [key.pk]})
+    assert SigningKey.objects.get(kid=old).state == KeyState.RETIRED
+    assert get_signing_key("RS256").kid != old
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/oauth/application/", "/admin/audit/auditevent/"])
+def test_non_staff_users_get_no_admin_page(db, path):
+    user = get_user_model().objects.create_user("plain", password="pw-plain-user")
+    browser = Client()
+    browser.force_login(user)
+    response = browser.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
