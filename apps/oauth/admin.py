@@ -75,6 +75,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     search_fields = ("name", "client_id")
     readonly_fields = ("client_id", "secret_hint", "created", "updated")
     actions = ["rotate_secret"]
+    view_on_site = False  # DOT's client detail pages are not served here
     secret_template = "admin/oauth/application/secret_once.html"
 
     def get_fields(self, request, obj=None) -> list[str]:
@@ -160,8 +161,11 @@ class SigningKeyAdmin(ReadOnlyAdmin):
 
 
 class ExchangePolicyForm(forms.ModelForm):
+    scopes = ScopesByApiField(widget=forms.CheckboxSelectMultiple)
+
     class Meta:
         model = ExchangePolicy
+        widgets = {"subject_audiences": forms.CheckboxSelectMultiple}
         fields = [
             "client", "subject_audiences", "target", "scopes", "mode",
             "max_depth", "max_lifetime", "accept_id_token", "enabled",
@@ -183,7 +187,6 @@ class ExchangePolicyAdmin(admin.ModelAdmin):
     list_display = ("summary", "enabled")
     list_filter = ("enabled", "mode", "target")
     search_fields = ("client__name", "client__client_id", "target__audience")
-    filter_horizontal = ("subject_audiences", "scopes")
     list_select_related = ("client", "client__resource", "target")
 
     @admin.display(description="policy")
