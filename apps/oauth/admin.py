@@ -3,9 +3,13 @@ are never displayed: a client shows its secret hint, a key its public half."""
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.choices import BaseChoiceIterator
+from django.utils.html import format_html, format_html_join
 from oauth2_provider.admin import AccessTokenAdmin as DotAccessTokenAdmin
 from oauth2_provider.admin import GrantAdmin as DotGrantAdmin
 from oauth2_provider.admin import IDTokenAdmin as DotIDTokenAdmin
@@ -13,10 +17,11 @@ from oauth2_provider.admin import RefreshTokenAdmin as DotRefreshTokenAdmin
 
 from apps.audit.admin import ReadOnlyAdmin
 from apps.oauth.keys import rotate_keys
-from apps.oauth.models import Application, ExchangePolicy, GrantType, SigningKey
+from apps.oauth.models import AccessToken, Application, ExchangePolicy, GrantType, SigningKey
 from apps.oauth.secrets import generate_client_secret
 from apps.oauth.services.clients import rotate_client_secret
-from apps.resources.models import ApiScope
+from apps.oauth.services.lineage import LineageNode, lineage_tree
+from apps.resources.models import ApiResource, ApiScope
 
 
 class ScopesByApi(BaseChoiceIterator):
@@ -121,13 +126,73 @@ class ApplicationAdmin(admin.ModelAdmin):
         return response
 
 
+class ActiveFilter(admin.SimpleListFilter):
+    title = "active"
+    parameter_name = "active"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Active"), ("no", "Expired")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(expires__gt=timezone.now())
+        if self.value() == "no":
+            return queryset.filter(expires__lte=timezone.now())
+        return queryset
+
+
+class AudienceFilter(admin.SimpleListFilter):
+    title = "audience"
+    parameter_name = "audience"
+    MAX_AUDIENCES = 5  # tokens name a handful of APIs at most
+
+    def lookups(self, request, model_admin):
+        return [(r.audience, r.audience) for r in ApiResource.objects.order_by("audience")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        # Index lookups work on every database (JSON "contains" does not on SQLite).
+        match = Q()
+        for index in range(self.MAX_AUDIENCES):
+            match |= Q(**{f"audience__{index}": self.value()})
+        return queryset.filter(match)
+
+
 class AccessTokenAdmin(DotAccessTokenAdmin):
     """DOT's "Revoke selected access tokens" action deletes the rows; AccessToken.parent
-    cascades, so every token exchanged from a revoked one goes with it."""
+    cascades, so every token exchanged from a revoked one goes with it. The change page
+    shows the token's lineage: who acted for whom."""
 
     list_display = ("pk", "jti", "application", "user", "audience", "act", "expires")
+    list_filter = ("application", AudienceFilter, ActiveFilter)
     raw_id_fields = ("user", "source_refresh_token", "id_token", "parent")
     exclude = ("token", "token_checksum")
+    readonly_fields = ("jti", "subject", "audience", "act", "lineage")
+
+    @admin.display(description="lineage (exchanged tokens)")
+    def lineage(self, token: AccessToken) -> str:
+        if token.pk is None:
+            return "-"
+        return format_html("<ul class='lineage'>{}</ul>", self._render(lineage_tree(token), token.pk))
+
+    def _render(self, node: LineageNode, current: int) -> str:
+        token = node.token
+        actor = f", acting: {token.act['sub']}" if token.act else ""
+        label = format_html(
+            "<a href='{}'>#{}</a> {} → {} [{}] sub {}{}",
+            reverse("admin:oauth_accesstoken_change", args=[token.pk]),
+            token.pk,
+            str(token.application) if token.application else "-",
+            ", ".join(token.audience),
+            token.scope,
+            token.subject,
+            actor,
+        )
+        if token.pk == current:
+            label = format_html("<strong>{}</strong>", label)
+        children = format_html_join("", "{}", ((self._render(child, current),) for child in node.children))
+        return format_html("<li>{}<ul>{}</ul></li>", label, children)
 
 
 class RefreshTokenAdmin(DotRefreshTokenAdmin):
