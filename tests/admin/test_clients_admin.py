@@ -128,3 +128,28 @@ def test_non_staff_users_get_no_admin_page(db, path):
     response = browser.get(path)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_dashboard_counts_tokens_and_exchanges_of_the_last_day(admin_client, apis, make_client, client):
+    from apps.audit import services as audit
+    from apps.oauth.keys import get_signing_key
+
+    service = make_client("svc", scopes=["eventcatalog.read"])
+    for _ in range(3):
+        form_post(
+            client,
+            "/o/token/",
+            {"grant_type": "client_credentials"},
+            HTTP_AUTHORIZATION=basic_auth(service.client.client_id, service.client_secret),
+        )
+    audit.record(event_type=audit.EXCHANGE, granted=True)
+    audit.record(event_type=audit.EXCHANGE, granted=False, reason="invalid_target: x")
+    audit.record(event_type=audit.EXCHANGE, granted=False, reason="invalid_scope: y")
+    get_signing_key("ES256")
+
+    page = admin_client.get("/admin/").content.decode()
+    assert '<strong class="tokens-issued">3</strong>' in page
+    assert '<strong class="exchanges-granted">1</strong>' in page
+    assert '<strong class="exchanges-refused">2</strong>' in page
+    assert page.count('class="key-age">active for 0 d 0 h') == 2  # RS256 and ES256
+    assert "<svg" in page

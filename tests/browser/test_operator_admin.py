@@ -7,7 +7,8 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 
-from apps.oauth.models import Application, ExchangePolicy
+from apps.oauth.models import AccessToken, Application, ExchangePolicy
+from apps.oauth.services.clients import issue_user_token
 from apps.resources.models import ApiResource, ApiScope
 
 PASSWORD = "operator-password-for-tests"
@@ -85,5 +86,27 @@ def test_operator_creates_api_client_and_policy_then_the_client_gets_a_token(
     claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
     assert claims["aud"] == ["ticketing"]
     assert not re.search(re.escape(secret), page.content())
+
+    # 5. A user's token exchanged under the new policy shows up in the lineage and dashboard.
+    alice = get_user_model().objects.create_user("alice")
+    subject = issue_user_token(client=client, user=alice, scopes=["ticketing.read"]).token
+    exchanged = requests.post(
+        f"{live_server.url}/o/token/",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": subject,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        },
+        auth=(client.client_id, secret),
+        timeout=10,
+    )
+    assert exchanged.status_code == 200, exchanged.text
+    child = AccessToken.objects.get(parent__isnull=False)
+    page.goto(f"{admin}/oauth/accesstoken/{child.pk}/change/")
+    assert f"acting: {client.client_id}" in page.content()
+    screenshot(page, "admin-token-lineage")
+    page.goto(f"{admin}/")
+    assert page.locator("strong.exchanges-granted").inner_text() == "1"
+    screenshot(page, "admin-dashboard")
     page.wait_for_load_state("networkidle")  # no request may outlive the test's database
     context.close()
