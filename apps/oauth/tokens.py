@@ -10,7 +10,7 @@ jti, audience and expiry are left on ``request.issued_access_token`` for
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -36,7 +36,7 @@ class IssuedAccessToken:
     claims: dict[str, Any]
 
 
-def issue_access_token(
+def access_token_claims(
     *,
     client_id: str,
     user: Any,
@@ -44,26 +44,24 @@ def issue_access_token(
     subject: str | None = None,
     now: datetime | None = None,
     extra_claims: dict[str, Any] | None = None,
-) -> IssuedAccessToken:
-    """Build and sign one access token (RFC 9068 section 2.2)."""
+) -> dict[str, Any]:
+    """The claims of one access token (RFC 9068 section 2.2), unsigned."""
     issuer = idp_settings.ISSUER
     now = (now or timezone.now()).replace(microsecond=0)
     expires_at = now + timedelta(seconds=plan.lifetime)
     if plan.not_after is not None:
         expires_at = min(expires_at, plan.not_after)
-    jti = uuid.uuid4()
     # RFC 9068 section 2.2: without a resource owner, sub identifies the client itself.
     # An exchanged token keeps its subject token's sub (given explicitly).
     subject = subject or (str(user.pk) if user is not None else client_id)
-    # A token whose scopes name no API (e.g. only "openid") is for the IdP's own userinfo.
-    audience = plan.audience or [issuer]
     claims: dict[str, Any] = {
         "iss": issuer,
         "sub": subject,
-        "aud": audience,
+        # A token whose scopes name no API (e.g. only "openid") is for the IdP's own userinfo.
+        "aud": plan.audience or [issuer],
         "exp": int(expires_at.timestamp()),
         "iat": int(now.timestamp()),
-        "jti": str(jti),
+        "jti": str(uuid.uuid4()),
         "client_id": client_id,
         "scope": " ".join(plan.scopes),
     }
@@ -71,11 +69,28 @@ def issue_access_token(
         claims.update(user_claims(user, plan.user_claims))
     if extra_claims:
         claims.update(extra_claims)
+    return claims
+
+
+def access_token_header(plan: TokenPlan) -> dict[str, str]:
+    key = get_signing_key(plan.signing_algorithm)
+    return {"alg": key.algorithm, "typ": ACCESS_TOKEN_JWT_TYPE, "kid": key.kid}
+
+
+def issue_access_token(*, plan: TokenPlan, **claim_arguments: Any) -> IssuedAccessToken:
+    """Build and sign one access token; arguments as for :func:`access_token_claims`."""
+    claims = access_token_claims(plan=plan, **claim_arguments)
     key = get_signing_key(plan.signing_algorithm)
     token = jwt.encode(
         claims, key.private_key, algorithm=key.algorithm, headers={"typ": ACCESS_TOKEN_JWT_TYPE, "kid": key.kid}
     )
-    return IssuedAccessToken(token=token, jti=jti, audience=audience, expires_at=expires_at, claims=claims)
+    return IssuedAccessToken(
+        token=token,
+        jti=uuid.UUID(claims["jti"]),
+        audience=claims["aud"],
+        expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
+        claims=claims,
+    )
 
 
 def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:

@@ -257,9 +257,8 @@ def limit_lifetime(ex: Exchange) -> None:
     ex.plan = replace(ex.plan, lifetime=lifetime, not_after=subject_expiry)
 
 
-CHECKS: tuple[Callable[[Exchange], None], ...] = (
-    check_token_types,
-    check_subject_token,
+# What the policies decide, once a subject token is known (also used by the admin preview).
+POLICY_CHECKS: tuple[Callable[[Exchange], None], ...] = (
     load_policies,
     resolve_target,
     select_policy,
@@ -270,6 +269,7 @@ CHECKS: tuple[Callable[[Exchange], None], ...] = (
     grant_scopes,
     limit_lifetime,
 )
+CHECKS: tuple[Callable[[Exchange], None], ...] = (check_token_types, check_subject_token, *POLICY_CHECKS)
 
 
 def evaluate_exchange(*, client: Application, params: ExchangeRequest) -> Exchange:
