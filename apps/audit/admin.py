@@ -19,6 +19,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("created", "event_type", "outcome", "client_id", "subject", "audience", "reason")
-    list_filter = ("event_type", "outcome", "created")
+    list_filter = ("event_type", "outcome", "created", "client_id")
     search_fields = ("client_id", "subject", "request_id", "reason")
     date_hierarchy = "created"

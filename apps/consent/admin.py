@@ -7,7 +7,7 @@ from apps.consent.services import revoke_consent
 @admin.register(Consent)
 class ConsentAdmin(admin.ModelAdmin):
     list_display = ("user", "application", "scopes", "granted_at", "expires_at")
-    list_filter = ("application",)
+    list_filter = ("application", "user")
     search_fields = ("user__username", "application__name", "application__client_id")
     list_select_related = ("user", "application")
     actions = ["revoke"]
@@ -15,4 +15,5 @@ class ConsentAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected consents (and the client's tokens for the user)")
     def revoke(self, request, queryset) -> None:
         for consent in queryset:
+            self.log_change(request, consent, "Revoked, with the client's tokens for the user.")
             revoke_consent(user=consent.user, application=consent.application)

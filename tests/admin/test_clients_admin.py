@@ -153,3 +153,37 @@ def test_dashboard_counts_tokens_and_exchanges_of_the_last_day(admin_client, api
     assert '<strong class="exchanges-refused">2</strong>' in page
     assert page.count('class="key-age">active for 0 d 0 h') == 2  # RS256 and ES256
     assert "<svg" in page
+
+
+def test_revoking_tokens_and_consents_in_the_admin_is_audited(admin_client, apis, make_client, client, db):
+    from django.contrib.auth import get_user_model
+
+    from apps.consent.models import Consent
+    from apps.consent.services import remember_consent
+    from apps.oauth.models import AccessToken
+
+    service = make_client("svc", scopes=["eventcatalog.read"])
+    form_post(
+        client,
+        "/o/token/",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_auth(service.client.client_id, service.client_secret),
+    )
+    form_post(
+        client,
+        "/o/token/",
+        {"grant_type": "client_credentials"},
+        HTTP_AUTHORIZATION=basic_auth(service.client.client_id, service.client_secret),
+    )
+    selected = list(AccessToken.objects.values_list("pk", flat=True))
+    admin_client.post("/admin/oauth/accesstoken/", {"action": "revoke_tokens", "_selected_action": selected})
+    assert not AccessToken.objects.exists()
+
+    user = get_user_model().objects.create_user("carol")
+    consent = remember_consent(user=user, application=service.client, scopes=["eventcatalog.read"])
+    admin_client.post("/admin/consent/consent/", {"action": "revoke", "_selected_action": [consent.pk]})
+    assert not Consent.objects.exists()
+
+    audited = [e.details["model"] for e in AuditEvent.objects.filter(event_type="admin.change")]
+    assert audited.count("oauth.accesstoken") == 2  # one event per revoked token
+    assert audited.count("consent.consent") == 1
