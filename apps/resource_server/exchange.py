@@ -1,0 +1,73 @@
+"""Getting downstream tokens from the IdP: on behalf of the caller (token exchange) or as the
+service itself (client credentials), cached until shortly before they expire."""
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+Post = Callable[..., Any]
+
+
+class TokenRequestFailed(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.error = status, body.get("error", "unknown_error")
+        super().__init__(f"{status} {self.error}: {body.get('error_description', '')}")
+
+
+@dataclass
+class _Cached:
+    token: str
+    expires_at: float
+
+
+class TokenClient:
+    """One per service. ``refresh_margin``: a cached token is replaced this many seconds
+    before it expires, so a token handed out is never about to lapse in flight."""
+
+    def __init__(
+        self, token_endpoint: str, client_id: str, client_secret: str, *, refresh_margin: float = 30,
+        post: Post = requests.post,
+    ) -> None:  # fmt: skip
+        self._endpoint = token_endpoint
+        self._auth = (client_id, client_secret)
+        self._margin = refresh_margin
+        self._post = post
+        self._cache: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def on_behalf_of(self, subject_token: str, *, audience: str | None = None, scope: str | None = None) -> str:
+        """A token for the next API that still names the caller's user (RFC 8693)."""
+        key = "obo:" + hashlib.sha256(f"{subject_token}|{audience}|{scope}".encode()).hexdigest()
+        data = {"grant_type": TOKEN_EXCHANGE, "subject_token": subject_token, "subject_token_type": ACCESS_TOKEN_TYPE}
+        return self._cached(key, {**data, **_optional(audience=audience, scope=scope)})
+
+    def client_credentials(self, *, scope: str | None = None) -> str:
+        """A token for this service itself, no user involved."""
+        return self._cached(f"cc:{scope}", {"grant_type": "client_credentials", **_optional(scope=scope)})
+
+    def _cached(self, key: str, data: dict[str, str]) -> str:
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached.expires_at - self._margin > now:
+            return cached.token
+        response = self._post(self._endpoint, data=data, auth=self._auth, timeout=10)
+        body = response.json()
+        if response.status_code != 200:
+            raise TokenRequestFailed(response.status_code, body)
+        with self._lock:
+            self._cache[key] = _Cached(body["access_token"], now + float(body.get("expires_in", 0)))
+            for stale in [k for k, v in self._cache.items() if v.expires_at <= now]:
+                del self._cache[stale]
+        return body["access_token"]
+
+
+def _optional(**values: str | None) -> dict[str, str]:
+    return {name: value for name, value in values.items() if value}
