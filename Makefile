@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 DEV_ENV := DEBUG=1 PORT=$(PORT)
 
-.PHONY: install run test test-postgres lint bench clean
+.PHONY: install run test test-postgres lint bench demo clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test-postgres:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The IdP and the GloboTicket demo services as separate processes (open http://127.0.0.1:8001).
+demo: install
+	mkdir -p var
+	$(BIN)/python demo/run.py
 
 ## Token endpoint throughput under gunicorn (2 workers) with wrk; see bench/README.md.
 bench: install

@@ -1,0 +1,105 @@
+"""Start the IdP and the GloboTicket demo as separate processes (`make demo`).
+
+IdP             http://127.0.0.1:8000  (DEBUG, SQLite in var/)
+web             http://127.0.0.1:8001  <- open this, sign in as alice
+eventcatalog    http://127.0.0.1:8002
+shoppingbasket  http://127.0.0.1:8003
+discount        http://127.0.0.1:8004
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SERVICES = ("eventcatalog", "shoppingbasket", "discount", "web")
+
+
+def _wait(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited while starting")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers; an error status is fine here
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+IDP_SETTINGS = {"DJANGO_SETTINGS_MODULE": "idp.settings.base"}  # never a caller's (e.g. the tests')
+
+
+def manage(*args: str, env: dict[str, str]) -> str:
+    return subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env={**env, **IDP_SETTINGS}, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def start(idp_port: int, ports: dict[str, int], idp_env: dict[str, str], web_client: dict | None = None):
+    """Migrate and seed the IdP, start it and the four services; returns (processes, demo JSON)."""
+    idp_url = f"http://127.0.0.1:{idp_port}"
+    env = {**os.environ, **idp_env, **IDP_SETTINGS, "DEBUG": "1", "PORT": str(idp_port), "IDP_ISSUER": idp_url}
+    manage("migrate", "--noinput", env=env)
+    demo = json.loads(manage("seed_demo", "--json", env=env))
+    processes = [
+        subprocess.Popen([PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{idp_port}"], cwd=ROOT, env=env)
+    ]
+    _wait(f"{idp_url}/.well-known/jwks.json", processes[0])
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    credentials = {
+        "shoppingbasket": demo["clients"]["shoppingbasket"],
+        "web": web_client or demo["clients"]["globoticket-web"],
+    }
+    for name in SERVICES:
+        service_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "demo.settings",
+            "DEMO_SERVICE": name,
+            "IDP_URL": idp_url,
+            "DEMO_URLS": json.dumps(urls),
+            "CLIENT_ID": credentials.get(name, {}).get("client_id", ""),
+            "CLIENT_SECRET": credentials.get(name, {}).get("client_secret", ""),
+        }
+        command = [PYTHON, "-m", "gunicorn", "demo.wsgi", "-b", f"127.0.0.1:{ports[name]}", "--threads", "4",
+                   "--log-level", "warning"]  # fmt: skip
+        processes.append(subprocess.Popen(command, cwd=ROOT, env=service_env, start_new_session=True))
+        _wait(urls[name] + "/", processes[-1])
+    return processes, demo
+
+
+def stop(processes) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> None:
+    ports = {"web": 8001, "eventcatalog": 8002, "shoppingbasket": 8003, "discount": 8004}
+    processes, demo = start(8000, ports, idp_env={})
+    print("GloboTicket demo: open http://127.0.0.1:8001 and sign in as", demo["users"]["alice"])
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(processes)
+
+
+if __name__ == "__main__":
+    main()

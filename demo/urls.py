@@ -1,0 +1,12 @@
+from django.conf import settings
+from django.urls import path
+
+from demo import services
+
+ROUTES = {
+    "eventcatalog": [path("events", services.Events.as_view())],
+    "discount": [path("discount", services.Discount.as_view())],
+    "shoppingbasket": [path("basket", services.Basket.as_view())],
+    "web": [path("", services.home), path("login", services.login), path("callback", services.callback)],
+}
+urlpatterns = ROUTES[settings.SERVICE]
