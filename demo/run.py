@@ -89,6 +89,8 @@ def stop(processes) -> None:
 
 
 def main() -> None:
+    # SIGTERM (e.g. from a supervisor) stops the services too, like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ports = {"web": 8001, "eventcatalog": 8002, "shoppingbasket": 8003, "discount": 8004}
     processes, demo = start(8000, ports, idp_env={})
     print("GloboTicket demo: open http://127.0.0.1:8001 and sign in as", demo["users"]["alice"])
