@@ -95,6 +95,19 @@ class Basket(Protected):
         return Response({"added": event_id}, status=201)
 
 
+class DiscountRate(Protected):
+    """The basket's own call, with no user: a client-credentials token of the basket."""
+
+    required_scopes = ["shoppingbasket.fullaccess"]
+
+    def get(self, request):
+        downstream = token_client().client_credentials(scope="discount.fullaccess")
+        discount = requests.get(
+            f"{settings.URLS['discount']}/discount", headers={"Authorization": f"Bearer {downstream}"}, timeout=10
+        ).json()
+        return Response({"percent": discount["percent"], "discount_saw": discount})
+
+
 # --- web front end ----------------------------------------------------------------------------
 
 SCOPE = "openid profile eventcatalog.read shoppingbasket.fullaccess"

@@ -97,3 +97,6 @@ def test_the_demo_enforces_audience_scope_and_sub(demo):
     bobs = call("GET", f"{urls['shoppingbasket']}/basket", bob).json()
     assert bobs["items"] == []
     assert bobs["discount"]["act"] == {"sub": "shoppingbasket"}
+    # Without a user, the basket calls the discount service with its own client-credentials token.
+    rate = call("GET", f"{urls['shoppingbasket']}/discount-rate", alice).json()
+    assert rate["discount_saw"] == {"percent": 10, "sub": "shoppingbasket", "aud": ["discount"], "act": None}
