@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import requests
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.utils.html import escape
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -163,8 +164,6 @@ def home(request: HttpRequest) -> HttpResponse:
             status=502,
         )
     events, basket = events.json(), basket.json()
-    from django.middleware.csrf import get_token
-
     rows = "".join(
         f'<li>{escape(e["name"])} ({e["price"]}) <form method="post" style="display:inline">'
         f'<input type="hidden" name="csrfmiddlewaretoken" value="{get_token(request)}">'

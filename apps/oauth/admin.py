@@ -141,7 +141,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/oauth/application/preview.html", context)
 
     def get_fields(self, request, obj=None) -> list[str]:
-        return [*self.readonly_fields[: 2 if obj else 0], *ApplicationForm.Meta.fields]
+        identity = ["client_id", "secret_hint"] if obj else []  # assigned by the IdP once saved
+        return [*identity, *ApplicationForm.Meta.fields]
 
     def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
         return self.readonly_fields if obj else ()

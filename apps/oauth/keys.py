@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -42,7 +43,8 @@ class LoadedKey:
 LIVE_STATES = (KeyState.ACTIVE, KeyState.NEXT)
 CLOCK_SKEW_SECONDS = 60
 
-_cache: dict[str, tuple[LoadedKey, float]] = {}
+_cache: dict[str, tuple[LoadedKey, float]] = {}  # algorithm -> active signing key
+_public_cache: dict[str, tuple[jwt.PyJWK, float]] = {}  # kid -> published public key
 _cache_lock = threading.Lock()
 
 
@@ -131,6 +133,25 @@ def get_signing_key(algorithm: str) -> LoadedKey:
 def clear_key_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _public_cache.clear()
+
+
+def published_key(kid: Any) -> jwt.PyJWK | None:
+    """The public key of a published key by ``kid`` (to verify our own tokens when they come
+    back), cached like the signing keys. An unknown kid reloads the published set from the
+    database; only ids of our own keys can ever match."""
+    if not isinstance(kid, str) or len(kid) > 64:
+        return None
+    now = time.monotonic()
+    cached = _public_cache.get(kid)
+    if cached is not None and now - cached[1] < idp_settings.SIGNING_KEY_CACHE_SECONDS:
+        return cached[0]
+    fresh = {key.kid: (jwt.PyJWK(key.public_jwk), now) for key in published_keys()}
+    with _cache_lock:
+        _public_cache.clear()
+        _public_cache.update(fresh)
+    cached = fresh.get(kid)
+    return cached[0] if cached else None
 
 
 def retired_key_retention() -> timedelta:

@@ -247,11 +247,7 @@ class OAuth2Validator(DotOAuth2Validator):
         if caller.client_type != Application.CLIENT_CONFIDENTIAL or caller.resource_id is None:
             return None
         checksum = hashlib.sha256(token.encode()).hexdigest()
-        access_token = (
-            AccessToken.objects.select_related("application", "user", "application__resource")
-            .filter(token_checksum=checksum)
-            .first()
-        )
+        access_token = AccessToken.objects.select_related("application", "user").filter(token_checksum=checksum).first()
         if access_token is None or access_token.expires <= timezone.now():
             return None
         if caller.resource.audience not in access_token.audience:

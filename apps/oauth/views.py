@@ -18,11 +18,11 @@ from apps.oauth.services.revocation import revoke_client_tokens
 from idp.conf import idp_settings
 
 
-def _oauth_response(headers: dict[str, str], body: str, status: int) -> HttpResponse:
+def _oauth_response(headers: dict[str, str], body: str, status: int, *, client_endpoint: bool = True) -> HttpResponse:
     response = HttpResponse(content=body or "", status=status, content_type="application/json")
     for name, value in headers.items():
         response[name] = value
-    if status == 401:
+    if status == 401 and client_endpoint:
         # RFC 6749 section 5.2: the challenge names the scheme clients authenticate with
         # here (oauthlib's default is a Bearer challenge, which is for resource servers).
         response["WWW-Authenticate"] = 'Basic realm="oauth", error="invalid_client"'
@@ -128,7 +128,5 @@ class UserInfoView(dot_views.UserInfoView):
 
     def _create_userinfo_response(self, request: HttpRequest) -> HttpResponse:
         _url, headers, body, status = self.create_userinfo_response(request)
-        response = HttpResponse(content=body or "", status=status, content_type="application/json")
-        for name, value in headers.items():
-            response[name] = value
-        return response
+        # A protected resource: its 401 keeps oauthlib's Bearer challenge (RFC 6750 section 3).
+        return _oauth_response(headers, body, status, client_endpoint=False)

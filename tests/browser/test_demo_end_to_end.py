@@ -2,6 +2,7 @@
 real browser, and the discount service receiving an exchanged token."""
 
 import json
+import os
 import socket
 
 import pytest
@@ -26,7 +27,7 @@ def demo(tmp_path):
     ports = dict(zip(("web", "eventcatalog", "shoppingbasket", "discount"), service_ports, strict=True))
     # Its own database: the IdP runs in another process, not on the test database.
     idp_env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}"}
-    env = {**run.os.environ, **idp_env, "DEBUG": "1", "IDP_ISSUER": f"http://127.0.0.1:{idp_port}"}
+    env = {**os.environ, **idp_env, "DEBUG": "1", "IDP_ISSUER": f"http://127.0.0.1:{idp_port}"}
     run.manage("migrate", "--noinput", env=env)
     run.manage("seed_demo", "--json", env=env)
     web = json.loads(

@@ -4,8 +4,10 @@ import jwt
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.oauth.errors import OAuth2Error
 from apps.oauth.models import Application
 from apps.oauth.services.clients import issue_user_token
 from apps.resources.models import ApiResource, ApiScope
@@ -126,3 +128,19 @@ def test_exp_is_clamped_to_the_subject_tokens_exp(basket, basket_policy, mint, e
     subject = mint(age=600 - 5)  # a few seconds left
     body = exchange(basket, subject).json()
     assert claims_of(body["access_token"])["exp"] <= claims_of(subject)["exp"]
+
+
+def test_subject_expiring_between_checks_is_invalid_request(basket, basket_policy, alice_token):
+    """limit_lifetime re-checks the subject's exp: it may lapse after signature verification."""
+    from apps.oauth.services.exchange import Exchange, ExchangeRequest, limit_lifetime
+    from apps.resources.services import TokenPlan
+
+    exchange = Exchange(
+        client=basket.client, params=ExchangeRequest(subject_token=alice_token, subject_token_type=None)
+    )
+    exchange.subject_claims = {"exp": int(timezone.now().timestamp()) - 1}
+    exchange.policy = basket_policy
+    exchange.plan = TokenPlan(scopes=(), resources=(), lifetime=300, signing_algorithm="RS256")
+    with pytest.raises(OAuth2Error) as excinfo:
+        limit_lifetime(exchange)
+    assert (excinfo.value.status_code, excinfo.value.error) == (400, "invalid_request")

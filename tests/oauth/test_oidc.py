@@ -96,3 +96,9 @@ def test_logout_never_redirects_to_an_unregistered_uri(browser, web_with_logout,
     response = browser.get("/o/logout/", {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": target})
     assert response.status_code == 400
     assert "Location" not in response
+
+
+def test_userinfo_401_is_a_bearer_challenge(db):
+    response = Client().get("/o/userinfo/", HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer ")

@@ -99,3 +99,15 @@ def test_exchanged_token_hangs_off_the_id_tokens_session(basket, basket_policy, 
     assert not AccessToken.objects.filter(pk=child.pk).exists()  # ...and what was exchanged from them
     response = exchange(basket, id_token, subject_token_type=ID_TOKEN_TYPE)
     assert oauth_error(response) == (400, "invalid_request")
+
+
+def test_id_token_without_a_jti_is_refused(basket, basket_policy, alice, exchange):
+    basket_policy.accept_id_token = True
+    basket_policy.save()
+    key = get_signing_key("RS256")
+    now = int(timezone.now().timestamp())
+    claims = {"iss": ISSUER, "sub": str(alice.pk), "aud": basket.client.client_id, "iat": now, "exp": now + 300}
+    id_token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"})
+    response = exchange(basket, id_token, subject_token_type=ID_TOKEN_TYPE)
+    assert oauth_error(response) == (400, "invalid_request")
+    assert "jti" in response.json()["error_description"]

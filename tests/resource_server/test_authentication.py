@@ -178,3 +178,10 @@ def test_missing_scope_is_403_and_missing_token_is_401(fetches):
 
 def test_token_in_the_query_string_is_401(fetches):
     assert call(None, query=f"?access_token={token_for('eventcatalog.read')}").status_code == 401
+
+
+@pytest.mark.parametrize("header", ["Bearer a b", "Bearer garbage", "Bearer e30.e30.e30"])
+def test_malformed_authorization_is_401(fetches, header):
+    request = APIRequestFactory().get("/events/", HTTP_AUTHORIZATION=header)
+    response = EventView.as_view()(request)
+    assert response.status_code == 401

@@ -6,8 +6,6 @@ revoked (revocation deletes the row and its exchanged descendants) and not expir
 """
 
 import hashlib
-import threading
-import time
 import uuid
 from typing import Any
 
@@ -15,38 +13,12 @@ import jwt
 from django.utils import timezone
 
 from apps.oauth.errors import InvalidRequest
-from apps.oauth.keys import published_keys
+from apps.oauth.keys import published_key
 from apps.oauth.models import AccessToken, IDToken
 from apps.oauth.tokens import ACCESS_TOKEN_JWT_TYPE
 from idp.conf import idp_settings
 
 MAX_TOKEN_LENGTH = 8192
-KEY_CACHE_SECONDS = 30
-
-_keys: dict[str, tuple[jwt.PyJWK, float]] = {}
-_keys_lock = threading.Lock()
-
-
-def _public_key(kid: Any) -> jwt.PyJWK | None:
-    """A published key by ``kid``. Only ids of our own keys are ever looked up; ``jku``,
-    ``x5u`` and embedded ``jwk`` headers are never followed."""
-    if not isinstance(kid, str) or len(kid) > 64:
-        return None
-    now = time.monotonic()
-    cached = _keys.get(kid)
-    if cached is not None and now - cached[1] < KEY_CACHE_SECONDS:
-        return cached[0]
-    with _keys_lock:
-        _keys.clear()
-        for key in published_keys():
-            _keys[key.kid] = (jwt.PyJWK(key.public_jwk), now)
-    cached = _keys.get(kid)
-    return cached[0] if cached else None
-
-
-def clear_public_key_cache() -> None:
-    with _keys_lock:
-        _keys.clear()
 
 
 def _reject(what: str, why: str) -> InvalidRequest:
@@ -64,7 +36,7 @@ def verify_jwt(token: str, *, what: str, typ: str | None) -> dict[str, Any]:
         raise _reject(what, "not a JWT") from None
     if typ is not None and header.get("typ") != typ:
         raise _reject(what, f"typ must be {typ}")
-    key = _public_key(header.get("kid"))
+    key = published_key(header.get("kid"))  # jku, x5u and embedded jwk are never followed
     if key is None:
         raise _reject(what, "unknown signing key")
     try:
