@@ -3,15 +3,14 @@
 from oauth2_provider.oauth2_backends import OAuthLibCore as DotOAuthLibCore
 
 from apps.oauth.errors import InvalidRequest
-from apps.oauth.server import REPEATABLE_PARAMETERS
+from apps.oauth.params import repeated_parameters
 
 Response = tuple[dict[str, str], str, int]
 
 
 def _repeated_parameters(request) -> Response | None:
     """RFC 6749 section 3.2 / RFC 7662 / RFC 7009: parameters appear at most once."""
-    repeated = sorted(key for key, values in request.POST.lists() if len(values) > 1)
-    repeated = [key for key in repeated if key not in REPEATABLE_PARAMETERS]
+    repeated = repeated_parameters(request.POST)
     if not repeated:
         return None
     error = InvalidRequest(description=f"Parameter sent more than once: {', '.join(repeated)}.")

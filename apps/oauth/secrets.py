@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import secrets
 
-from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
+from django.contrib.auth.hashers import BasePasswordHasher, check_password, identify_hasher, mask_hash
 from django.utils.crypto import constant_time_compare, get_random_string
 from oauth2_provider.generators import BaseHashGenerator
 
@@ -18,6 +18,16 @@ SECRET_BYTES = 32  # 256 bits
 
 def generate_client_secret() -> str:
     return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def verify_client_secret(presented: str, stored: str) -> bool:
+    """Constant-time check of a presented secret against the stored hash (or, for a secret
+    stored unhashed, against the secret itself)."""
+    try:
+        identify_hasher(stored)
+    except ValueError:
+        return constant_time_compare(presented, stored)
+    return check_password(presented, stored)
 
 
 class ClientSecretGenerator(BaseHashGenerator):

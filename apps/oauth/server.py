@@ -1,21 +1,21 @@
-"""The oauthlib server behind /o/token/ and /o/authorize/ (DOT's OIDC_SERVER_CLASS seam).
+"""The oauthlib server behind /o/authorize/ and the browser-born grants at /o/token/
+(DOT's OIDC_SERVER_CLASS seam).
 
 It is oauthlib's OpenID Connect server minus what RFC 9700 forbids, with our token
-lifetime hook and a duplicate-parameter check on every token grant.
+lifetime hook and a duplicate-parameter check on every token grant. The service-to-service
+grants (client credentials, token exchange) are served without it: apps/oauth/grants/.
 """
 
 from oauthlib.openid import Server as OpenIDServer
 
 from apps.oauth.errors import InvalidRequest
-from apps.oauth.grants import on_behalf_of, token_exchange
+from apps.oauth.params import REPEATABLE_PARAMETERS
 from apps.oauth.tokens import token_lifetime
 from apps.oauth.validators import require_code_verifier
 
-# RFC 8707 and RFC 8693 define these as repeatable; every other parameter appears once.
-REPEATABLE_PARAMETERS = frozenset({"resource", "audience"})
-
 # RFC 9700 section 2.4: no resource owner password grant. The device grant is not offered.
-REMOVED_GRANT_TYPES = ("password", "urn:ietf:params:oauth:grant-type:device_code")
+# Client credentials are served directly (apps/oauth/grants/client_credentials.py).
+REMOVED_GRANT_TYPES = ("password", "urn:ietf:params:oauth:grant-type:device_code", "client_credentials")
 # RFC 9700 section 2.1.2: no implicit or hybrid responses (tokens in the front channel).
 SUPPORTED_RESPONSE_TYPES = ("code", "none")
 
@@ -42,8 +42,6 @@ class Server(OpenIDServer):
         super().__init__(request_validator, token_lifetime, token_generator, refresh_token_generator, *args, **kwargs)
         for grant_type in REMOVED_GRANT_TYPES:
             self._grant_types.pop(grant_type, None)
-        self._grant_types[token_exchange.GRANT_TYPE] = token_exchange.TokenExchangeGrant(request_validator)
-        self._grant_types[on_behalf_of.GRANT_TYPE] = on_behalf_of.OnBehalfOfGrant(request_validator)
         self._response_types = {k: v for k, v in self._response_types.items() if k in SUPPORTED_RESPONSE_TYPES}
         for grant in {id(g): g for g in self._token_grants()}.values():
             grant.custom_validators.pre_token.insert(0, reject_duplicate_parameters)

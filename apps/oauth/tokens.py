@@ -18,6 +18,7 @@ from django.utils import timezone
 from oauth2_provider.models import set_token_value
 
 from apps.accounts.claims import user_claims
+from apps.oauth.inserts import insert_row
 from apps.oauth.keys import get_signing_key
 from apps.oauth.models import AccessToken
 from apps.oauth.request_state import internal
@@ -93,9 +94,9 @@ def issue_access_token(*, plan: TokenPlan, **claim_arguments: Any) -> IssuedAcce
     )
 
 
-def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
-    """Keep the issued token's row: for revocation, introspection, lineage and the admin.
-    Only its checksum is stored (RFC 9700 token storage), never the bearer token itself."""
+def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
+    """The row that keeps an issued token: for revocation, introspection, lineage and the
+    admin. Only its checksum is stored (RFC 9700 token storage), never the bearer token."""
     row = AccessToken(
         user=user,
         application=application,
@@ -108,8 +109,29 @@ def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any
         **fields,
     )
     set_token_value(row, issued.token)
+    return row
+
+
+def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
+    """Save the issued token's row and return it (for rows other rows will refer to)."""
+    row = access_token_row(issued=issued, application=application, user=user, **fields)
     row.save()
     return row
+
+
+def record_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> None:
+    """Insert the issued token's row by the fastest path (apps/oauth/inserts.py)."""
+    insert_row(access_token_row(issued=issued, application=application, user=user, **fields))
+
+
+def bearer_token_response(issued: IssuedAccessToken, plan: TokenPlan) -> dict[str, Any]:
+    """RFC 6749 section 5.1, as oauthlib answers for the grants it serves."""
+    return {
+        "access_token": issued.token,
+        "expires_in": plan.lifetime,
+        "token_type": "Bearer",
+        "scope": " ".join(plan.scopes),
+    }
 
 
 def token_plan_for(request) -> TokenPlan:

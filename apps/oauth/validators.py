@@ -14,6 +14,8 @@ from apps.accounts.claims import USER_CLAIMS, user_claims
 from apps.oauth.errors import InvalidGrant, InvalidScope, OAuth2Error, UnsupportedResponseType
 from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
 from apps.oauth.request_state import internal
+from apps.oauth.secrets import verify_client_secret
+from apps.oauth.services.client_auth import presented_credentials
 from apps.oauth.tokens import store_access_token
 from apps.resources.services import default_scopes, plan_token
 from idp.conf import idp_settings
@@ -47,23 +49,18 @@ def require_code_verifier(request) -> None:
 
 
 class OAuth2Validator(DotOAuth2Validator):
-    def _extract_basic_auth(self, request) -> str | None:
-        # DOT would crash (500) base64-decoding a non-ASCII header; such a header is no
-        # credential at all.
-        auth_string = super()._extract_basic_auth(request)
-        return auth_string if auth_string is None or auth_string.isascii() else None
-
     def authenticate_client(self, request, *args, **kwargs) -> bool:
-        """RFC 6749 section 2.3: one authentication method per request. With a Basic header,
-        body credentials are neither a fallback nor allowed alongside. Only confidential
-        clients authenticate: a public client has no secret to prove."""
-        if self._extract_basic_auth(request) is not None:
-            if getattr(request, "client_secret", None) is not None:
-                return False
-            authenticated = self._authenticate_basic_auth(request)
-        else:
-            authenticated = self._authenticate_request_body(request)
-        return authenticated and request.client.client_type == Application.CLIENT_CONFIDENTIAL
+        """The rule of apps/oauth/services/client_auth.py, for the grants and endpoints oauthlib
+        serves: one authentication method per request, confidential clients only."""
+        presented = presented_credentials(
+            request.headers.get("HTTP_AUTHORIZATION"),
+            {"client_id": request.client_id, "client_secret": getattr(request, "client_secret", None)},
+        )
+        if presented is None or self._load_application(presented.client_id, request) is None:
+            return False
+        return request.client.client_type == Application.CLIENT_CONFIDENTIAL and verify_client_secret(
+            presented.client_secret, request.client.client_secret
+        )
 
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         """Grant types are checked by their RFC names against the client's list."""

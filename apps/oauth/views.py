@@ -1,5 +1,7 @@
 """Thin views: parse the HTTP request, delegate, render. The logic lives in services."""
 
+import json
+
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -10,9 +12,11 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.views.mixins import OAuthLibMixin
 
-from apps.oauth.errors import InvalidRequest, error_response
+from apps.oauth.errors import InvalidRequest, OAuth2Error, error_response
+from apps.oauth.grants import GRANTS
 from apps.oauth.keys import jwks_document
 from apps.oauth.models import Application
+from apps.oauth.params import reject_repeated_parameters
 from apps.oauth.services.discovery import server_metadata
 from apps.oauth.services.revocation import revoke_client_tokens
 from idp.conf import idp_settings
@@ -59,13 +63,25 @@ class OAuthEndpoint(OAuthLibMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
 
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 section 5.1
+
+
 class TokenView(OAuthEndpoint):
-    """/o/token/ for every grant (RFC 6749 section 3.2). Unlike DOT's view it does not
-    re-read the issued token from the database just to send a signal."""
+    """/o/token/ for every grant (RFC 6749 section 3.2): client credentials and token
+    exchange directly (apps/oauth/grants/), the browser-born grants through oauthlib. Unlike
+    DOT's view it does not re-read the issued token from the database to send a signal."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        _url, headers, body, status = self.create_token_response(request)
-        return _oauth_response(headers, body, status)
+        grant = GRANTS.get(request.POST.get("grant_type", ""))
+        if grant is None:
+            _url, headers, body, status = self.create_token_response(request)
+            return _oauth_response(headers, body, status)
+        try:
+            reject_repeated_parameters(request.POST)
+            body = grant(request)
+        except OAuth2Error as error:
+            return _oauth_response({**_NO_STORE, **error.headers}, error.json, error.status_code)
+        return _oauth_response(_NO_STORE, json.dumps(body), 200)
 
 
 class IntrospectView(OAuthEndpoint):
@@ -100,7 +116,7 @@ class MetadataView(OAuthLibMixin, View):
     openid = False
 
     def get(self, request: HttpRequest) -> JsonResponse:
-        grant_types = list(self.get_oauthlib_core().server.grant_types)
+        grant_types = [*self.get_oauthlib_core().server.grant_types, *GRANTS]
         return JsonResponse(server_metadata(grant_types=grant_types, openid=self.openid))
 
 

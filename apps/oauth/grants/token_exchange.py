@@ -2,96 +2,99 @@
 
 A service holding a user's token (issued for the service's own API) exchanges it for a
 narrower token to call the next API on the user's behalf. The decision is made by
-apps/oauth/services/exchange.py; this module parses the request, authenticates the client,
+apps/oauth/services/exchange.py; this module reads the request, authenticates the client,
 issues the token and writes the audit event, granted or refused.
 """
 
-import json
+from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
-from oauthlib.oauth2.rfc6749.grant_types.base import GrantTypeBase
+from django.http import HttpRequest, QueryDict
 
 from apps.audit import services as audit
-from apps.oauth.errors import InvalidClient, OAuth2Error
+from apps.oauth.errors import OAuth2Error, UnauthorizedClient
 from apps.oauth.models import Application, GrantType
-from apps.oauth.request_state import internal
-from apps.oauth.services.exchange import ExchangeRequest, evaluate_exchange
-from apps.oauth.validators import request_value, request_values
+from apps.oauth.params import scope_list
+from apps.oauth.services.client_auth import authenticate_client, claimed_client_id
+from apps.oauth.services.exchange import Exchange, ExchangeRequest, evaluate_exchange
+from apps.oauth.tokens import bearer_token_response, issue_access_token, record_access_token
 
 GRANT_TYPE = GrantType.TOKEN_EXCHANGE.value
 
-# RFC 8693 section 2.1 (``resource`` is RFC 8707's): read in exchange_request below.
+
+def exchange_request(params: QueryDict) -> ExchangeRequest:
+    """The RFC 8693 section 2.1 parameters (``resource`` is RFC 8707's)."""
+    return ExchangeRequest(
+        subject_token=params.get("subject_token"),
+        subject_token_type=params.get("subject_token_type"),
+        actor_token=params.get("actor_token"),
+        actor_token_type=params.get("actor_token_type"),
+        requested_token_type=params.get("requested_token_type"),
+        audiences=tuple(params.getlist("audience")),
+        resources=tuple(params.getlist("resource")),
+        scopes=tuple(scope_list(params.get("scope")) or ()),
+    )
 
 
-class TokenExchangeGrant(GrantTypeBase):
-    grant_type = GRANT_TYPE
+def token_response(request: HttpRequest) -> dict[str, Any]:
+    exchange, body = exchange_token(request, read=exchange_request, grant_type=GRANT_TYPE)
+    # RFC 8693 section 2.2.1
+    return {**body, "issued_token_type": exchange.issued_token_type}
 
-    def exchange_request(self, request) -> ExchangeRequest:
-        """The exchange parameters of an oauthlib request."""
-        return ExchangeRequest(
-            subject_token=request_value(request, "subject_token"),
-            subject_token_type=request_value(request, "subject_token_type"),
-            actor_token=request_value(request, "actor_token"),
-            actor_token_type=request_value(request, "actor_token_type"),
-            requested_token_type=request_value(request, "requested_token_type"),
-            audiences=tuple(request_values(request, "audience")),
-            resources=tuple(request_values(request, "resource")),
-            scopes=tuple(request.scopes or ()),
-        )
 
-    def validate_token_request(self, request) -> None:
-        for validator in self.custom_validators.pre_token:
-            validator(request)
-        # RFC 8693 section 2.1: the client authenticates; a public client cannot.
-        if not self.request_validator.authenticate_client(request):
-            raise InvalidClient(request=request)
-        request.client_id = request.client.client_id
-        self.validate_grant_type(request)
-        exchange = evaluate_exchange(client=request.client, params=self.exchange_request(request))
-        request.exchange = exchange
-        # What the token generator and save_bearer_token read (apps/oauth/tokens.py, validators.py).
-        request.token_plan = exchange.plan
-        request.scopes = list(exchange.plan.scopes)
-        request.user = exchange.user
-        request.token_subject = exchange.subject
-        request.extra_claims = {"act": exchange.act} if exchange.act else None
-        request.parent_token = exchange.subject_row
+def exchange_token(
+    request: HttpRequest, *, read: Callable[[QueryDict], ExchangeRequest], grant_type: str
+) -> tuple[Exchange, dict[str, Any]]:
+    """Authenticate, decide, issue and audit one exchange; ``read`` parses the parameters
+    (RFC 8693's, or an alias's). Every refusal after parsing is audited too."""
+    request_id = audit.request_id_from(request.headers)
+    client: Application | None = None
+    exchange: Exchange | None = None
+    try:
+        client = authenticate_client(request)
+        # Aliases of token exchange need the same permission.
+        if GrantType.TOKEN_EXCHANGE not in client.allowed_grant_types:
+            raise UnauthorizedClient()
+        exchange = evaluate_exchange(client=client, params=read(request.POST))
+    except OAuth2Error as error:
+        _audit(request, request_id, grant_type, client=client, exchange=exchange, error=error)
+        raise
+    issued = issue_access_token(
+        client_id=client.client_id,
+        user=exchange.user,
+        plan=exchange.plan,
+        subject=exchange.subject,
+        extra_claims={"act": exchange.act} if exchange.act else None,
+    )
+    # The exchanged token, its lineage row and the audit event land together or not at all.
+    with transaction.atomic():
+        record_access_token(issued=issued, application=client, user=exchange.user, parent=exchange.subject_row)
+        _audit(request, request_id, grant_type, client=client, exchange=exchange)
+    return exchange, bearer_token_response(issued, exchange.plan)
 
-    def create_token_response(self, request, token_handler) -> tuple[dict[str, str], str, int]:
-        headers = self._get_default_headers()
-        request_id = audit.request_id_from(request.headers)
-        try:
-            self.validate_token_request(request)
-        except OAuth2Error as error:
-            self._audit(request, request_id, error=error)
-            headers.update(error.headers)
-            return headers, error.json, error.status_code
-        # The exchanged token, its lineage row and the audit event land together or not at all.
-        with transaction.atomic():
-            token = token_handler.create_token(request, refresh_token=False)
-            self.request_validator.save_token(token, request)
-            self._audit(request, request_id)
-        return headers, json.dumps(self.response_body(token, request)), 200
 
-    def response_body(self, token, request) -> dict:
-        """RFC 8693 section 2.2.1."""
-        return {**token, "issued_token_type": request.exchange.issued_token_type}
-
-    def _audit(self, request, request_id: str, error: OAuth2Error | None = None) -> None:
-        exchange = internal(request, "exchange")
-        client = request.client if isinstance(request.client, Application) else None
-        audit.record(
-            event_type=audit.EXCHANGE,
-            granted=error is None,
-            client_id=client.client_id if client else str(request.client_id or ""),
-            subject=exchange.subject if exchange else "",
-            audience=exchange.plan.audience if exchange else [],
-            scopes=exchange.plan.scopes if exchange else [],
-            reason=f"{error.error}: {error.description}" if error else "",
-            request_id=request_id,
-            details={
-                "grant_type": str(request.grant_type),
-                "act": exchange.act if exchange else None,
-                "policy": exchange.policy.pk if exchange else None,
-            },
-        )
+def _audit(
+    request: HttpRequest,
+    request_id: str,
+    grant_type: str,
+    *,
+    client: Application | None,
+    exchange: Exchange | None,
+    error: OAuth2Error | None = None,
+) -> None:
+    audit.record(
+        event_type=audit.EXCHANGE,
+        granted=error is None,
+        client_id=client.client_id if client else claimed_client_id(request),
+        subject=exchange.subject if exchange else "",
+        audience=exchange.plan.audience if exchange else [],
+        scopes=exchange.plan.scopes if exchange else [],
+        reason=f"{error.error}: {error.description}" if error else "",
+        request_id=request_id,
+        details={
+            "grant_type": grant_type,
+            "act": exchange.act if exchange else None,
+            "policy": exchange.policy.pk if exchange else None,
+        },
+    )

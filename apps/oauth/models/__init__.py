@@ -1,4 +1,5 @@
 from .application import Application, GrantType
+from .config_generation import ConfigGeneration
 from .exchange_policy import ExchangeMode, ExchangePolicy
 from .signing_key import KeyState, SigningKey
 from .tokens import AccessToken, Grant, IDToken, RefreshToken
@@ -6,6 +7,7 @@ from .tokens import AccessToken, Grant, IDToken, RefreshToken
 __all__ = [
     "AccessToken",
     "Application",
+    "ConfigGeneration",
     "ExchangeMode",
     "ExchangePolicy",
     "Grant",

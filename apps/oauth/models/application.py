@@ -148,6 +148,20 @@ class Application(AbstractApplication):
             self._allowed_scope_objects = list(self.allowed_scopes.select_related("resource"))
         return self._allowed_scope_objects
 
+    def enabled_exchange_policies(self) -> list:
+        """The client's enabled exchange policies with their targets, scopes and subject
+        audiences, loaded once per instance (three queries)."""
+        if not hasattr(self, "_enabled_exchange_policies"):
+            self._enabled_exchange_policies = list(
+                self.exchange_policies.filter(enabled=True)
+                .select_related("target")
+                .prefetch_related(
+                    models.Prefetch("scopes", queryset=ApiScope.objects.select_related("resource")),
+                    "subject_audiences",
+                )
+            )
+        return self._enabled_exchange_policies
+
     @property
     def jwk_key(self):
         """ID tokens are signed with the IdP's active RS256 key, not a key in settings."""

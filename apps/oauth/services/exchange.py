@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.oauth.errors import InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, shown
@@ -104,11 +103,7 @@ def check_subject_token(ex: Exchange) -> None:
 
 def load_policies(ex: Exchange) -> None:
     """A client with no exchange policy at all is not authorized for this grant."""
-    ex.policies = list(
-        ex.client.exchange_policies.filter(enabled=True)
-        .select_related("target")
-        .prefetch_related(Prefetch("scopes", queryset=ApiScope.objects.select_related("resource")), "subject_audiences")
-    )
+    ex.policies = ex.client.enabled_exchange_policies()
     if not ex.policies:
         raise UnauthorizedClient(description="No exchange policy allows this client to exchange tokens.")
 

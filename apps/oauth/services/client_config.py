@@ -1,0 +1,111 @@
+"""A client as the token endpoint sees it: fresh credentials, cached configuration.
+
+Every token request reads the client's secret and enabled flag, together with the
+configuration generation (:class:`~apps.oauth.models.ConfigGeneration`), in one query.
+What else a token request needs (the client's own API, its allowed scopes with their APIs,
+its exchange policies) takes a few more queries, made only when the generation changed
+since this process last loaded that client. Every save or delete of a client, API
+resource, scope or exchange policy changes the generation (:func:`configuration_changed`),
+so every process sees a change on its next request: the cache is never stale, it only
+saves the queries while nothing changes.
+"""
+
+import secrets
+import threading
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy
+from apps.resources.models import ApiResource, ApiScope
+
+GENERATION_ROW = 1
+MAX_CACHED_CLIENTS = 10_000
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    application: Application  # configuration as of ``generation``, shared by requests: read only
+    client_secret: str  # read by this request
+    is_active: bool  # read by this request
+
+
+_clients: dict[str, tuple[int, Application]] = {}  # client_id -> (generation, loaded client)
+_lock = threading.Lock()
+
+
+@cache
+def _credentials_sql(vendor: str) -> str:
+    """SELECT id, secret, enabled, generation for one client_id; built once from the models."""
+    quote = connection.ops.quote_name
+    app, gen = Application._meta, ConfigGeneration._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    # Only names from the models' metadata are formatted in; every value is a parameter.
+    a_id, secret, active = (column(app, name) for name in ("id", "client_secret", "is_active"))
+    client_id, value, g_id = column(app, "client_id"), column(gen, "value"), column(gen, "id")
+    application, generation = quote(app.db_table), quote(gen.db_table)
+    return f"SELECT a.{a_id}, a.{secret}, a.{active}, g.{value} FROM {application} a LEFT JOIN {generation} g ON g.{g_id} = %s WHERE a.{client_id} = %s"  # noqa: E501, S608
+
+
+def _load(client_id: str) -> Application | None:
+    application = Application.objects.filter(client_id=client_id).first()  # with its own API
+    if application is not None:
+        application.allowed_scope_objects()
+        application.enabled_exchange_policies()
+    return application
+
+
+def client_record(client_id: str) -> ClientRecord | None:
+    """The client registered as ``client_id``, or None. One query while its configuration is
+    unchanged; the secret and enabled flag are always the ones stored now."""
+    with connection.cursor() as cursor:
+        cursor.execute(_credentials_sql(connection.vendor), [GENERATION_ROW, client_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, client_secret, is_active, generation = row
+    cached = _clients.get(client_id)
+    if cached is not None and generation is not None and cached[0] == generation and cached[1].pk == pk:
+        application = cached[1]
+    else:
+        application = _load(client_id)
+        if application is None:  # deleted since the first query
+            return None
+        if generation is not None:
+            with _lock:
+                if len(_clients) >= MAX_CACHED_CLIENTS:
+                    _clients.clear()
+                _clients[client_id] = (generation, application)
+    return ClientRecord(application=application, client_secret=client_secret, is_active=bool(is_active))
+
+
+def clear_client_cache() -> None:
+    with _lock:
+        _clients.clear()
+
+
+def configuration_changed(**kwargs: Any) -> None:
+    """Signal receiver: a client, API, scope or policy changed. The new generation commits
+    with the change (a rolled-back change leaves the old value in place)."""
+    if kwargs.get("action", "post_").startswith("pre_"):
+        return  # m2m_changed fires before and after; the change is only done after
+    ConfigGeneration.objects.filter(pk=GENERATION_ROW).update(value=secrets.randbits(62))
+    clear_client_cache()
+
+
+def connect_signals() -> None:
+    for model in (Application, ApiResource, ApiScope, ExchangePolicy):
+        post_save.connect(configuration_changed, sender=model, dispatch_uid=f"config-save-{model.__name__}")
+        post_delete.connect(configuration_changed, sender=model, dispatch_uid=f"config-delete-{model.__name__}")
+    for through in (
+        Application.allowed_scopes.through,
+        ExchangePolicy.scopes.through,
+        ExchangePolicy.subject_audiences.through,
+    ):
+        m2m_changed.connect(configuration_changed, sender=through, dispatch_uid=f"config-m2m-{through.__name__}")

@@ -1,0 +1,144 @@
+"""Profile one endpoint in-process, through the whole WSGI stack (middleware included).
+
+    .venv/bin/python bench/profile_token.py cc_rs256 [requests]     # or cc_es256, exchange, introspect
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/profile_token.py exchange
+
+Prints pyinstrument's call tree for ``requests`` calls (default 2,000) after a warm-up, and
+the SQL statements one call runs. SQLite in a temporary folder unless DATABASE_URL is set.
+"""
+
+import base64
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+workdir = tempfile.mkdtemp(prefix="idp-profile-")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir}/profile.sqlite3")
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="bench.settings",
+    SECRET_KEY="profile-only",
+    SECURE_SSL_REDIRECT="0",
+    ALLOWED_HOSTS="127.0.0.1",
+    IDP_ISSUER="http://127.0.0.1:8000",
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from pyinstrument import Profiler  # noqa: E402
+
+
+def basic(client: dict[str, str]) -> str:
+    raw = f"{quote(client['client_id'], safe='')}:{quote(client['client_secret'], safe='')}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def main() -> None:
+    case = sys.argv[1] if len(sys.argv) > 1 else "cc_rs256"
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    call_command("migrate", verbosity=0)
+    from apps.oauth.services.clients import issue_user_token
+    from apps.oauth.services.demo import seed_demo
+
+    demo = seed_demo()
+    clients = demo["clients"]
+    from django.contrib.auth import get_user_model
+
+    from apps.oauth.models import Application
+
+    subject = issue_user_token(
+        client=Application.objects.get(client_id="globoticket-web"),
+        user=get_user_model().objects.get(username="alice"),
+        scopes=["shoppingbasket.fullaccess"],
+    ).token
+    cases = {
+        "cc_rs256": ("/o/token/", clients["eventcatalog-admin"], "grant_type=client_credentials&scope=eventcatalog.read"),
+        "cc_es256": ("/o/token/", clients["shoppingbasket"], "grant_type=client_credentials&scope=discount.fullaccess"),
+        "exchange": (
+            "/o/token/",
+            clients["shoppingbasket"],
+            urlencode(
+                {
+                    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                    "subject_token": subject,
+                    "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                    "scope": "discount.fullaccess",
+                }
+            ),
+        ),
+        "introspect": ("/o/introspect/", clients["shoppingbasket"], urlencode({"token": subject})),
+        "ceiling": ("/bench/ceiling", clients["shoppingbasket"], ""),
+    }
+    path, client, body = cases[case]
+    handler = WSGIHandler()
+    encoded = body.encode()
+
+    def call() -> bytes:
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(encoded),
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(encoded)),
+            "HTTP_AUTHORIZATION": basic(client),
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+        statuses = []
+        response = handler(environ, lambda status, headers: statuses.append(status))
+        payload = b"".join(response)
+        response.close()
+        if not statuses[0].startswith("200"):
+            raise SystemExit(f"{statuses[0]}: {payload.decode()}")
+        return payload
+
+    for _ in range(50):
+        call()
+    statements: list[str] = []
+
+    def log_sql(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(log_sql):
+        call()
+    import time
+
+    started = time.perf_counter()
+    for _ in range(count):
+        call()
+    print(f"{(time.perf_counter() - started) / count * 1000:.3f} ms per request, unprofiled")
+    if os.environ.get("CPROFILE"):
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as prof:
+            for _ in range(count):
+                call()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        return
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for _ in range(count):
+        call()
+    profiler.stop()
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(f"{len(statements)} SQL statements per request:")
+    for sql in statements:
+        print("  ", sql[:300])
+
+
+if __name__ == "__main__":
+    main()
