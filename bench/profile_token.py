@@ -30,6 +30,12 @@ os.environ.update(
 import django  # noqa: E402
 
 django.setup()
+if os.environ.get("SSB"):
+    from django.conf import settings
+
+    settings.DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    if os.environ.get("NOHC"):
+        settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
@@ -61,7 +67,11 @@ def main() -> None:
         scopes=["shoppingbasket.fullaccess"],
     ).token
     cases = {
-        "cc_rs256": ("/o/token/", clients["eventcatalog-admin"], "grant_type=client_credentials&scope=eventcatalog.read"),
+        "cc_rs256": (
+            "/o/token/",
+            clients["eventcatalog-admin"],
+            "grant_type=client_credentials&scope=eventcatalog.read",
+        ),
         "cc_es256": ("/o/token/", clients["shoppingbasket"], "grant_type=client_credentials&scope=discount.fullaccess"),
         "exchange": (
             "/o/token/",
@@ -116,15 +126,16 @@ def main() -> None:
         call()
     import time
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(count):
         call()
-    print(f"{(time.perf_counter() - started) / count * 1000:.3f} ms per request, unprofiled")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"{elapsed / count * 1000:.3f} ms per request, {cpu / count * 1000:.3f} ms of it on this process's CPU")
     if os.environ.get("CPROFILE"):
         import cProfile
         import pstats
 
-        with cProfile.Profile() as prof:
+        with cProfile.Profile(time.process_time) as prof:
             for _ in range(count):
                 call()
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)

@@ -1,12 +1,20 @@
-"""Token endpoint benchmark: gunicorn (2 workers) + wrk, one line per figure.
+"""Token endpoint benchmark: one command, one run, SQLite then PostgreSQL.
 
-    make bench                                   # SQLite in a temporary folder
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench
+    make bench
+    BENCH_DATABASES=postgres BENCH_REPEATS=5 make bench
 
-Measures tokens/s and p50/p99 latency under load for client credentials (RS256 and ES256
-APIs) and token exchange (the seed's basket -> discount delegation), and the server time per
-request with a single connection (gunicorn's own timing).
-Needs wrk (Debian package ``wrk``).
+For each database: the IdP under gunicorn (2 workers, the project's gunicorn.conf.py) and
+wrk with keep-alive connections measure, in the same run and the same server,
+
+- ``ceiling``: a minimal JSON view served as the token endpoint is (bench/urls.py);
+- client credentials for an RS256 API and for an ES256 API (stored tokens);
+- token exchange (basket -> discount, ES256), against client credentials for the same API;
+- introspection (the basket introspecting alice's token);
+- growth: client credentials and exchange with 10^3 and with 10^6 stored tokens;
+
+each as tokens/s, p50 and p99 latency and the ratio to the ceiling: medians of
+BENCH_REPEATS runs of BENCH_DURATION each. Then the peak RSS of each worker. Resource-server
+validation (apps/resource_server) is timed in-process once. Needs wrk (Debian: ``wrk``).
 """
 
 import base64
@@ -16,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,9 +35,14 @@ from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DURATION = os.environ.get("BENCH_DURATION", "10s")
+DURATION = os.environ.get("BENCH_DURATION", "5s")
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+GROWTH_ROWS = [int(n) for n in os.environ.get("BENCH_GROWTH_ROWS", "1000,1000000").split(",") if n]
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/idp_bench")
+DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgres").split(",")
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
 def free_port() -> int:
@@ -37,8 +51,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(*args: str, env: dict[str, str]) -> str:
-    return subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+def support(command: str, *args: str, env: dict[str, str]) -> dict:
+    out = subprocess.run(
+        [PYTHON, "bench/support.py", command, *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def wait_until_serving(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
@@ -54,7 +71,7 @@ def wait_until_serving(url: str, server: subprocess.Popen, timeout: float = 30) 
     raise SystemExit(f"gunicorn did not serve {url} within {timeout}s")
 
 
-def wrk(url: str, body: str, authorization: str, connections: int, threads: int) -> dict[str, float]:
+def wrk(url: str, body: str, authorization: str, *, duration: str = DURATION, connections: int = CONNECTIONS) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             'wrk.method = "POST"\n'
@@ -63,7 +80,7 @@ def wrk(url: str, body: str, authorization: str, connections: int, threads: int)
             f'wrk.headers["Authorization"] = "{authorization}"\n'
         )
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{DURATION}", "--latency", "-s", script.name, url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}", "--latency", "-s", script.name, url],
         check=True,
         capture_output=True,
         text=True,
@@ -84,49 +101,83 @@ def wrk(url: str, body: str, authorization: str, connections: int, threads: int)
     }
 
 
-def server_time_ms(access_log: Path, offset: int) -> float:
-    """Median of gunicorn's per-request time for the requests logged after ``offset``."""
-    with access_log.open() as log:
-        log.seek(offset)
-        times = sorted(int(line) for line in log if line.strip().isdigit())
-    return times[len(times) // 2] / 1000
+def median_of(runs: list[dict]) -> dict:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-def main() -> None:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install wrk")
-    workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
+def basic(client: dict) -> str:
+    raw = f"{quote(client['client_id'], safe='')}:{quote(client['client_secret'], safe='')}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+def exchange_body(subject_token: str) -> str:
+    return urlencode(
+        {
+            "grant_type": EXCHANGE,
+            "subject_token": subject_token,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "scope": "discount.fullaccess",
+        }
+    )
+
+
+def peak_rss_mib(master_pid: int) -> list[float]:
+    """VmHWM (peak resident set) of each gunicorn worker, in MiB."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    peaks = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+    return peaks
+
+
+def ensure_postgres_database(url: str) -> bool:
+    """Create the benchmark database if missing; False if PostgreSQL is not reachable."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0].replace("postgres://", "postgresql://") + "/postgres"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        print(f"# PostgreSQL not reachable ({exc}); skipped")
+        return False
+    return True
+
+
+def bench_database(database: str, workdir: Path) -> dict:
     port = free_port()
+    url = POSTGRES_URL if database == "postgres" else f"sqlite:///{workdir / 'bench.sqlite3'}"
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "idp.settings.base",
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
         "SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "DATABASE_URL": url,
+        # SQLite has one writer at a time: threads would only queue on its lock.
+        "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "1" if database == "sqlite" else "4"),
     }
-    database = env["DATABASE_URL"].split(":", 1)[0]
-    access_log = workdir / "access.log"
-    run(PYTHON, "manage.py", "migrate", "--noinput", env=env)
-    demo = json.loads(run(PYTHON, "manage.py", "seed_demo", "--json", env=env))
+    seeded = support("seed", env=env)
+    clients, subject_token = seeded["demo"]["clients"], seeded["subject_token"]
+    basket, admin = basic(clients["shoppingbasket"]), basic(clients["eventcatalog-admin"])
     server = subprocess.Popen(
         [
             PYTHON,
             "-m",
             "gunicorn",
-            "-w",
+            "--config",
+            "gunicorn.conf.py",
+            "--workers",
             "2",
-            "-b",
+            "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
-            # %(D)s: microseconds gunicorn spent on each request, i.e. server time.
-            "--access-logfile",
-            str(access_log),
-            "--access-logformat",
-            "%(D)s",
             "idp.wsgi",
         ],  # fmt: skip
         cwd=ROOT,
@@ -134,45 +185,89 @@ def main() -> None:
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
+    token_url = f"{base}/o/token/"
+    results: dict = {}
     try:
         wait_until_serving(f"{base}/.well-known/openid-configuration", server)
-        # alice's token for the shopping basket, as the web app would hold it after login.
-        subject_token = run(
-            PYTHON, "manage.py", "issue_token", "--user", "alice", "--client", "globoticket-web",
-            "--scope", "shoppingbasket.fullaccess", env={**env, "DEBUG": "1"},
-        ).strip()  # fmt: skip
-        exchange = urlencode(
-            {
-                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                "subject_token": subject_token,
-                "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
-                "scope": "discount.fullaccess",
-            }
-        )
         cases = {
-            "client_credentials RS256": ("eventcatalog-admin", "grant_type=client_credentials&scope=eventcatalog.read"),
-            "client_credentials ES256": ("shoppingbasket", "grant_type=client_credentials&scope=discount.fullaccess"),
-            "token_exchange ES256": ("shoppingbasket", exchange),
+            "ceiling": (f"{base}/bench/ceiling", "", ""),
+            "client_credentials RS256": (token_url, "grant_type=client_credentials&scope=eventcatalog.read", admin),
+            "client_credentials ES256": (token_url, "grant_type=client_credentials&scope=discount.fullaccess", basket),
+            "token_exchange ES256": (token_url, exchange_body(subject_token), basket),
+            "introspection": (f"{base}/o/introspect/", urlencode({"token": subject_token}), basket),
         }
-        print(f"# /o/token/, gunicorn 2 workers, {database}, {DURATION} per run")
-        for case, (name, body) in cases.items():
-            creds = demo["clients"][name]
-            raw = f"{quote(creds['client_id'], safe='')}:{quote(creds['client_secret'], safe='')}"
-            authorization = "Basic " + base64.b64encode(raw.encode()).decode()
-            url = f"{base}/o/token/"
-            wrk(url, body, authorization, connections=4, threads=1)  # warm-up: keys, connections
-            loaded = wrk(url, body, authorization, connections=CONNECTIONS, threads=2)
-            logged = access_log.stat().st_size
-            single = wrk(url, body, authorization, connections=1, threads=1)
-            server_ms = server_time_ms(access_log, logged)
-            print(f"{case} tokens/s (c={CONNECTIONS}): {loaded['rps']:.0f}")
-            print(f"{case} p50 ms (c={CONNECTIONS}): {loaded['p50']:.2f}")
-            print(f"{case} p99 ms (c={CONNECTIONS}): {loaded['p99']:.2f}")
-            print(f"{case} round trip ms (c=1, p50): {single['p50']:.2f}")
-            print(f"{case} server time ms (c=1, p50): {server_ms:.2f}")
+        for target, body, authorization in cases.values():
+            wrk(target, body, authorization, duration="2s", connections=4)  # warm-up: keys, connections
+        runs: dict[str, list[dict]] = {case: [] for case in cases}
+        for _ in range(REPEATS):  # interleaved, so drift on a shared machine hits every case alike
+            for case, (target, body, authorization) in cases.items():
+                runs[case].append(wrk(target, body, authorization))
+        results["cases"] = {case: median_of(case_runs) for case, case_runs in runs.items()}
+        results["growth"] = {}
+        for rows in GROWTH_ROWS:
+            filled = support("fill", str(rows), env=env)
+            growth_cases = {
+                "client_credentials ES256": (token_url, cases["client_credentials ES256"][1], basket),
+                "token_exchange ES256": (token_url, exchange_body(filled["subject_token"]), basket),
+            }
+            growth_runs: dict[str, list[dict]] = {case: [] for case in growth_cases}
+            for _ in range(REPEATS):
+                for case, (target, body, authorization) in growth_cases.items():
+                    growth_runs[case].append(wrk(target, body, authorization))
+            results["growth"][rows] = {case: median_of(r) for case, r in growth_runs.items()}
+        results["peak_rss_mib"] = peak_rss_mib(server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=10)
+    results["threads"] = env["GUNICORN_THREADS"]
+    return results
+
+
+def report(database: str, results: dict) -> None:
+    cases = results["cases"]
+    ceiling = cases["ceiling"]["rps"]
+    print(
+        f"\n## {database}: gunicorn 2 workers x {results['threads']} threads, wrk -c{CONNECTIONS},"
+        f" median of {REPEATS} x {DURATION}"
+    )
+    print("| case | tokens/s | p50 ms | p99 ms | of ceiling |")
+    print("|---|---|---|---|---|")
+    for case, figures in cases.items():
+        rps, p50, p99 = figures["rps"], figures["p50"], figures["p99"]
+        print(f"| {case} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {rps / ceiling:.2f} |")
+    exchange, cc = cases["token_exchange ES256"]["rps"], cases["client_credentials ES256"]["rps"]
+    print(f"\ntoken exchange / client credentials (both ES256, same client): {exchange / cc:.2f}")
+    if len(results["growth"]) == 2:
+        (small, at_small), (large, at_large) = sorted(results["growth"].items())
+        for case in at_small:
+            change = at_large[case]["rps"] / at_small[case]["rps"] - 1
+            print(
+                f"{case}: {at_small[case]['rps']:.0f}/s with {small:,} stored tokens, "
+                f"{at_large[case]['rps']:.0f}/s with {large:,} ({change:+.0%})"
+            )
+    print("peak RSS per worker: " + ", ".join(f"{mib:.0f} MiB" for mib in results["peak_rss_mib"]))
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
+    try:
+        all_results = {}
+        for database in DATABASES:
+            if database == "postgres" and not ensure_postgres_database(POSTGRES_URL):
+                continue
+            all_results[database] = bench_database(database, workdir)
+            report(database, all_results[database])
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'validate.sqlite3'}", "SECRET_KEY": "bench"}
+        validation = support("validate", env=env)
+        print("\n## resource-server validation (apps/resource_server), in-process, cached JWKS")
+        for algorithm, figures in validation.items():
+            print(f"{algorithm}: {figures['median_ms']:.3f} ms per token (median of batches of 100)")
+        (workdir / "results.json").write_text(json.dumps({**all_results, "validation": validation}, indent=2))
+        if os.environ.get("BENCH_JSON"):
+            Path(os.environ["BENCH_JSON"]).write_text(json.dumps({**all_results, "validation": validation}, indent=2))
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 

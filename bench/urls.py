@@ -1,5 +1,5 @@
 """The project's URLs plus ``/bench/ceiling``: the cheapest JSON view Django can serve
-through this project's middleware, i.e. the framework's ceiling for a token request."""
+as the token endpoint is served: the framework's ceiling for a token request."""
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -13,4 +13,4 @@ def ceiling(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-urlpatterns = [path("bench/ceiling", ceiling), *idp_urlpatterns]
+urlpatterns = [path("bench/ceiling", ceiling, name="bench-ceiling"), *idp_urlpatterns]

@@ -19,6 +19,13 @@ DEFAULTS: dict[str, Any] = {
     # published in the JWKS (state "next") before it becomes active, and stays published
     # after it retires, so a briefly stale signer still produces verifiable tokens.
     "SIGNING_KEY_CACHE_SECONDS": 30,
+    # URL names served past the browser middleware (apps/oauth/middleware.py).
+    "SERVICE_ENDPOINTS": [
+        "oauth2_provider:token",
+        "oauth2_provider:introspect",
+        "oauth2_provider:revoke-token",
+        "jwks",
+    ],
     # Cache-Control max-age of the JWKS document.
     "JWKS_MAX_AGE_SECONDS": 300,
     # How long a remembered consent spares the user the consent screen.

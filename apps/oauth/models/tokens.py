@@ -17,7 +17,9 @@ class AccessToken(AbstractAccessToken):
     revokes every token exchanged from it.
     """
 
-    jti = models.UUIDField("JWT ID", default=uuid.uuid4, unique=True, editable=False)
+    # Unique by construction (uuid4) and never a lookup key (the checksum is): no index, since
+    # a unique index on random values is the costliest part of every token INSERT.
+    jti = models.UUIDField("JWT ID", default=uuid.uuid4, editable=False)
     subject = models.CharField(
         max_length=255, blank=True, help_text="The sub claim: a user id, or a client id when no user is involved."
     )
