@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from apps.oauth.keys import clear_key_cache
+from apps.oauth.services.client_config import clear_client_cache
 from apps.oauth.services.clients import ClientCredentials, save_client
 from apps.resources.models import ApiResource, ApiScope
 
@@ -21,11 +22,14 @@ ISSUER = "https://idp.test"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_signing_key_cache():
-    # Keys live in the database, which each test rolls back; the process cache must follow.
+def _fresh_process_caches():
+    # Keys and clients live in the database, which each test rolls back; the process caches
+    # must follow.
     clear_key_cache()
+    clear_client_cache()
     yield
     clear_key_cache()
+    clear_client_cache()
 
 
 def basic_auth(client_id: str, secret: str) -> str:

@@ -1,0 +1,171 @@
+"""The token endpoint's hot path: fixed query counts, a configuration cache that is never
+stale, rows inserted exactly as save() would, and no browser middleware."""
+
+import hashlib
+import re
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+from apps.oauth.models import AccessToken, Application, ConfigGeneration
+from apps.oauth.services.client_config import GENERATION_ROW
+from apps.oauth.services.clients import rotate_client_secret
+from apps.oauth.tokens import issue_access_token, record_access_token
+from apps.resources.models import ApiResource, ApiScope
+from apps.resources.services import plan_token
+from tests.conftest import JWKS_URL, TOKEN_URL, basic_auth, form_post, oauth_error
+from tests.oauth.conftest import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
+
+CC = {"grant_type": "client_credentials", "scope": "eventcatalog.read"}
+
+
+@pytest.fixture
+def catalog_admin(apis, make_client):
+    return make_client("catalog-admin", scopes=["eventcatalog.read", "eventcatalog.write"])
+
+
+def data_statements(queries) -> list[str]:
+    """The SELECT/INSERT/UPDATE/DELETE statements run (not transaction control, which
+    differs between databases)."""
+    statements = [query["sql"] for query in queries.captured_queries]
+    return [sql for sql in statements if re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE)\b", sql, re.I)]
+
+
+def generation() -> int:
+    return ConfigGeneration.objects.get(pk=GENERATION_ROW).value
+
+
+@pytest.mark.django_db
+def test_client_credentials_runs_two_statements(token_request, catalog_admin):
+    token_request(catalog_admin, CC)  # loads the client's configuration into this process
+    with CaptureQueriesContext(connection) as queries:
+        response = token_request(catalog_admin, CC)
+    assert response.status_code == 200
+    select, insert = data_statements(queries)
+    # 1. the client's secret and enabled flag, with the configuration generation
+    assert select.startswith("SELECT") and "oauth_application" in select and "oauth_configgeneration" in select
+    # 2. the token's row (checksum, audience, expiry) for revocation and introspection
+    assert insert.startswith('INSERT INTO "oauth_accesstoken"')
+
+
+@pytest.mark.django_db
+def test_token_exchange_runs_four_statements(token_request, basket, basket_policy, alice_token):
+    exchange = {
+        "grant_type": TOKEN_EXCHANGE,
+        "subject_token": alice_token,
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        "scope": "discount.fullaccess",
+    }
+    assert token_request(basket, exchange).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = token_request(basket, exchange)
+    assert response.status_code == 200
+    client_row, subject_row, token_row, audit_row = data_statements(queries)
+    assert "oauth_application" in client_row
+    assert "oauth_accesstoken" in subject_row and "auth_user" in subject_row  # revoked? user enabled?
+    assert token_row.startswith('INSERT INTO "oauth_accesstoken"')
+    assert audit_row.startswith('INSERT INTO "audit_auditevent"')
+
+
+@pytest.mark.django_db
+def test_every_configuration_change_moves_the_generation(apis, catalog_admin, basket_policy):
+    seen = {generation()}
+    changes = [
+        lambda: catalog_admin.client.allowed_scopes.remove(ApiScope.objects.get(name="eventcatalog.write")),
+        lambda: catalog_admin.client.save(),
+        lambda: ApiResource.objects.filter(audience="eventcatalog").first().save(),
+        lambda: ApiScope.objects.create(name="eventcatalog.audit", resource=apis["eventcatalog"]),
+        lambda: basket_policy.scopes.clear(),
+        lambda: basket_policy.subject_audiences.add(apis["eventcatalog"]),
+        lambda: basket_policy.delete(),
+    ]
+    for change in changes:
+        change()
+        seen.add(generation())
+    assert len(seen) == len(changes) + 1
+
+
+@pytest.mark.django_db
+def test_removed_scope_is_refused_on_the_next_request(token_request, catalog_admin):
+    assert token_request(catalog_admin, CC).status_code == 200
+    catalog_admin.client.allowed_scopes.remove(ApiScope.objects.get(name="eventcatalog.read"))
+    assert oauth_error(token_request(catalog_admin, CC)) == (400, "invalid_scope")
+
+
+@pytest.mark.django_db
+def test_resource_lifetime_change_applies_on_the_next_request(token_request, catalog_admin, apis):
+    assert token_request(catalog_admin, CC).json()["expires_in"] == apis["eventcatalog"].access_token_lifetime
+    apis["eventcatalog"].access_token_lifetime = 123
+    apis["eventcatalog"].save()
+    assert token_request(catalog_admin, CC).json()["expires_in"] == 123
+
+
+@pytest.mark.django_db
+def test_change_made_by_another_process_is_seen(token_request, catalog_admin):
+    """Another process's change reaches this one only through the database: a scope renamed
+    without signals here, then the generation moved, as the other process's signal does."""
+    assert token_request(catalog_admin, CC).status_code == 200
+    ApiScope.objects.filter(name="eventcatalog.read").update(name="eventcatalog.view")
+    assert token_request(catalog_admin, CC).status_code == 200  # same generation: cached
+    ConfigGeneration.objects.filter(pk=GENERATION_ROW).update(value=F("value") + 1)
+    assert oauth_error(token_request(catalog_admin, CC)) == (400, "invalid_scope")
+    assert token_request(catalog_admin, {**CC, "scope": "eventcatalog.view"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_disabling_a_client_applies_at_once_even_without_signals(token_request, catalog_admin):
+    assert token_request(catalog_admin, CC).status_code == 200
+    Application.objects.filter(pk=catalog_admin.client.pk).update(is_active=False)  # no signal
+    assert oauth_error(token_request(catalog_admin, CC)) == (401, "invalid_client")
+
+
+@pytest.mark.django_db
+def test_rotated_secret_applies_at_once(client, token_request, catalog_admin):
+    assert token_request(catalog_admin, CC).status_code == 200
+    new_secret = rotate_client_secret(client=Application.objects.get(pk=catalog_admin.client.pk))
+    assert oauth_error(token_request(catalog_admin, CC)) == (401, "invalid_client")
+    response = form_post(
+        client, TOKEN_URL, CC, HTTP_AUTHORIZATION=basic_auth(catalog_admin.client.client_id, new_secret)
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_missing_generation_row_means_no_caching(token_request, catalog_admin):
+    ConfigGeneration.objects.all().delete()
+    assert token_request(catalog_admin, CC).status_code == 200
+    ApiScope.objects.filter(name="eventcatalog.read").update(name="eventcatalog.view")  # no signal
+    assert oauth_error(token_request(catalog_admin, CC)) == (400, "invalid_scope")
+
+
+@pytest.mark.django_db
+def test_inserted_row_is_what_save_would_store(apis, catalog_admin):
+    client = catalog_admin.client
+    plan = plan_token(allowed_scopes=client.allowed_scope_objects(), requested_scopes=["eventcatalog.read"])
+    issued = issue_access_token(client_id=client.client_id, user=None, plan=plan)
+    record_access_token(issued=issued, application=client, user=None)
+    row = AccessToken.objects.get(jti=issued.jti)
+    assert row.token == ""  # RFC 9700: never the bearer token itself
+    assert row.token_checksum == hashlib.sha256(issued.token.encode()).hexdigest()
+    assert (row.application_id, row.user_id, row.parent_id) == (client.pk, None, None)
+    assert (row.subject, row.audience, row.scope) == (client.client_id, ["eventcatalog"], "eventcatalog.read")
+    assert row.expires == issued.expires_at and row.act is None and row.resource == []
+    assert row.created is not None and row.updated is not None
+
+
+@pytest.mark.django_db
+def test_service_endpoints_skip_sessions_but_keep_security_headers(client, token_request, catalog_admin):
+    response = token_request(catalog_admin, CC)
+    assert response.status_code == 200
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "no-store" and response["Pragma"] == "no-cache"
+    assert not response.cookies  # no session or CSRF cookie for a service
+    assert client.get(JWKS_URL).status_code == 200
+
+
+@pytest.mark.django_db
+def test_service_endpoint_without_trailing_slash_takes_the_usual_path(client, catalog_admin):
+    response = form_post(client, TOKEN_URL.rstrip("/"), CC)
+    assert response.status_code in (301, 404)  # CommonMiddleware's APPEND_SLASH, never the view
