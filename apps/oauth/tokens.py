@@ -18,12 +18,12 @@ from django.utils import timezone
 from oauth2_provider.models import set_token_value
 
 from apps.accounts.claims import user_claims
-from apps.oauth.inserts import insert_row
 from apps.oauth.keys import get_signing_key
 from apps.oauth.models import AccessToken
 from apps.oauth.request_state import internal
 from apps.resources.services import TokenPlan, plan_token
 from idp.conf import idp_settings
+from idp.inserts import insert_row
 
 ACCESS_TOKEN_JWT_TYPE = "at+jwt"  # RFC 9068 section 2.1
 
@@ -120,7 +120,7 @@ def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any
 
 
 def record_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> None:
-    """Insert the issued token's row by the fastest path (apps/oauth/inserts.py)."""
+    """Insert the issued token's row by the fastest path (idp/inserts.py)."""
     insert_row(access_token_row(issued=issued, application=application, user=user, **fields))
 
 
