@@ -10,8 +10,16 @@ class ApiScopeInline(admin.TabularInline):
 
 @admin.register(ApiResource)
 class ApiResourceAdmin(admin.ModelAdmin):
-    list_display = ("audience", "name", "resource_uri", "enabled", "access_token_lifetime", "signing_algorithm")
-    list_filter = ("enabled", "signing_algorithm")
+    list_display = (
+        "audience",
+        "name",
+        "resource_uri",
+        "enabled",
+        "access_token_lifetime",
+        "signing_algorithm",
+        "store_tokens",
+    )
+    list_filter = ("enabled", "signing_algorithm", "store_tokens")
     search_fields = ("audience", "name", "resource_uri")
     inlines = [ApiScopeInline]
 

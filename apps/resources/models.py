@@ -54,6 +54,15 @@ class ApiResource(models.Model):
         blank=True,
         help_text=f"User claims tokens for this API may carry, from: {', '.join(USER_CLAIMS)}.",
     )
+    store_tokens = models.BooleanField(
+        default=True,
+        help_text=(
+            "Stored: client-credentials and exchanged tokens for this API can be revoked, introspected, "
+            "exchanged further and are listed here. Self-contained (unticked): one INSERT less per token "
+            "request, but such tokens live until they expire, introspection reports them inactive and they "
+            "cannot be exchanged: keep their lifetime short. Tokens from sign-in are always stored."
+        ),
+    )
 
     class Meta:
         ordering = ["audience"]

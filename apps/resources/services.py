@@ -33,6 +33,13 @@ class TokenPlan:
     def audience(self) -> list[str]:
         return [resource.audience for resource in self.resources]
 
+    @property
+    def stored(self) -> bool:
+        """Whether the token gets a row: unless every API it is for chose self-contained
+        tokens (ApiResource.store_tokens); a token for several APIs is as revocable as the
+        strictest of them needs."""
+        return not self.resources or any(resource.store_tokens for resource in self.resources)
+
 
 def default_scopes(allowed: Iterable[ApiScope]) -> list[str]:
     """With no ``scope`` parameter a client gets every scope it may have on enabled APIs."""

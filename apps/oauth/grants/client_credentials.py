@@ -2,7 +2,8 @@
 
 Served directly (not through oauthlib): this is the hottest request of the whole system,
 paid on every service-to-service call, so it costs one query while the client's
-configuration is unchanged, plus the INSERT of the token's row.
+configuration is unchanged, plus the INSERT of the token's row (unless the API chose
+self-contained tokens, ApiResource.store_tokens).
 """
 
 from typing import Any
@@ -34,5 +35,6 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
     if not plan.resources:
         raise InvalidScope(description="No API scope granted: a client-credentials token must be for an API.")
     issued = issue_access_token(client_id=client.client_id, user=None, plan=plan)
-    record_access_token(issued=issued, application=client, user=None)
+    if plan.stored:
+        record_access_token(issued=issued, application=client, user=None)
     return bearer_token_response(issued, plan)

@@ -69,7 +69,8 @@ def exchange_token(
     )
     # The exchanged token, its lineage row and the audit event land together or not at all.
     with transaction.atomic():
-        record_access_token(issued=issued, application=client, user=exchange.user, parent=exchange.subject_row)
+        if exchange.plan.stored:
+            record_access_token(issued=issued, application=client, user=exchange.user, parent=exchange.subject_row)
         _audit(request, request_id, grant_type, client=client, exchange=exchange)
     return exchange, bearer_token_response(issued, exchange.plan)
 

@@ -16,6 +16,7 @@ from apps.oauth.errors import InvalidRequest
 from apps.oauth.keys import published_key
 from apps.oauth.models import AccessToken, IDToken
 from apps.oauth.tokens import ACCESS_TOKEN_JWT_TYPE
+from apps.resources.models import ApiResource
 from idp.conf import idp_settings
 
 MAX_TOKEN_LENGTH = 8192
@@ -65,9 +66,18 @@ def active_access_token(token: str, *, what: str) -> tuple[dict[str, Any], Acces
         .filter(token_checksum=hashlib.sha256(token.encode()).hexdigest())
         .first()
     )
+    if row is None and _self_contained(claims):
+        raise _reject(what, "self-contained (its API does not store tokens), so it cannot be exchanged")
     if row is None or row.expires <= timezone.now():
         raise _reject(what, "revoked or expired")
     return claims, row
+
+
+def _self_contained(claims: dict[str, Any]) -> bool:
+    audiences = claims.get("aud")
+    audiences = audiences if isinstance(audiences, list) else [audiences]
+    resources = ApiResource.objects.filter(audience__in=[a for a in audiences if isinstance(a, str)])
+    return bool(audiences) and len(resources) == len(audiences) and not any(r.store_tokens for r in resources)
 
 
 def active_id_token(token: str, *, what: str) -> tuple[dict[str, Any], IDToken]:
