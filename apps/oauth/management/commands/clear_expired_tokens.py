@@ -10,8 +10,8 @@ Schedule it, e.g. every 15 minutes:
 - Kubernetes: a CronJob, ``schedule: "*/15 * * * *"``, ``concurrencyPolicy: Forbid``, same command.
 
 What is deleted is DOT's ``oauth2_provider.models.clear_expired()`` (3.4.1), rule for rule and in
-its order. This command applies the rules itself rather than calling it, because it reports no
-counts, has no dry run, and batches with a fresh unordered scan per batch:
+its order. This command applies the rules itself rather than calling it, because it shows no
+progress, returns no counts, has no dry run, and re-counts the remaining rows after every batch:
 
 1. refresh tokens: revoked ones once REFRESH_TOKEN_EXPIRE_SECONDS old (kept until then for reuse
    detection; without REFRESH_TOKEN_REUSE_PROTECTION, after the grace period), orphans (their
@@ -25,7 +25,8 @@ counts, has no dry run, and batches with a fresh unordered scan per batch:
 4. expired grants (authorization codes).
 
 Each step deletes by primary key in batches of ``--batch-size``, oldest first, walking an index
-with a keyset cursor, so every DELETE is short and token issuance never waits long on it.
+(access tokens: ``expires``) with a cursor, so every DELETE is short and locks few rows: token
+issuance never waits long on it.
 """
 
 import argparse
@@ -36,7 +37,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandParser
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from oauth2_provider.models import refresh_token_expire_timedelta
 from oauth2_provider.settings import oauth2_settings
@@ -48,7 +49,7 @@ from apps.oauth.models import AccessToken, Grant, IDToken, RefreshToken
 class Step:
     label: str
     eligible: QuerySet  # the rows this step deletes
-    keyset: tuple[str, ...]  # the batch order; ends with "pk" so it is total
+    order: tuple[str, ...]  # the batch order, oldest first; its first field is an indexed column
 
 
 def positive_int(value: str) -> int:
@@ -95,37 +96,28 @@ def refresh_token_rule(now: datetime) -> Q:
 
 def steps(now: datetime, *, dry_run: bool) -> list[Step]:
     refresh_rule = refresh_token_rule(now)
-    access_rule = Q(expires__lt=now, refresh_token__isnull=True)
-    id_token_rule = Q(expires__lt=now, access_token__isnull=True)
+    # NOT EXISTS rather than DOT's ``refresh_token__isnull=True`` (a LEFT JOIN ... IS NULL): the
+    # same rows, but PostgreSQL plans it as an anti join it can stop after a batch's rows,
+    # where for the LEFT JOIN it misestimates and sorts every remaining expired row each batch.
+    refresh_token_of = RefreshToken.objects.filter(access_token=OuterRef("pk"))
+    access_rule = Q(expires__lt=now) & ~Exists(refresh_token_of)
     if dry_run:
-        # Nothing is deleted, so count too what the earlier steps would release: access tokens
-        # whose refresh token goes in step 1, ID tokens whose access token goes in step 2.
-        access_rule = Q(expires__lt=now) & (
-            Q(refresh_token__isnull=True) | Q(refresh_token__in=RefreshToken.objects.filter(refresh_rule))
-        )
-        id_token_rule = Q(expires__lt=now) & (
-            Q(access_token__isnull=True) | Q(access_token__in=AccessToken.objects.filter(access_rule))
-        )
+        # Nothing is deleted, so count too the access tokens step 1 would release.
+        access_rule = Q(expires__lt=now) & (~Exists(refresh_token_of) | Exists(refresh_token_of.filter(refresh_rule)))
+    # The access token of an ID token (at most one: a OneToOne), still there after step 2.
+    access_token_of = AccessToken.objects.filter(id_token=OuterRef("pk"))
+    id_token_rule = Q(expires__lt=now) & ~Exists(access_token_of)
+    if dry_run:
+        id_token_rule = Q(expires__lt=now) & (~Exists(access_token_of) | Exists(access_token_of.filter(access_rule)))
     return [
         Step("refresh tokens", RefreshToken.objects.filter(refresh_rule), ("pk",)),
-        # Ordered by expiry so the batches walk the expires index: each batch is a short range
-        # scan from the cursor, and tokens kept for their refresh token are passed over once.
+        # Walks the expires index: each batch is an index range scan that stops after
+        # --batch-size rows, and tokens kept for their refresh token are passed over once.
         Step("access tokens", AccessToken.objects.filter(access_rule), ("expires", "pk")),
-        # No index on these tables' expires: the primary key walk reads each row once.
+        # No index on these tables' expires: walking the primary key reads each row once.
         Step("ID tokens", IDToken.objects.filter(id_token_rule), ("pk",)),
         Step("grants", Grant.objects.filter(expires__lt=now), ("pk",)),
     ]
-
-
-def after(keyset: tuple[str, ...], cursor: tuple[Any, ...]) -> Q:
-    """Rows after ``cursor`` in ``keyset`` order (a keyset of one or two fields)."""
-    if len(keyset) == 1:
-        return Q(**{f"{keyset[0]}__gt": cursor[0]})
-    (first, second), (value, tiebreak) = keyset, cursor
-    # The redundant ``>=`` bounds the index range scan; the OR alone would not.
-    return Q(**{f"{first}__gte": value}) & (
-        Q(**{f"{first}__gt": value}) | Q(**{first: value, f"{second}__gt": tiebreak})
-    )
 
 
 class Command(BaseCommand):
@@ -172,24 +164,28 @@ class Command(BaseCommand):
         # Counted once: an estimate if rows become eligible meanwhile, but cheap to keep.
         total = step.eligible.count()
         deleted = 0
-        cursor: tuple[Any, ...] | None = None
+        cursor: Any = None
         while total:
-            page = step.eligible if cursor is None else step.eligible.filter(after(step.keyset, cursor))
-            rows = list(page.order_by(*step.keyset).values_list(*step.keyset)[:batch_size])
+            # ">=", not ">": the deleted rows at the cursor are gone and the rule filters out the
+            # kept ones, while a row sharing the last row's expiry is not skipped.
+            page = step.eligible if cursor is None else step.eligible.filter(**{f"{step.order[0]}__gte": cursor})
+            rows = list(page.order_by(*step.order).values_list("pk", step.order[0])[:batch_size])
             if not rows:
                 break
             # The rule is applied again in the DELETE, so a row that stopped qualifying since
             # the SELECT is left alone. The ORM's delete (not a raw one) is what runs the
             # cascades and SET_NULLs: Django declares no ON DELETE in the database.
-            _, per_model = step.eligible.filter(pk__in=[row[-1] for row in rows]).delete()
+            _, per_model = step.eligible.filter(pk__in=[pk for pk, _ in rows]).delete()
             # Includes tokens deleted by cascade from their parent (they are in ``total`` too).
-            deleted += per_model.get(model._meta.label, 0)
-            cursor = rows[-1]
+            batch_deleted = per_model.get(model._meta.label, 0)
+            deleted += batch_deleted
+            cursor = rows[-1][1]
             if not quiet:
                 percent = min(100, deleted * 100 // total)
                 self.stdout.write(f"{step.label}: {deleted:,} of {total:,} expired deleted ({percent}%)")
                 self.stdout.flush()
-            if len(rows) < batch_size:
+            # Nothing deleted means a concurrent run took these rows: stop rather than spin.
+            if len(rows) < batch_size or not batch_deleted:
                 break
             if pause:
                 time.sleep(pause)
