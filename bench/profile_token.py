@@ -138,7 +138,9 @@ def main() -> None:
         with cProfile.Profile(time.process_time) as prof:
             for _ in range(count):
                 call()
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        pstats.Stats(prof).sort_stats(os.environ.get("CPROFILE_SORT", "tottime")).print_stats(
+            int(os.environ.get("CPROFILE_LINES", "25"))
+        )
         return
     profiler = Profiler(interval=0.0005)
     profiler.start()

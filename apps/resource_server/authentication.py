@@ -18,6 +18,7 @@ import jwt
 from django.conf import settings
 from rest_framework import authentication, exceptions
 
+from apps.resource_server.jose import unverified_header
 from apps.resource_server.jwks import JwksCache, http_fetch
 
 ACCESS_TOKEN_TYPES = {"at+jwt", "application/at+jwt"}  # RFC 9068 section 2.1
@@ -61,10 +62,9 @@ def jwks_for(uri: str) -> JwksCache:
 
 def validate_access_token(token: str, *, issuer: str, audience: str, jwks: JwksCache, leeway: float = 30) -> TokenUser:
     """Check one token as RFC 9068 section 4 asks; raises ``AuthenticationFailed``."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise exceptions.AuthenticationFailed("Malformed token.") from None
+    header = unverified_header(token)
+    if header is None:
+        raise exceptions.AuthenticationFailed("Malformed token.")
     if header.get("typ") not in ACCESS_TOKEN_TYPES:
         raise exceptions.AuthenticationFailed("Not an access token (typ must be at+jwt).")
     if header.get("alg") not in ALGORITHMS:

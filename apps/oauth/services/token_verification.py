@@ -7,15 +7,20 @@ revoked (revocation deletes the row and its exchanged descendants) and not expir
 
 import hashlib
 import uuid
+from functools import cache
 from typing import Any
 
 import jwt
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection
 from django.utils import timezone
 
 from apps.oauth.errors import InvalidRequest
 from apps.oauth.keys import published_key
-from apps.oauth.models import AccessToken, IDToken
+from apps.oauth.models import AccessToken, Application, IDToken
 from apps.oauth.tokens import ACCESS_TOKEN_JWT_TYPE
+from apps.resource_server.jose import unverified_header
 from apps.resources.models import ApiResource
 from idp.conf import idp_settings
 
@@ -31,10 +36,9 @@ def verify_jwt(token: str, *, what: str, typ: str | None) -> dict[str, Any]:
     """Signature, algorithm, ``typ``, ``iss`` and ``exp`` of one of our JWTs; returns its claims."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise _reject(what, "empty or too long")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise _reject(what, "not a JWT") from None
+    header = unverified_header(token)
+    if header is None:
+        raise _reject(what, "not a JWT")
     if typ is not None and header.get("typ") != typ:
         raise _reject(what, f"typ must be {typ}")
     key = published_key(header.get("kid"))  # jku, x5u and embedded jwk are never followed
@@ -58,17 +62,86 @@ def verify_jwt(token: str, *, what: str, typ: str | None) -> dict[str, Any]:
         raise _reject(what, "signature or claims invalid") from None
 
 
+# The user fields a stored token's row is loaded with: what user claims and the enabled
+# check read (apps/accounts/claims.py). Any other field loads on first access.
+_USER_FIELDS = ("first_name", "last_name", "email", "is_active")
+
+
+@cache
+def _stored_token_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
+    """The row of an unexpired stored token by checksum, with its client's enabled flag and
+    its user: one statement, built once (exchange runs it on every request; the ORM would
+    compile it each time, which costs more than running it)."""
+    quote = connection.ops.quote_name
+    token, app, user_model = AccessToken._meta, Application._meta, get_user_model()._meta
+    names = ("id", user_model.model.USERNAME_FIELD, *(f for f in _USER_FIELDS if _has_field(user_model, f)))
+    names = tuple(user_model.get_field(name).attname for name in names)
+    user_columns = ", ".join(f"u.{quote(user_model.get_field(name).column)}" for name in names)
+
+    def col(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    token_id, app_id, active, checksum = (
+        col(token, "id"),
+        col(app, "id"),
+        col(app, "is_active"),
+        col(token, "token_checksum"),
+    )
+    token_app, token_user, expires = col(token, "application"), col(token, "user"), col(token, "expires")
+    tokens, apps, users = quote(token.db_table), quote(app.db_table), quote(user_model.db_table)
+    # Only names from the models' metadata are formatted in; every value is a parameter.
+    sql = (
+        f"SELECT t.{token_id}, t.{token_app}, a.{active}, {user_columns} FROM {tokens} t"  # noqa: S608
+        f" LEFT JOIN {apps} a ON a.{app_id} = t.{token_app}"
+        f" LEFT JOIN {users} u ON u.{col(user_model, 'id')} = t.{token_user}"
+        f" WHERE t.{checksum} = %s AND t.{expires} > %s"
+    )
+    return sql, names
+
+
+def _has_field(meta, name: str) -> bool:
+    try:
+        meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def stored_access_token(token: str) -> AccessToken | None:
+    """The unexpired row of ``token`` (by checksum) with ``application`` (id and enabled flag)
+    and ``user`` loaded, or None if it was revoked (deleted) or has expired."""
+    sql, user_fields = _stored_token_sql(connection.vendor)
+    checksum = hashlib.sha256(token.encode()).hexdigest()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [checksum, timezone.now()])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    token_id, application_id, application_active, user_id, *user_values = found
+    row = _partial(AccessToken, id=token_id, application_id=application_id, user_id=user_id)
+    row.application = _partial(Application, id=application_id, is_active=bool(application_active))
+    if user_id is not None:
+        loaded = dict(zip(user_fields, [user_id, *user_values], strict=True))
+        if "is_active" in loaded:  # SQLite returns 0/1
+            loaded["is_active"] = bool(loaded["is_active"])
+        row.user = _partial(get_user_model(), **loaded)
+    return row
+
+
+def _partial(model, **values: Any):
+    """A model instance with only ``values`` loaded (any other field loads on first access,
+    and save() writes only these), as the ORM builds one for ``only()``."""
+    loaded = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(connection.alias, loaded, [values[name] for name in loaded])
+
+
 def active_access_token(token: str, *, what: str) -> tuple[dict[str, Any], AccessToken]:
     """A verified, stored, unexpired access token of ours, with its row."""
     claims = verify_jwt(token, what=what, typ=ACCESS_TOKEN_JWT_TYPE)
-    row = (
-        AccessToken.objects.select_related("user", "application")
-        .filter(token_checksum=hashlib.sha256(token.encode()).hexdigest())
-        .first()
-    )
+    row = stored_access_token(token)
     if row is None and _self_contained(claims):
         raise _reject(what, "self-contained (its API does not store tokens), so it cannot be exchanged")
-    if row is None or row.expires <= timezone.now():
+    if row is None:
         raise _reject(what, "revoked or expired")
     return claims, row
 
