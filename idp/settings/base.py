@@ -116,13 +116,6 @@ DATABASES = {
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", default=True),
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Parameters travel apart from the SQL (no client-side quoting of every value), and
-    # psycopg prepares statements a connection runs repeatedly: less CPU on both sides of
-    # every token request. Turn off behind a pooler in transaction mode (PgBouncer).
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
-        "DB_SERVER_SIDE_BINDING", default=True
-    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write concurrently: WAL lets readers proceed, IMMEDIATE
     # transactions queue writers instead of failing with "database is locked".
