@@ -19,6 +19,10 @@ DEFAULTS: dict[str, Any] = {
     # published in the JWKS (state "next") before it becomes active, and stays published
     # after it retires, so a briefly stale signer still produces verifiable tokens.
     "SIGNING_KEY_CACHE_SECONDS": 30,
+    # Longest a process reuses a client's configuration (scopes, APIs, exchange policies)
+    # that changed without Django signals (QuerySet.update(), raw SQL). Saves through the
+    # ORM or the admin apply on the next request (apps/oauth/services/client_config.py).
+    "CLIENT_CONFIG_MAX_AGE_SECONDS": 60,
     # URL names served past the browser middleware (apps/oauth/middleware.py).
     "SERVICE_ENDPOINTS": [
         "oauth2_provider:token",

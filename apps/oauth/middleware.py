@@ -2,8 +2,9 @@
 
 from collections.abc import Callable
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
-from django.urls import resolve, reverse
+from django.urls import NoReverseMatch, Resolver404, get_script_prefix, resolve, reverse
 
 from idp.conf import idp_settings
 
@@ -25,8 +26,16 @@ class ServiceEndpointMiddleware:
 
     def views(self) -> dict[str, Callable[..., HttpResponse]]:
         if self._views is None:  # on the first request: the URLconf is loaded by then
-            paths = [reverse(name) for name in idp_settings.SERVICE_ENDPOINTS]
-            self._views = {path: resolve(path).func for path in paths}
+            views = {}
+            for name in idp_settings.SERVICE_ENDPOINTS:
+                # reverse() includes the script prefix (an IdP mounted under /idp/);
+                # request.path_info, which this compares with, does not.
+                try:
+                    path = "/" + reverse(name).removeprefix(get_script_prefix())
+                    views[path] = resolve(path).func
+                except (NoReverseMatch, Resolver404) as exc:
+                    raise ImproperlyConfigured(f'IDP["SERVICE_ENDPOINTS"]: {name!r} is not a URL: {exc}') from exc
+            self._views = views
         return self._views
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -1,10 +1,10 @@
 """RFC 9068 JWT access tokens, and the generators DOT calls to mint tokens.
 
-DOT calls ``generate_access_token(request)`` (ACCESS_TOKEN_GENERATOR) with the oauthlib
-request after the grant has validated it; the grant (or the validator) has put a
-:class:`~apps.resources.services.TokenPlan` on ``request.token_plan``. The issued token's
-jti, audience and expiry are left on ``request.issued_access_token`` for
-``save_bearer_token`` to store.
+The grants served directly (apps/oauth/grants/) call :func:`issue_access_token` and
+:func:`record_access_token`. For the grants oauthlib serves (authorization code, refresh),
+DOT calls ``generate_access_token(request)`` (ACCESS_TOKEN_GENERATOR) after the validator
+has put a :class:`~apps.resources.services.TokenPlan` on ``request.token_plan``; the issued
+token is left on ``request.issued_access_token`` for ``save_bearer_token`` to store.
 """
 
 import secrets
@@ -155,14 +155,7 @@ def token_lifetime(request) -> int:
 
 def generate_access_token(request, refresh_token: bool = False) -> str:
     """DOT's ACCESS_TOKEN_GENERATOR."""
-    user = None if request.grant_type == "client_credentials" else request.user
-    issued = issue_access_token(
-        client_id=request.client.client_id,
-        user=user,
-        plan=token_plan_for(request),
-        subject=internal(request, "token_subject"),
-        extra_claims=internal(request, "extra_claims"),
-    )
+    issued = issue_access_token(client_id=request.client.client_id, user=request.user, plan=token_plan_for(request))
     request.issued_access_token = issued
     return issued.token
 

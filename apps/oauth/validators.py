@@ -11,7 +11,7 @@ from oauth2_provider.models import revoke_access_token
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 
 from apps.accounts.claims import USER_CLAIMS, user_claims
-from apps.oauth.errors import InvalidGrant, InvalidScope, OAuth2Error, UnsupportedResponseType
+from apps.oauth.errors import InvalidGrant, OAuth2Error, UnsupportedResponseType
 from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
 from apps.oauth.request_state import internal
 from apps.oauth.secrets import verify_client_secret
@@ -24,11 +24,6 @@ from idp.conf import idp_settings
 def request_values(request, name: str) -> list[str]:
     """Every value of a body parameter (oauthlib keeps only the last one as an attribute)."""
     return [value for key, value in (request.decoded_body or []) if key == name]
-
-
-def request_value(request, name: str) -> str | None:
-    """One body parameter; oauthlib only predefines the RFC 6749 ones as attributes."""
-    return getattr(request, name, None)
 
 
 def revoke_tokens_from_code(grant: Grant) -> None:
@@ -66,22 +61,15 @@ class OAuth2Validator(DotOAuth2Validator):
         """Grant types are checked by their RFC names against the client's list."""
         return grant_type in client.allowed_grant_types
 
-    def _allowed_scopes(self, client: Application, request) -> list:
-        allowed = client.allowed_scope_objects()
-        if request.grant_type == "client_credentials":
-            # No user is involved, so identity scopes (openid, profile, ...) mean nothing.
-            return [scope for scope in allowed if not scope.is_identity_scope]
-        return allowed
-
     def get_default_scopes(self, client_id, request, *args, **kwargs) -> list[str]:
-        return default_scopes(self._allowed_scopes(request.client, request))
+        return default_scopes(request.client.allowed_scope_objects())
 
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
         """Resolve scopes and RFC 8707 ``resource`` into the token's plan; raises
         ``invalid_scope`` or ``invalid_target`` with a description of what was refused."""
         try:
             plan = plan_token(
-                allowed_scopes=self._allowed_scopes(client, request),
+                allowed_scopes=client.allowed_scope_objects(),
                 requested_scopes=scopes,
                 resource_uris=request_values(request, "resource"),
                 one_token_per_audience=client.one_token_per_audience,
@@ -90,8 +78,6 @@ class OAuth2Validator(DotOAuth2Validator):
             # Re-raised with the request, so that at the authorization endpoint the error goes
             # back to the client's redirect URI with its state (RFC 6749 section 4.1.2.1).
             raise type(error)(description=error.description, request=request) from None
-        if request.grant_type == "client_credentials" and not plan.resources:
-            raise InvalidScope(description="No API scope granted: a client-credentials token must be for an API.")
         request.token_plan = plan
         request.scopes = list(plan.scopes)
         return True
@@ -207,7 +193,6 @@ class OAuth2Validator(DotOAuth2Validator):
             user=request.user,
             id_token=self._load_id_token(id_token) if id_token else None,
             source_refresh_token=source_refresh_token,
-            parent=internal(request, "parent_token"),
         )
         return request.stored_access_token
 

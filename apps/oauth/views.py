@@ -16,7 +16,6 @@ from apps.oauth.errors import InvalidRequest, OAuth2Error, error_response
 from apps.oauth.grants import GRANTS
 from apps.oauth.keys import jwks_document
 from apps.oauth.models import Application
-from apps.oauth.params import reject_repeated_parameters
 from apps.oauth.services.discovery import server_metadata
 from apps.oauth.services.revocation import revoke_client_tokens
 from idp.conf import idp_settings
@@ -24,6 +23,8 @@ from idp.conf import idp_settings
 
 def _oauth_response(headers: dict[str, str], body: str, status: int, *, client_endpoint: bool = True) -> HttpResponse:
     response = HttpResponse(content=body or "", status=status, content_type="application/json")
+    # Set here because these endpoints skip CommonMiddleware, which would (keep-alive for all).
+    response["Content-Length"] = str(len(response.content))
     for name, value in headers.items():
         response[name] = value
     if status == 401 and client_endpoint:
@@ -77,7 +78,9 @@ class TokenView(OAuthEndpoint):
             _url, headers, body, status = self.create_token_response(request)
             return _oauth_response(headers, body, status)
         try:
-            reject_repeated_parameters(request.POST)
+            # RFC 6749 section 3.2: parameters go in the body (oauthlib refuses the same).
+            if request.GET:
+                raise InvalidRequest(description="URL query parameters are not allowed.")
             body = grant(request)
         except OAuth2Error as error:
             return _oauth_response({**_NO_STORE, **error.headers}, error.json, error.status_code)

@@ -18,4 +18,9 @@ def unverified_header(token: str) -> dict[str, Any] | None:
         header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     except (ValueError, binascii.Error):
         return None
-    return header if isinstance(header, dict) else None
+    if not isinstance(header, dict):
+        return None
+    # The members callers branch on are strings, or the token is malformed.
+    if any(not isinstance(header.get(name, ""), str) for name in ("alg", "typ", "kid")):
+        return None
+    return header

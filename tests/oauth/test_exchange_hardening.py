@@ -144,3 +144,37 @@ def test_subject_expiring_between_checks_is_invalid_request(basket, basket_polic
     with pytest.raises(OAuth2Error) as excinfo:
         limit_lifetime(exchange)
     assert (excinfo.value.status_code, excinfo.value.error) == (400, "invalid_request")
+
+
+def test_repeated_parameter_on_an_exchange_is_refused_and_audited(basket, basket_policy, alice_token, token_request):
+    data = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+        ("subject_token", alice_token),
+        ("subject_token_type", ACCESS_TOKEN_TYPE),
+        ("scope", "discount.fullaccess"),
+        ("scope", "discount.fullaccess"),
+    ]
+    assert oauth_error(token_request(basket, data)) == (400, "invalid_request")
+    event = AuditEvent.objects.get()
+    assert event.outcome == "refused" and "more than once: scope" in event.reason
+
+
+@pytest.mark.django_db(transaction=True)  # the foreign key is checked when the exchange commits
+def test_subject_token_revoked_during_the_exchange_is_refused_and_audited(
+    monkeypatch, basket, basket_policy, alice_token, exchange
+):
+    """Revoked between the check and the INSERT: the lineage foreign key refuses the row."""
+    from apps.oauth.grants import token_exchange
+    from apps.oauth.models import AccessToken
+
+    issue = token_exchange.issue_access_token
+
+    def issue_then_revoke(**kwargs):
+        issued = issue(**kwargs)
+        AccessToken.objects.filter(subject=kwargs["subject"], parent=None).delete()
+        return issued
+
+    monkeypatch.setattr(token_exchange, "issue_access_token", issue_then_revoke)
+    response = exchange(basket, alice_token)
+    assert oauth_error(response) == (400, "invalid_request")
+    assert AuditEvent.objects.get().outcome == "refused"

@@ -169,3 +169,68 @@ def test_service_endpoints_skip_sessions_but_keep_security_headers(client, token
 def test_service_endpoint_without_trailing_slash_takes_the_usual_path(client, catalog_admin):
     response = form_post(client, TOKEN_URL.rstrip("/"), CC)
     assert response.status_code in (301, 404)  # CommonMiddleware's APPEND_SLASH, never the view
+
+
+@pytest.mark.django_db
+def test_signal_less_change_is_seen_once_the_cache_is_old(settings, token_request, catalog_admin):
+    settings.IDP = {**settings.IDP, "CLIENT_CONFIG_MAX_AGE_SECONDS": 0}
+    assert token_request(catalog_admin, CC).status_code == 200
+    ApiScope.objects.filter(name="eventcatalog.read").update(name="eventcatalog.view")  # no signal
+    assert oauth_error(token_request(catalog_admin, CC)) == (400, "invalid_scope")
+
+
+@pytest.mark.django_db
+def test_responses_carry_content_length(token_request, catalog_admin):
+    response = token_request(catalog_admin, CC)
+    assert int(response["Content-Length"]) == len(response.content)
+
+
+@pytest.mark.django_db
+def test_query_parameters_are_refused(client, catalog_admin):
+    response = form_post(
+        client,
+        TOKEN_URL + "?scope=eventcatalog.write",
+        CC,
+        HTTP_AUTHORIZATION=basic_auth(catalog_admin.client.client_id, catalog_admin.client_secret),
+    )
+    assert oauth_error(response) == (400, "invalid_request")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("client_id", ["a\x00b", "x" * 300, "tab\there"])
+def test_unusable_client_id_in_basic_header_is_invalid_client(client, apis, client_id):
+    response = form_post(client, TOKEN_URL, CC, HTTP_AUTHORIZATION=basic_auth(client_id, "secret"))
+    assert oauth_error(response) == (401, "invalid_client")
+
+
+@pytest.mark.django_db
+def test_non_ascii_basic_header_is_not_ignored_for_body_credentials(client, catalog_admin):
+    body = {**CC, "client_id": catalog_admin.client.client_id, "client_secret": catalog_admin.client_secret}
+    response = form_post(client, TOKEN_URL, body, HTTP_AUTHORIZATION="Basic dÃ©jà")
+    assert oauth_error(response) == (401, "invalid_client")
+
+
+def test_service_endpoints_are_found_under_a_script_prefix(rf):
+    from django.urls import set_script_prefix
+
+    from apps.oauth.middleware import ServiceEndpointMiddleware
+
+    middleware = ServiceEndpointMiddleware(lambda request: "passed on")
+    set_script_prefix("/idp/")
+    try:
+        request = rf.get("/.well-known/jwks.json")
+        assert middleware.views()["/.well-known/jwks.json"] is not None
+        assert middleware(rf.get("/accounts/login/")) == "passed on"
+    finally:
+        set_script_prefix("/")
+    assert request.path_info == "/.well-known/jwks.json"
+
+
+def test_unknown_service_endpoint_name_is_a_configuration_error(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from apps.oauth.middleware import ServiceEndpointMiddleware
+
+    settings.IDP = {**settings.IDP, "SERVICE_ENDPOINTS": ["no-such-url"]}
+    with pytest.raises(ImproperlyConfigured):
+        ServiceEndpointMiddleware(lambda request: None).views()

@@ -23,6 +23,9 @@ def test_header_of_a_compact_jws():
         "!!!!.e30.c2ln",  # not base64url
         f"{segment('x' * 2000)}.e30.c2ln",  # oversized header
         "bm90IGpzb24.e30.c2ln",  # base64url of "not json"
+        f"{segment({'alg': 'ES256', 'typ': ['at+jwt']})}.e30.c2ln",  # typ not a string
+        f"{segment({'alg': None, 'kid': 'k1'})}.e30.c2ln",  # alg not a string
+        f"{segment({'alg': 'ES256', 'kid': {'a': 1}})}.e30.c2ln",  # kid not a string
     ],
 )
 def test_anything_else_is_none(token):

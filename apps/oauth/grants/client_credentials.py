@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from apps.oauth.errors import InvalidScope, UnauthorizedClient
 from apps.oauth.models import GrantType
-from apps.oauth.params import scope_list
+from apps.oauth.params import reject_repeated_parameters, scope_list
 from apps.oauth.services.client_auth import authenticate_client
 from apps.oauth.tokens import bearer_token_response, issue_access_token, record_access_token
 from apps.resources.services import default_scopes, plan_token
@@ -21,6 +21,7 @@ GRANT_TYPE = GrantType.CLIENT_CREDENTIALS.value
 
 
 def token_response(request: HttpRequest) -> dict[str, Any]:
+    reject_repeated_parameters(request.POST)
     client = authenticate_client(request)
     if GRANT_TYPE not in client.allowed_grant_types:
         raise UnauthorizedClient()

@@ -9,13 +9,13 @@ issues the token and writes the audit event, granted or refused.
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, QueryDict
 
 from apps.audit import services as audit
-from apps.oauth.errors import OAuth2Error, UnauthorizedClient
+from apps.oauth.errors import InvalidRequest, OAuth2Error, UnauthorizedClient
 from apps.oauth.models import Application, GrantType
-from apps.oauth.params import scope_list
+from apps.oauth.params import reject_repeated_parameters, scope_list
 from apps.oauth.services.client_auth import authenticate_client, claimed_client_id
 from apps.oauth.services.exchange import Exchange, ExchangeRequest, evaluate_exchange
 from apps.oauth.tokens import bearer_token_response, issue_access_token, record_access_token
@@ -52,6 +52,7 @@ def exchange_token(
     client: Application | None = None
     exchange: Exchange | None = None
     try:
+        reject_repeated_parameters(request.POST)
         client = authenticate_client(request)
         # Aliases of token exchange need the same permission.
         if GrantType.TOKEN_EXCHANGE not in client.allowed_grant_types:
@@ -68,10 +69,17 @@ def exchange_token(
         extra_claims={"act": exchange.act} if exchange.act else None,
     )
     # The exchanged token, its lineage row and the audit event land together or not at all.
-    with transaction.atomic():
-        if exchange.plan.stored:
-            record_access_token(issued=issued, application=client, user=exchange.user, parent=exchange.subject_row)
-        _audit(request, request_id, grant_type, client=client, exchange=exchange)
+    try:
+        with transaction.atomic():
+            if exchange.plan.stored:
+                record_access_token(issued=issued, application=client, user=exchange.user, parent=exchange.subject_row)
+            _audit(request, request_id, grant_type, client=client, exchange=exchange)
+    except IntegrityError:
+        # The subject token was revoked (its row deleted) after it was checked: the lineage
+        # foreign key refuses the new row, and so do we.
+        error = InvalidRequest(description="subject_token is not acceptable: revoked or expired.")
+        _audit(request, request_id, grant_type, client=client, exchange=exchange, error=error)
+        raise error from None
     return exchange, bearer_token_response(issued, exchange.plan)
 
 

@@ -19,6 +19,8 @@ from apps.oauth.models import Application
 from apps.oauth.secrets import verify_client_secret
 from apps.oauth.services.client_config import client_record
 
+MAX_CLIENT_ID_LENGTH = Application._meta.get_field("client_id").max_length
+
 
 @dataclass(frozen=True)
 class PresentedCredentials:
@@ -30,8 +32,8 @@ def presented_credentials(authorization: str | None, body: Mapping[str, str | No
     """The credentials a request presents, or None if they are malformed or sent two ways.
     A header in another scheme (Bearer, ...) is not a client credential and is ignored."""
     scheme, _, encoded = (authorization or "").partition(" ")
-    if scheme == "Basic" and encoded.isascii():
-        if body.get("client_secret") is not None:
+    if scheme == "Basic":
+        if body.get("client_secret") is not None or not encoded.isascii():
             return None
         try:
             decoded = base64.b64decode(encoded, validate=True).decode()
@@ -41,11 +43,16 @@ def presented_credentials(authorization: str | None, body: Mapping[str, str | No
         if not colon:
             return None
         # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64.
-        return PresentedCredentials(unquote_plus(client_id), unquote_plus(client_secret))
-    client_id = body.get("client_id")
-    if not client_id:
+        presented = PresentedCredentials(unquote_plus(client_id), unquote_plus(client_secret))
+    else:
+        client_id = body.get("client_id")
+        if not client_id:
+            return None
+        presented = PresentedCredentials(client_id, body.get("client_secret") or "")
+    # Never a lookup key no client can have: a NUL would even make PostgreSQL refuse the query.
+    if len(presented.client_id) > MAX_CLIENT_ID_LENGTH or not presented.client_id.isprintable():
         return None
-    return PresentedCredentials(client_id, body.get("client_secret") or "")
+    return presented
 
 
 def authenticate_client(request: HttpRequest) -> Application:

@@ -6,12 +6,15 @@ What else a token request needs (the client's own API, its allowed scopes with t
 its exchange policies) takes a few more queries, made only when the generation changed
 since this process last loaded that client. Every save or delete of a client, API
 resource, scope or exchange policy changes the generation (:func:`configuration_changed`),
-so every process sees a change on its next request: the cache is never stale, it only
-saves the queries while nothing changes.
+so every process sees such a change on its next request. Writes that send no signals
+(``QuerySet.update()``, raw SQL, data migrations) do not change it: those are picked up
+within ``IDP["CLIENT_CONFIG_MAX_AGE_SECONDS"]``, after which a client's configuration is
+reloaded anyway. The secret and enabled flag are never cached.
 """
 
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -21,6 +24,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy
 from apps.resources.models import ApiResource, ApiScope
+from idp.conf import idp_settings
 
 GENERATION_ROW = 1
 MAX_CACHED_CLIENTS = 10_000
@@ -33,7 +37,7 @@ class ClientRecord:
     is_active: bool  # read by this request
 
 
-_clients: dict[str, tuple[int, Application]] = {}  # client_id -> (generation, loaded client)
+_clients: dict[str, tuple[int, float, Application]] = {}  # client_id -> (generation, loaded at, client)
 _lock = threading.Lock()
 
 
@@ -71,8 +75,15 @@ def client_record(client_id: str) -> ClientRecord | None:
         return None
     pk, client_secret, is_active, generation = row
     cached = _clients.get(client_id)
-    if cached is not None and generation is not None and cached[0] == generation and cached[1].pk == pk:
-        application = cached[1]
+    now = time.monotonic()
+    if (
+        cached is not None
+        and generation is not None
+        and cached[0] == generation
+        and now - cached[1] < idp_settings.CLIENT_CONFIG_MAX_AGE_SECONDS
+        and cached[2].pk == pk
+    ):
+        application = cached[2]
     else:
         application = _load(client_id)
         if application is None:  # deleted since the first query
@@ -81,7 +92,7 @@ def client_record(client_id: str) -> ClientRecord | None:
             with _lock:
                 if len(_clients) >= MAX_CACHED_CLIENTS:
                     _clients.clear()
-                _clients[client_id] = (generation, application)
+                _clients[client_id] = (generation, now, application)
     return ClientRecord(application=application, client_secret=client_secret, is_active=bool(is_active))
 
 

@@ -113,7 +113,7 @@ def stored_access_token(token: str) -> AccessToken | None:
     sql, user_fields = _stored_token_sql(connection.vendor)
     checksum = hashlib.sha256(token.encode()).hexdigest()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [checksum, timezone.now()])
+        cursor.execute(sql, [checksum, connection.ops.adapt_datetimefield_value(timezone.now())])
         found = cursor.fetchone()
     if found is None:
         return None
