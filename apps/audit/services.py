@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from apps.audit.models import AuditEvent, Outcome
-from idp.inserts import insert_row
+from idp.sql import insert_row
 
 EXCHANGE = "token.exchange"
 

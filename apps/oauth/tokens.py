@@ -18,12 +18,12 @@ from django.utils import timezone
 from oauth2_provider.models import set_token_value
 
 from apps.accounts.claims import user_claims
-from apps.oauth.keys import get_signing_key
+from apps.oauth.keys import LoadedKey, get_signing_key
 from apps.oauth.models import AccessToken
 from apps.oauth.request_state import internal
 from apps.resources.services import TokenPlan, plan_token
 from idp.conf import idp_settings
-from idp.inserts import insert_row
+from idp.sql import insert_row
 
 ACCESS_TOKEN_JWT_TYPE = "at+jwt"  # RFC 9068 section 2.1
 
@@ -31,10 +31,19 @@ ACCESS_TOKEN_JWT_TYPE = "at+jwt"  # RFC 9068 section 2.1
 @dataclass(frozen=True)
 class IssuedAccessToken:
     token: str
-    jti: uuid.UUID
-    audience: list[str]
-    expires_at: datetime
     claims: dict[str, Any]
+
+    @property
+    def jti(self) -> uuid.UUID:
+        return uuid.UUID(self.claims["jti"])
+
+    @property
+    def audience(self) -> list[str]:
+        return self.claims["aud"]
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.claims["exp"], tz=UTC)
 
 
 def access_token_claims(
@@ -73,25 +82,21 @@ def access_token_claims(
     return claims
 
 
-def access_token_header(plan: TokenPlan) -> dict[str, str]:
-    key = get_signing_key(plan.signing_algorithm)
+def _header(key: LoadedKey) -> dict[str, str]:
     return {"alg": key.algorithm, "typ": ACCESS_TOKEN_JWT_TYPE, "kid": key.kid}
+
+
+def access_token_header(plan: TokenPlan) -> dict[str, str]:
+    return _header(get_signing_key(plan.signing_algorithm))
 
 
 def issue_access_token(*, plan: TokenPlan, **claim_arguments: Any) -> IssuedAccessToken:
     """Build and sign one access token; arguments as for :func:`access_token_claims`."""
     claims = access_token_claims(plan=plan, **claim_arguments)
     key = get_signing_key(plan.signing_algorithm)
-    token = jwt.encode(
-        claims, key.private_key, algorithm=key.algorithm, headers={"typ": ACCESS_TOKEN_JWT_TYPE, "kid": key.kid}
-    )
-    return IssuedAccessToken(
-        token=token,
-        jti=uuid.UUID(claims["jti"]),
-        audience=claims["aud"],
-        expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
-        claims=claims,
-    )
+    # The same header the admin's token preview shows.
+    token = jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers=_header(key))
+    return IssuedAccessToken(token=token, claims=claims)
 
 
 def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
@@ -120,7 +125,7 @@ def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any
 
 
 def record_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> None:
-    """Insert the issued token's row by the fastest path (idp/inserts.py)."""
+    """Insert the issued token's row by the fastest path (idp/sql.py)."""
     insert_row(access_token_row(issued=issued, application=application, user=user, **fields))
 
 

@@ -25,6 +25,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy
 from apps.resources.models import ApiResource, ApiScope
 from idp.conf import idp_settings
+from idp.sql import column, table
 
 GENERATION_ROW = 1
 MAX_CACHED_CLIENTS = 10_000
@@ -43,18 +44,13 @@ _lock = threading.Lock()
 
 @cache
 def _credentials_sql(vendor: str) -> str:
-    """SELECT id, secret, enabled, generation for one client_id; built once from the models."""
-    quote = connection.ops.quote_name
-    app, gen = Application._meta, ConfigGeneration._meta
-
-    def column(meta, name: str) -> str:
-        return quote(meta.get_field(name).column)
-
-    # Only names from the models' metadata are formatted in; every value is a parameter.
-    a_id, secret, active = (column(app, name) for name in ("id", "client_secret", "is_active"))
-    client_id, value, g_id = column(app, "client_id"), column(gen, "value"), column(gen, "id")
-    application, generation = quote(app.db_table), quote(gen.db_table)
-    return f"SELECT a.{a_id}, a.{secret}, a.{active}, g.{value} FROM {application} a LEFT JOIN {generation} g ON g.{g_id} = %s WHERE a.{client_id} = %s"  # noqa: E501, S608
+    """SELECT id, secret, enabled, generation for one client_id."""
+    app, gen = Application, ConfigGeneration
+    return (
+        f"SELECT a.{column(app, 'id')}, a.{column(app, 'client_secret')}, a.{column(app, 'is_active')},"  # noqa: S608
+        f" g.{column(gen, 'value')} FROM {table(app)} a"
+        f" LEFT JOIN {table(gen)} g ON g.{column(gen, 'id')} = %s WHERE a.{column(app, 'client_id')} = %s"
+    )
 
 
 def _load(client_id: str) -> Application | None:

@@ -12,7 +12,6 @@ from typing import Any
 
 import jwt
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.utils import timezone
 
@@ -23,6 +22,7 @@ from apps.oauth.tokens import ACCESS_TOKEN_JWT_TYPE
 from apps.resource_server.jose import unverified_header
 from apps.resources.models import ApiResource
 from idp.conf import idp_settings
+from idp.sql import column, table
 
 MAX_TOKEN_LENGTH = 8192
 
@@ -70,41 +70,20 @@ _USER_FIELDS = ("first_name", "last_name", "email", "is_active")
 @cache
 def _stored_token_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
     """The row of an unexpired stored token by checksum, with its client's enabled flag and
-    its user: one statement, built once (exchange runs it on every request; the ORM would
-    compile it each time, which costs more than running it)."""
-    quote = connection.ops.quote_name
-    token, app, user_model = AccessToken._meta, Application._meta, get_user_model()._meta
-    names = ("id", user_model.model.USERNAME_FIELD, *(f for f in _USER_FIELDS if _has_field(user_model, f)))
-    names = tuple(user_model.get_field(name).attname for name in names)
-    user_columns = ", ".join(f"u.{quote(user_model.get_field(name).column)}" for name in names)
-
-    def col(meta, name: str) -> str:
-        return quote(meta.get_field(name).column)
-
-    token_id, app_id, active, checksum = (
-        col(token, "id"),
-        col(app, "id"),
-        col(app, "is_active"),
-        col(token, "token_checksum"),
-    )
-    token_app, token_user, expires = col(token, "application"), col(token, "user"), col(token, "expires")
-    tokens, apps, users = quote(token.db_table), quote(app.db_table), quote(user_model.db_table)
-    # Only names from the models' metadata are formatted in; every value is a parameter.
+    its user: one statement, built once (exchange runs it on every request), and the user
+    fields it loads."""
+    user = get_user_model()
+    present = {field.name for field in user._meta.concrete_fields}
+    names = ("id", user.USERNAME_FIELD, *(name for name in _USER_FIELDS if name in present))
+    t, a = AccessToken, Application
     sql = (
-        f"SELECT t.{token_id}, t.{token_app}, a.{active}, {user_columns} FROM {tokens} t"  # noqa: S608
-        f" LEFT JOIN {apps} a ON a.{app_id} = t.{token_app}"
-        f" LEFT JOIN {users} u ON u.{col(user_model, 'id')} = t.{token_user}"
-        f" WHERE t.{checksum} = %s AND t.{expires} > %s"
+        f"SELECT t.{column(t, 'id')}, t.{column(t, 'application')}, a.{column(a, 'is_active')},"  # noqa: S608
+        f" {', '.join(f'u.{column(user, name)}' for name in names)} FROM {table(t)} t"
+        f" LEFT JOIN {table(a)} a ON a.{column(a, 'id')} = t.{column(t, 'application')}"
+        f" LEFT JOIN {table(user)} u ON u.{column(user, 'id')} = t.{column(t, 'user')}"
+        f" WHERE t.{column(t, 'token_checksum')} = %s AND t.{column(t, 'expires')} > %s"
     )
-    return sql, names
-
-
-def _has_field(meta, name: str) -> bool:
-    try:
-        meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
+    return sql, tuple(user._meta.get_field(name).attname for name in names)
 
 
 def stored_access_token(token: str) -> AccessToken | None:
