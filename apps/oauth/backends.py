@@ -3,18 +3,18 @@
 from oauth2_provider.oauth2_backends import OAuthLibCore as DotOAuthLibCore
 
 from apps.oauth.errors import InvalidRequest
-from apps.oauth.params import repeated_parameters
+from apps.oauth.params import reject_repeated_parameters
 
 Response = tuple[dict[str, str], str, int]
 
 
 def _repeated_parameters(request) -> Response | None:
-    """RFC 6749 section 3.2 / RFC 7662 / RFC 7009: parameters appear at most once."""
-    repeated = repeated_parameters(request.POST)
-    if not repeated:
-        return None
-    error = InvalidRequest(description=f"Parameter sent more than once: {', '.join(repeated)}.")
-    return error.headers, error.json, error.status_code
+    """Introspection and revocation refuse repeated parameters as the token endpoint does."""
+    try:
+        reject_repeated_parameters(request.POST)
+    except InvalidRequest as error:
+        return error.headers, error.json, error.status_code
+    return None
 
 
 class OAuthLibCore(DotOAuthLibCore):

@@ -1,5 +1,8 @@
 """Reading token-endpoint parameters from a Django request (RFC 6749 section 3.2)."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.http import QueryDict
 
 from apps.oauth.errors import InvalidRequest
@@ -8,15 +11,16 @@ from apps.oauth.errors import InvalidRequest
 REPEATABLE_PARAMETERS = frozenset({"resource", "audience"})
 
 
-def repeated_parameters(params: QueryDict) -> list[str]:
-    return sorted(key for key, values in params.lists() if len(values) > 1 and key not in REPEATABLE_PARAMETERS)
+def reject_repeated(names: Iterable[str], **error_arguments: Any) -> None:
+    """RFC 6749 section 3.2 (and RFC 7662, RFC 7009): request parameters MUST NOT be included
+    more than once; ``names`` are those that were."""
+    repeated = sorted(set(names) - REPEATABLE_PARAMETERS)
+    if repeated:
+        raise InvalidRequest(description=f"Parameter sent more than once: {', '.join(repeated)}.", **error_arguments)
 
 
 def reject_repeated_parameters(params: QueryDict) -> None:
-    """RFC 6749 section 3.2: request parameters MUST NOT be included more than once."""
-    repeated = repeated_parameters(params)
-    if repeated:
-        raise InvalidRequest(description=f"Parameter sent more than once: {', '.join(repeated)}.")
+    reject_repeated(key for key, values in params.lists() if len(values) > 1)
 
 
 def scope_list(scope: str | None) -> list[str] | None:

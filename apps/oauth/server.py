@@ -9,7 +9,7 @@ grants (client credentials, token exchange) are served without it: apps/oauth/gr
 from oauthlib.openid import Server as OpenIDServer
 
 from apps.oauth.errors import InvalidRequest
-from apps.oauth.params import REPEATABLE_PARAMETERS
+from apps.oauth.params import reject_repeated
 from apps.oauth.tokens import token_lifetime
 from apps.oauth.validators import require_code_verifier
 
@@ -21,10 +21,7 @@ SUPPORTED_RESPONSE_TYPES = ("code", "none")
 
 
 def reject_duplicate_parameters(request) -> None:
-    """RFC 6749 section 3.2: request parameters MUST NOT be included more than once."""
-    repeated = sorted(set(request.duplicate_params) - REPEATABLE_PARAMETERS)
-    if repeated:
-        raise InvalidRequest(description=f"Parameter sent more than once: {', '.join(repeated)}.", request=request)
+    reject_repeated(request.duplicate_params, request=request)
 
 
 class Server(OpenIDServer):
