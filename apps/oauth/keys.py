@@ -26,6 +26,7 @@ from jwcrypto import jwk
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from apps.oauth.models import KeyState, SigningKey
+from apps.resource_server.jwks import JwksCache
 from apps.resources.models import ApiResource, SigningAlgorithm
 from idp.conf import idp_settings
 
@@ -43,8 +44,10 @@ class LoadedKey:
 LIVE_STATES = (KeyState.ACTIVE, KeyState.NEXT)
 CLOCK_SKEW_SECONDS = 60
 
+UNKNOWN_KID_RELOAD_SECONDS = 1
+
 _cache: dict[str, tuple[LoadedKey, float]] = {}  # algorithm -> active signing key
-_public_cache: dict[str, tuple[jwt.PyJWK, float]] = {}  # kid -> published public key
+_published: JwksCache | None = None  # our own JWKS, as resource servers cache it
 _cache_lock = threading.Lock()
 
 
@@ -72,6 +75,7 @@ def create_key(*, algorithm: str, state: str) -> SigningKey:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     now = timezone.now()
+    clear_key_cache()  # a key this process creates is published to itself at once
     return SigningKey.objects.create(
         kid=public_jwk["kid"],
         algorithm=algorithm,
@@ -131,27 +135,25 @@ def get_signing_key(algorithm: str) -> LoadedKey:
 
 
 def clear_key_cache() -> None:
+    global _published
     with _cache_lock:
         _cache.clear()
-        _public_cache.clear()
+        _published = None
 
 
 def published_key(kid: Any) -> jwt.PyJWK | None:
     """The public key of a published key by ``kid`` (to verify our own tokens when they come
-    back), cached like the signing keys. An unknown kid reloads the published set from the
-    database; only ids of our own keys can ever match."""
-    if not isinstance(kid, str) or len(kid) > 64:
-        return None
-    now = time.monotonic()
-    cached = _public_cache.get(kid)
-    if cached is not None and now - cached[1] < idp_settings.SIGNING_KEY_CACHE_SECONDS:
-        return cached[0]
-    fresh = {key.kid: (jwt.PyJWK(key.public_jwk), now) for key in published_keys()}
-    with _cache_lock:
-        _public_cache.clear()
-        _public_cache.update(fresh)
-    cached = fresh.get(kid)
-    return cached[0] if cached else None
+    back): the JWKS document, cached like the signing keys. An unknown kid reloads it at most
+    once per UNKNOWN_KID_RELOAD_SECONDS, so tokens with made-up kids cost no queries."""
+    global _published
+    published = _published
+    if published is None:
+        published = _published = JwksCache(
+            jwks_document,
+            ttl=idp_settings.SIGNING_KEY_CACHE_SECONDS,
+            min_refresh_interval=UNKNOWN_KID_RELOAD_SECONDS,
+        )
+    return published.key_for(kid)
 
 
 def retired_key_retention() -> timedelta:

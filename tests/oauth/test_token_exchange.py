@@ -5,6 +5,8 @@ import json
 
 import jwt
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.audit.models import AuditEvent
 from apps.oauth.models import AccessToken, Application, ExchangeMode
@@ -300,6 +302,33 @@ def test_forged_subject_tokens_are_invalid_request(client, basket, basket_policy
     response = exchange(basket, forge(client, alice_token))
     assert oauth_error(response) == (400, "invalid_request")
     assert AccessToken.objects.count() == 1  # nothing issued
+
+
+def _signed_with_own_key(kid: str):
+    """A well-formed access token signed with a key that is not ours, under ``kid``."""
+
+    def forge(client, token: str) -> str:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        claims = jwt.decode(token, options={"verify_signature": False})
+        key = ec.generate_private_key(ec.SECP256R1())
+        return jwt.encode(claims, key, algorithm="ES256", headers={"typ": "at+jwt", "kid": kid})
+
+    return forge
+
+
+def test_subject_token_under_unknown_kids_is_refused_without_reloading_keys_each_time(
+    client, basket, basket_policy, alice_token, exchange
+):
+    assert oauth_error(exchange(basket, _signed_with_own_key("made-up-1")(client, alice_token))) == (
+        400,
+        "invalid_request",
+    )
+    with CaptureQueriesContext(connection) as queries:
+        response = exchange(basket, _signed_with_own_key("made-up-2")(client, alice_token))
+    assert oauth_error(response) == (400, "invalid_request")
+    assert "unknown signing key" in response.json()["error_description"]
+    assert not any("oauth_signingkey" in query["sql"] for query in queries.captured_queries)
 
 
 def test_expired_subject_token_is_invalid_request(basket, basket_policy, mint, exchange):
