@@ -118,6 +118,14 @@ def test_grant_not_allowed_for_client_is_unauthorized_client(apis, make_client, 
     assert oauth_error(response) == (400, "unauthorized_client")
 
 
+@pytest.mark.parametrize("scope", [None, "openid"])
+def test_client_with_only_identity_scopes_gets_no_token(apis, make_client, token_request, scope):
+    """Without a user, identity scopes mean nothing: no default API scope, none requestable."""
+    service = make_client("identity-only", scopes=["openid", "profile"])
+    response = token_request(service, {"grant_type": "client_credentials", **({"scope": scope} if scope else {})})
+    assert oauth_error(response) == (400, "invalid_scope")
+
+
 @pytest.mark.parametrize(
     "grant_type",
     ["password", "urn:ietf:params:oauth:grant-type:device_code", "implicit", "urn:example:unknown"],
