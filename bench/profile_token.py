@@ -7,13 +7,12 @@ Prints pyinstrument's call tree for ``requests`` calls (default 2,000) after a w
 the SQL statements one call runs. SQLite in a temporary folder unless DATABASE_URL is set.
 """
 
-import base64
 import io
 import os
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,42 +29,20 @@ os.environ.update(
 import django  # noqa: E402
 
 django.setup()
-if os.environ.get("SSB"):
-    from django.conf import settings
-
-    settings.DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
-    if os.environ.get("NOHC"):
-        settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from pyinstrument import Profiler  # noqa: E402
 
-
-def basic(client: dict[str, str]) -> str:
-    raw = f"{quote(client['client_id'], safe='')}:{quote(client['client_secret'], safe='')}"
-    return "Basic " + base64.b64encode(raw.encode()).decode()
+from bench.support import seed  # noqa: E402
+from bench.token_bench import basic, exchange_body  # noqa: E402
 
 
 def main() -> None:
     case = sys.argv[1] if len(sys.argv) > 1 else "cc_rs256"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-    call_command("migrate", verbosity=0)
-    from apps.oauth.services.clients import issue_user_token
-    from apps.oauth.services.demo import seed_demo
-
-    demo = seed_demo()
-    clients = demo["clients"]
-    from django.contrib.auth import get_user_model
-
-    from apps.oauth.models import Application
-
-    subject = issue_user_token(
-        client=Application.objects.get(client_id="globoticket-web"),
-        user=get_user_model().objects.get(username="alice"),
-        scopes=["shoppingbasket.fullaccess"],
-    ).token
+    seeded = seed()
+    clients, subject = seeded["demo"]["clients"], seeded["subject_token"]
     cases = {
         "cc_rs256": (
             "/o/token/",
@@ -73,18 +50,7 @@ def main() -> None:
             "grant_type=client_credentials&scope=eventcatalog.read",
         ),
         "cc_es256": ("/o/token/", clients["shoppingbasket"], "grant_type=client_credentials&scope=discount.fullaccess"),
-        "exchange": (
-            "/o/token/",
-            clients["shoppingbasket"],
-            urlencode(
-                {
-                    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                    "subject_token": subject,
-                    "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
-                    "scope": "discount.fullaccess",
-                }
-            ),
-        ),
+        "exchange": ("/o/token/", clients["shoppingbasket"], exchange_body(subject)),
         "introspect": ("/o/introspect/", clients["shoppingbasket"], urlencode({"token": subject})),
         "ceiling": ("/bench/ceiling", clients["shoppingbasket"], ""),
     }
