@@ -49,3 +49,18 @@ def test_exchange_preview_explains_a_refusal(admin_client, basket, basket_policy
 def test_client_page_links_to_the_preview(admin_client, basket):
     page = admin_client.get(f"/admin/oauth/application/{basket.client.pk}/change/").content.decode()
     assert f"/admin/oauth/application/{basket.client.pk}/preview/" in page
+
+
+def test_client_credentials_preview_refuses_as_the_grant_does(admin_client, web, apis):
+    """The preview runs the grant's own planning: a browser client without the grant is
+    refused, as /o/token/ would refuse it."""
+    page = preview(admin_client, web.client, user="")
+    assert "unauthorized_client" in page
+    assert 'id="preview-claims"' not in page
+
+
+def test_client_credentials_preview_leaves_out_scopes_of_disabled_apis(admin_client, basket, apis, make_client):
+    service = make_client("two-apis", scopes=["discount.fullaccess", "eventcatalog.read"])
+    apis["eventcatalog"].enabled = False
+    apis["eventcatalog"].save()
+    assert claims_in(preview(admin_client, service.client, user=""))["aud"] == ["discount"]

@@ -8,11 +8,12 @@ from django.utils import timezone
 
 from apps.accounts.claims import user_claims
 from apps.oauth.errors import OAuth2Error
+from apps.oauth.grants.client_credentials import client_credentials_plan
 from apps.oauth.models import Application
 from apps.oauth.services.exchange import POLICY_CHECKS, Exchange, ExchangeRequest
 from apps.oauth.tokens import access_token_claims, access_token_header
 from apps.resources.models import ApiResource
-from apps.resources.services import plan_token
+from apps.resources.services import default_scopes, plan_token
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,14 @@ def preview_token(
     credentials); or, with ``exchange_target``, the token it would get by exchanging a token
     ``user`` holds for the client's own API. Nothing is signed or stored."""
     try:
-        if exchange_target is None:
+        if exchange_target is None and user is None:
+            plan = client_credentials_plan(client, requested_scopes=scopes)
+            claims = access_token_claims(client_id=client.client_id, user=None, plan=plan)
+        elif exchange_target is None:
             allowed = client.allowed_scope_objects()
-            if user is None:
-                allowed = [scope for scope in allowed if not scope.is_identity_scope]
             plan = plan_token(
                 allowed_scopes=allowed,
-                requested_scopes=scopes or [s.name for s in allowed],
+                requested_scopes=scopes or default_scopes(allowed),
                 one_token_per_audience=client.one_token_per_audience,
             )
             claims = access_token_claims(client_id=client.client_id, user=user, plan=plan)
