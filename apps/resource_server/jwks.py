@@ -4,6 +4,7 @@ A token whose ``kid`` is unknown triggers one refresh (the IdP may have rotated)
 more often than ``min_refresh_interval``: a stream of tokens with made-up kids cannot turn
 into a stream of requests to the IdP."""
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +12,8 @@ from typing import Any
 
 import jwt
 import requests
+
+logger = logging.getLogger(__name__)
 
 Fetch = Callable[[], dict[str, Any]]
 
@@ -30,32 +33,43 @@ class JwksCache:
         self._ttl = ttl
         self._min_refresh_interval = min_refresh_interval
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = float("-inf")
+        self._fetched_at = float("-inf")  # when the last fetch ended, failed ones included
         self._lock = threading.Lock()
 
     def key_for(self, kid: Any) -> jwt.PyJWK | None:
         """The public key with this ``kid``, refreshing the set at most once per interval."""
         if not isinstance(kid, str) or len(kid) > 128:
             return None
-        now = time.monotonic()
-        if now - self._fetched_at > self._ttl or (
-            kid not in self._keys and now - self._fetched_at > self._min_refresh_interval
-        ):
-            self._refresh(now)
+        seen = self._fetched_at
+        age = time.monotonic() - seen
+        if age > self._ttl or (kid not in self._keys and age > self._min_refresh_interval):
+            self._refresh(seen)
         return self._keys.get(kid)
 
-    def _refresh(self, now: float) -> None:
+    def _refresh(self, seen: float) -> None:
+        # The fetch runs under the lock, so a thread that asks while another is fetching waits
+        # for that fetch and uses its keys (instead of finding the set empty and refusing a
+        # good token, as a new process under concurrent load would).
         with self._lock:
-            if now - self._fetched_at <= self._min_refresh_interval:
-                return  # another thread just did it
-            self._fetched_at = now
-            document = self._fetch()
-        keys = {}
-        for entry in document.get("keys", []):
+            if self._fetched_at != seen:
+                return  # another thread fetched while this one waited
             try:
-                key = jwt.PyJWK(entry)
-            except jwt.PyJWTError:
-                continue  # a key type or algorithm we do not use
-            if entry.get("kid") and entry.get("use", "sig") == "sig":
-                keys[entry["kid"]] = key
-        self._keys = keys
+                self._keys = _parse(self._fetch())
+            except Exception:
+                # Keep the keys we have: a stale set still verifies tokens signed before the
+                # outage; an unknown kid is refused until the next attempt.
+                logger.warning("JWKS refresh failed; keeping %d cached keys", len(self._keys), exc_info=True)
+            finally:
+                self._fetched_at = time.monotonic()
+
+
+def _parse(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+    keys = {}
+    for entry in document.get("keys", []):
+        try:
+            key = jwt.PyJWK(entry)
+        except jwt.PyJWTError:
+            continue  # a key type or algorithm we do not use
+        if entry.get("kid") and entry.get("use", "sig") == "sig":
+            keys[entry["kid"]] = key
+    return keys
