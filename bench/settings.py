@@ -6,4 +6,4 @@ from idp.settings.base import *  # noqa: F403
 from idp.settings.base import IDP
 
 ROOT_URLCONF = "bench.urls"
-IDP = {**IDP, "SERVICE_ENDPOINTS": [*DEFAULTS["SERVICE_ENDPOINTS"], "bench-ceiling"]}
+IDP = {**IDP, "SERVICE_ENDPOINTS": [*DEFAULTS["SERVICE_ENDPOINTS"], "bench-ceiling", "bench-floor"]}

@@ -7,6 +7,7 @@ For each database: the IdP under gunicorn (2 workers, the project's gunicorn.con
 wrk with keep-alive connections measure, in the same run and the same server,
 
 - ``ceiling``: a minimal JSON view served as the token endpoint is (bench/urls.py);
+- ``database floor``: the ceiling plus the two statements a stored token needs (bench/urls.py);
 - client credentials for an RS256 API and for an ES256 API (stored tokens);
 - token exchange (basket -> discount, ES256), against client credentials for the same API;
 - introspection (the basket introspecting alice's token);
@@ -191,6 +192,7 @@ def bench_database(database: str, workdir: Path) -> dict:
         wait_until_serving(f"{base}/.well-known/openid-configuration", server)
         cases = {
             "ceiling": (f"{base}/bench/ceiling", "", ""),
+            "database floor": (f"{base}/bench/floor", "", ""),
             "client_credentials RS256": (token_url, "grant_type=client_credentials&scope=eventcatalog.read", admin),
             "client_credentials ES256": (token_url, "grant_type=client_credentials&scope=discount.fullaccess", basket),
             "token_exchange ES256": (token_url, exchange_body(subject_token), basket),
