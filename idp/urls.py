@@ -18,4 +18,6 @@ urlpatterns = [
     path(".well-known/jwks.json", oauth_views.JwksView.as_view(), name="jwks"),
     path("accounts/", include("apps.accounts.urls")),
     path("admin/", admin.site.urls),
+    path("api/admin/", include("apps.management_api.urls")),
+    path("", include("apps.ops.urls")),
 ]

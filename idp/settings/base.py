@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
     "oauth2_provider",
     "axes",
     "apps.accounts",
@@ -51,6 +53,8 @@ INSTALLED_APPS = [
     "apps.oauth",
     "apps.audit",
     "apps.consent",
+    "apps.ops",
+    "apps.management_api",
 ]
 
 MIDDLEWARE = [
