@@ -8,6 +8,7 @@ The environment is read here and only here (DESIGN.md, STYLE.md 7):
 - ``REDIS_URL``     optional shared cache (JWKS, signing keys, rate limits).
 - ``IDP_ISSUER``    the ``iss`` of every token, e.g. ``https://idp.example.com``.
 - ``ALLOWED_HOSTS`` comma-separated; defaults to loopback only.
+- ``IDP_SIGNING_KEY_CACHE_SECONDS`` how long a process signs with the key it loaded (30).
 """
 
 import os
@@ -196,6 +197,9 @@ if env_bool("BEHIND_TLS_PROXY"):
 IDP = {
     "ISSUER": os.environ.get("IDP_ISSUER", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"),
 }
+if "IDP_SIGNING_KEY_CACHE_SECONDS" in os.environ:
+    # How soon every process signs with a rotated key (idp/conf.py); 30 s by default.
+    IDP["SIGNING_KEY_CACHE_SECONDS"] = int(os.environ["IDP_SIGNING_KEY_CACHE_SECONDS"])
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth.Application"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth.AccessToken"

@@ -1,0 +1,40 @@
+#!/bin/sh
+# The image's entrypoint: one image, one subcommand per role (docker-compose.yml, docs/deployment.md).
+#
+#   web                 the IdP under gunicorn (WEB_CONCURRENCY workers, GUNICORN_THREADS threads)
+#   migrate             apply database migrations, then exit (a release step, never at import)
+#   seed-demo           create the GloboTicket demo data; credentials to $DEMO_CREDENTIALS_FILE
+#   demo SERVICE        one GloboTicket demo service (eventcatalog, shoppingbasket, discount, web)
+#   manage ARGS...      any manage.py command (rotate_keys, clear_expired_tokens, createsuperuser)
+set -eu
+
+role="${1:-web}"
+[ "$#" -gt 0 ] && shift
+
+case "$role" in
+  web)
+    exec gunicorn idp.wsgi --config gunicorn.conf.py --bind "${BIND:-0.0.0.0:8000}" "$@"
+    ;;
+  migrate)
+    exec python manage.py migrate --noinput "$@"
+    ;;
+  seed-demo)
+    : "${DEMO_CREDENTIALS_FILE:?set DEMO_CREDENTIALS_FILE to where the demo services read their secrets}"
+    umask 077
+    python manage.py seed_demo --json > "$DEMO_CREDENTIALS_FILE.tmp"
+    mv "$DEMO_CREDENTIALS_FILE.tmp" "$DEMO_CREDENTIALS_FILE"
+    echo "demo credentials written to $DEMO_CREDENTIALS_FILE"
+    ;;
+  demo)
+    service="${1:?usage: demo eventcatalog|shoppingbasket|discount|web}"
+    export DEMO_SERVICE="$service" DJANGO_SETTINGS_MODULE=demo.settings
+    exec gunicorn demo.wsgi --bind "${BIND:-127.0.0.1:8001}" --threads 4
+    ;;
+  manage)
+    exec python manage.py "$@"
+    ;;
+  *)
+    echo "unknown role '$role': web, migrate, seed-demo, demo SERVICE or manage ARGS" >&2
+    exit 64
+    ;;
+esac
