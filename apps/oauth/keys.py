@@ -204,6 +204,21 @@ def rotate_keys(*, algorithms: list[str] | None = None) -> list[SigningKey]:
     return active
 
 
+def withdraw_key(kid: str) -> SigningKey:
+    """Unpublish a retired key now, before its tokens expire: for a key that leaked. Every
+    token it signed is refused from then on, here at once and by resource servers when their
+    cached JWKS expires. An active or next key must be rotated out first (``rotate_keys``),
+    so that something else signs."""
+    key = SigningKey.objects.filter(kid=kid).first()
+    if key is None:
+        raise ValueError(f"No signing key with kid {kid!r}.")
+    if key.state != KeyState.RETIRED:
+        raise ValueError(f"Key {kid} is {key.state}: rotate it out first (rotate_keys --algorithm {key.algorithm}).")
+    key.delete()
+    clear_key_cache()
+    return key
+
+
 _id_token_keys: dict[str, jwk.JWK] = {}
 
 

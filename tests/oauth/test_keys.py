@@ -1,10 +1,11 @@
 """Signing keys: next -> active -> retired, JWKS contents, and tokens surviving rotation."""
 
+import io
 from datetime import timedelta
 
 import jwt
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 from django.utils import timezone
 from jwcrypto import jwk
@@ -141,3 +142,33 @@ def test_admin_cannot_add_change_or_delete_keys(admin_client, db):
     page = admin_client.get(f"/admin/oauth/signingkey/{key.pk}/change/")
     assert page.status_code == 200
     assert "PRIVATE KEY" not in page.content.decode()
+
+
+def test_a_withdrawn_key_leaves_the_jwks_and_its_tokens_stop_verifying(client, catalog_admin, client_credentials_token):
+    token = client_credentials_token(catalog_admin)["access_token"]
+    leaked = jwt.get_unverified_header(token)["kid"]
+    rotate_keys(algorithms=["RS256"])
+    assert leaked in kids(client)  # retired, still published for the tokens it signed
+    verify(client, token, "eventcatalog")
+
+    call_command("withdraw_key", leaked, stdout=io.StringIO())
+
+    assert leaked not in kids(client)
+    assert not SigningKey.objects.filter(kid=leaked).exists()
+    with pytest.raises(KeyError):
+        verify(client, token, "eventcatalog")
+    assert jwt.get_unverified_header(client_credentials_token(catalog_admin)["access_token"])["kid"] != leaked
+
+
+@pytest.mark.parametrize("state", [KeyState.ACTIVE, KeyState.NEXT])
+def test_a_signing_or_next_key_cannot_be_withdrawn_before_it_is_rotated_out(db, state):
+    get_signing_key("ES256")
+    key = SigningKey.objects.get(algorithm="ES256", state=state)
+    with pytest.raises(CommandError, match="rotate it out first"):
+        call_command("withdraw_key", key.kid)
+    assert SigningKey.objects.filter(kid=key.kid).exists()
+
+
+def test_withdrawing_an_unknown_kid_is_an_error(db):
+    with pytest.raises(CommandError, match="No signing key"):
+        call_command("withdraw_key", "no-such-kid")

@@ -1,0 +1,20 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.oauth.keys import withdraw_key
+
+
+class Command(BaseCommand):
+    help = (
+        "Unpublish a retired signing key at once (a leaked key): the tokens it signed are refused "
+        "from then on. Rotate the key out first with rotate_keys."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("kid", help="The key's kid (the admin's Signing keys list shows it).")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            key = withdraw_key(options["kid"])
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"{key.algorithm} key {key.kid} withdrawn: no longer published, its tokens are refused.")
