@@ -1,0 +1,133 @@
+"""Bearer authentication for the management API: the IdP's own access tokens, verified as
+the IdP verifies every token that comes back to it (signature with our published keys,
+``typ``, ``iss``, expiry, and the stored row: not revoked), plus ``aud`` = ``idp-admin``.
+
+Errors follow RFC 6750 section 3: 401 ``invalid_token``, 403 ``insufficient_scope`` (with
+the ``scope`` needed), 400 ``invalid_request``, each with its ``WWW-Authenticate`` challenge.
+No session or cookie authentication: nothing here can be reached by a browser's ambient
+credentials, so there is no CSRF surface.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.oauth.errors import OAuth2Error
+from apps.oauth.services.token_verification import active_access_token
+
+AUDIENCE = "idp-admin"
+READ_SCOPE = "idp.admin.read"
+WRITE_SCOPE = "idp.admin.write"
+REALM = AUDIENCE
+
+
+@dataclass(frozen=True)
+class AdminCaller:
+    """``request.user``: the client calling, and the token's ``sub`` (the client itself for
+    client credentials, the user for a token obtained on a user's behalf)."""
+
+    client_id: str
+    subject: str
+    scopes: frozenset[str]
+    is_authenticated: bool = True
+
+
+class BearerError(exceptions.APIException):
+    """An RFC 6750 section 3.1 error: rendered as ``{"error", "error_description"}`` with the
+    matching ``WWW-Authenticate`` challenge by :func:`exception_handler`."""
+
+    error = ""
+    scope = ""
+
+    def challenge(self) -> str:
+        params = [f'realm="{REALM}"', f'error="{self.error}"', f'error_description="{self.detail}"']
+        if self.scope:
+            params.append(f'scope="{self.scope}"')
+        return "Bearer " + ", ".join(params)
+
+
+class InvalidRequest(BearerError):
+    status_code = 400
+    error = "invalid_request"
+
+
+class InvalidToken(BearerError, exceptions.AuthenticationFailed):
+    status_code = 401
+    error = "invalid_token"
+
+
+class InsufficientScope(BearerError, exceptions.PermissionDenied):
+    status_code = 403
+    error = "insufficient_scope"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This request needs the {scope} scope.")
+        self.scope = scope
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]):
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, BearerError) and response is not None:
+        response.data = {"error": exc.error, "error_description": str(exc.detail)}
+        response["WWW-Authenticate"] = exc.challenge()
+    return response
+
+
+class IdpAccessTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <JWT>`` (RFC 6750 section 2.1) with a token of ours for ``idp-admin``."""
+
+    def authenticate(self, request) -> tuple[AdminCaller, dict[str, Any]] | None:
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None  # no credentials: 401 without an error code (RFC 6750 section 3.1)
+        if len(parts) != 2:
+            raise InvalidRequest("The Authorization header must be 'Bearer <token>'.")
+        try:
+            claims, row = active_access_token(parts[1].decode("ascii", "replace"), what="The access token")
+        except OAuth2Error as error:
+            raise InvalidToken(error.description) from None
+        audiences = claims.get("aud")
+        if AUDIENCE not in (audiences if isinstance(audiences, list) else [audiences]):
+            raise InvalidToken(f"The access token is not for this API (its aud must include {AUDIENCE}).")
+        # Disabling a client or user cuts off the tokens it already holds, as token exchange does.
+        if not row.application.is_active or (row.user is not None and not row.user.is_active):
+            raise InvalidToken("The access token's client or user is disabled.")
+        caller = AdminCaller(
+            client_id=str(claims.get("client_id", "")),
+            subject=str(claims["sub"]),
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+        )
+        return caller, claims
+
+    def authenticate_header(self, request) -> str:
+        return f'Bearer realm="{REALM}"'
+
+
+class AdminScopes(permissions.BasePermission):
+    """``idp.admin.read`` for safe methods, ``idp.admin.write`` for everything else."""
+
+    def has_permission(self, request, view) -> bool:
+        if not isinstance(request.user, AdminCaller):
+            return False  # DRF answers 401 with our authenticate_header
+        required = READ_SCOPE if request.method in permissions.SAFE_METHODS else WRITE_SCOPE
+        if required not in request.user.scopes:
+            raise InsufficientScope(required)
+        return True
+
+
+class IdpAccessTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the authentication as OAuth 2.0 client credentials at our token endpoint,
+    with the scope each operation needs."""
+
+    target_class = IdpAccessTokenAuthentication
+    name = "idpAccessToken"
+
+    def get_security_definition(self, auto_schema) -> dict[str, Any]:
+        scopes = {READ_SCOPE: "Read the configuration and audit events.", WRITE_SCOPE: "Change the configuration."}
+        return {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/o/token/", "scopes": scopes}}}
+
+    def get_security_requirement(self, auto_schema) -> dict[str, list[str]]:
+        return {self.name: [READ_SCOPE if auto_schema.method in permissions.SAFE_METHODS else WRITE_SCOPE]}

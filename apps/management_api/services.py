@@ -1,0 +1,110 @@
+"""Changes made through the management API, each committed together with its audit event:
+a change is never kept without its record, nor recorded without being kept."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models, transaction
+from rest_framework.serializers import BaseSerializer
+
+from apps.audit import services as audit
+from apps.oauth.models import Application
+from apps.oauth.services.clients import ClientCredentials, rotate_client_secret, save_client
+from apps.resources.models import ApiResource, ApiScope
+
+MANAGEMENT_API_CHANGE = "management_api.change"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: the calling client and its token's ``sub``."""
+
+    client_id: str
+    subject: str
+    request_id: str
+
+
+def record_change(
+    *, actor: Actor, action: str, instance: models.Model, changed: Iterable[str] = (), **details: Any
+) -> None:
+    """An audit event shaped like the admin's (apps/audit/receivers.py), by a client instead of a user."""
+    audit.record(
+        event_type=MANAGEMENT_API_CHANGE,
+        granted=True,
+        client_id=actor.client_id,
+        subject=actor.subject,
+        request_id=actor.request_id,
+        details={
+            "action": action,
+            "model": instance._meta.label_lower,
+            "object_id": str(instance.pk),
+            "object": str(instance)[:200],
+            "changed": sorted(changed),
+            **details,
+        },
+    )
+
+
+@transaction.atomic
+def save_object(*, serializer: BaseSerializer, actor: Actor) -> models.Model:
+    """Create or update the object of a validated serializer."""
+    if serializer.instance is None:
+        instance = serializer.save()
+        record_change(actor=actor, action="added", instance=instance)
+    else:
+        instance = serializer.save()
+        record_change(actor=actor, action="changed", instance=instance, changed=serializer.validated_data)
+    return instance
+
+
+@transaction.atomic
+def delete_object(*, instance: models.Model, actor: Actor) -> None:
+    """Delete as the admin does: with everything that cascades from it (a client's tokens,
+    codes and exchange policies; the tokens exchanged from those tokens), counted in the event."""
+    pk = instance.pk
+    _total, deleted = instance.delete()
+    instance.pk = pk  # delete() clears it; the event names the row that was
+    record_change(actor=actor, action="deleted", instance=instance, deleted=deleted)
+
+
+@transaction.atomic
+def create_client(
+    *,
+    actor: Actor,
+    name: str,
+    client_type: str,
+    allowed_grant_types: Sequence[str] = (),
+    allowed_scopes: Sequence[ApiScope] = (),
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
+    resource: ApiResource | None = None,
+    skip_authorization: bool = False,
+    is_active: bool = True,
+    one_token_per_audience: bool = False,
+) -> ClientCredentials:
+    """A new client with a fresh secret (returned once; stored hashed)."""
+    credentials = save_client(
+        name=name,
+        client_type=client_type,
+        grant_types=allowed_grant_types,
+        scopes=[scope.name for scope in allowed_scopes],
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        resource=resource.audience if resource is not None else None,
+        skip_authorization=skip_authorization,
+    )
+    client = credentials.client
+    if not is_active or one_token_per_audience:  # settings save_client leaves at their defaults
+        client.is_active, client.one_token_per_audience = is_active, one_token_per_audience
+        client.save(update_fields=["is_active", "one_token_per_audience", "updated"])
+    record_change(actor=actor, action="added", instance=client)
+    return credentials
+
+
+@transaction.atomic
+def rotate_secret(*, client: Application, actor: Actor) -> str:
+    """A new secret for a confidential client; the old one stops working at once."""
+    secret = rotate_client_secret(client=client)
+    record_change(actor=actor, action="changed", instance=client, changed=["client_secret"])
+    return secret

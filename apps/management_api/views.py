@@ -1,0 +1,158 @@
+"""The management API's views: parse, authorise, delegate to services.py."""
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import filters, mixins, pagination, parsers, renderers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import request_id_from
+from apps.management_api import services
+from apps.management_api.authentication import AdminScopes, IdpAccessTokenAuthentication, exception_handler
+from apps.management_api.schema import documented
+from apps.management_api.serializers import (
+    ApiResourceSerializer,
+    ApiScopeSerializer,
+    AuditEventSerializer,
+    ClientSerializer,
+    ClientWithSecretSerializer,
+    ExchangePolicySerializer,
+)
+from apps.oauth.models import Application, ExchangePolicy
+from apps.resources.models import ApiResource, ApiScope
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ExactMatchFilter(filters.BaseFilterBackend):
+    """``?name=value`` for each name in the view's ``filter_fields``: exact matches, all of them."""
+
+    def filter_queryset(self, request, queryset, view):
+        params = request.query_params
+        return queryset.filter(**{name: params[name] for name in view.filter_fields if name in params})
+
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in view.filter_fields
+        ]
+
+
+class ManagementViewSet(viewsets.GenericViewSet):
+    """Bearer tokens of ours only, JSON only, one schema class without a global setting."""
+
+    authentication_classes = [IdpAccessTokenAuthentication]
+    permission_classes = [AdminScopes]
+    renderer_classes = [renderers.JSONRenderer]
+    parser_classes = [parsers.JSONParser]
+    pagination_class = Pagination
+    schema = AutoSchema()
+    # Natural keys contain dots (eventcatalog.read); DRF's default pattern stops at them.
+    lookup_value_regex = "[^/]+"
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    def actor(self) -> services.Actor:
+        return services.Actor(
+            client_id=self.request.user.client_id,
+            subject=self.request.user.subject,
+            request_id=request_id_from(self.request.headers),
+        )
+
+
+class AuditedModelViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    ManagementViewSet,
+):
+    """CRUD where every change is committed with its audit event."""
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        services.save_object(serializer=serializer, actor=self.actor())
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        services.save_object(serializer=serializer, actor=self.actor())
+
+    def perform_destroy(self, instance: Any) -> None:
+        services.delete_object(instance=instance, actor=self.actor())
+
+
+class ApiResourceViewSet(AuditedModelViewSet):
+    """API resources: one audience per API."""
+
+    queryset = ApiResource.objects.prefetch_related("scopes")
+    serializer_class = ApiResourceSerializer
+    lookup_field = "audience"
+
+
+class ApiScopeViewSet(AuditedModelViewSet):
+    """Scopes, each of one API (or none: an OpenID identity scope)."""
+
+    queryset = ApiScope.objects.select_related("resource")
+    serializer_class = ApiScopeSerializer
+    lookup_field = "name"
+    # RFC 6749 scope tokens may contain "/"; this view has no nested routes to confuse it with.
+    lookup_value_regex = ".+"
+
+
+class ClientViewSet(AuditedModelViewSet):
+    """OAuth clients. The secret is in the response to creation and to rotate-secret, and
+    nowhere else: it is stored hashed."""
+
+    queryset = Application.objects.prefetch_related("allowed_scopes").order_by("name", "client_id")
+    serializer_class = ClientSerializer
+    lookup_field = "client_id"
+
+    @documented(responses={201: ClientWithSecretSerializer})
+    def create(self, request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        config = dict(serializer.validated_data)
+        for name in ("redirect_uris", "post_logout_redirect_uris"):
+            config[name] = config.get(name, "").split()
+        credentials = services.create_client(actor=self.actor(), **config)
+        return self._with_secret(credentials.client, credentials.client_secret, status.HTTP_201_CREATED)
+
+    @documented(request=None, responses={200: ClientWithSecretSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, *args: Any, **kwargs: Any) -> Response:
+        client = self.get_object()
+        if client.client_type != Application.CLIENT_CONFIDENTIAL:
+            raise serializers.ValidationError({"client_type": "A public client has no secret to rotate."})
+        secret = services.rotate_secret(client=client, actor=self.actor())
+        return self._with_secret(client, secret, status.HTTP_200_OK)
+
+    def _with_secret(self, client: Application, secret: str, status_code: int) -> Response:
+        data = ClientWithSecretSerializer(client, context={"client_secret": secret}).data
+        # The plaintext secret must not outlive this response in any cache.
+        return Response(data, status=status_code, headers={"Cache-Control": "no-store"})
+
+
+class ExchangePolicyViewSet(AuditedModelViewSet):
+    """RFC 8693 token exchange policies: which client may exchange which tokens into which API."""
+
+    queryset = (
+        ExchangePolicy.objects.select_related("client__resource", "target")
+        .prefetch_related("subject_audiences", "scopes")
+        .order_by("id")
+    )
+    serializer_class = ExchangePolicySerializer
+
+
+class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
+    """The audit trail, newest first. Read only: events are append-only."""
+
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    filter_backends = [ExactMatchFilter]
+    filter_fields = ("event_type", "outcome", "client_id")

@@ -1,0 +1,106 @@
+"""Only the IdP's own access tokens for idp-admin, with the scope for the method (RFC 6750)."""
+
+from datetime import timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.utils import timezone
+
+from apps.management_api.authentication import READ_SCOPE, WRITE_SCOPE
+from apps.oauth.tokens import issue_access_token, store_access_token
+from apps.resources.services import plan_token
+from tests.conftest import REVOKE_URL, basic_auth, form_post
+from tests.management_api.conftest import call, challenge
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_invalid_token(response) -> None:
+    assert response.status_code == 401
+    assert challenge(response)["error"] == "invalid_token"
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_no_token_is_401_without_an_error_code(client):
+    response = call(client, "get", "clients/", None)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="idp-admin"'
+
+
+@pytest.mark.parametrize("token", ["not-a-jwt", "eyJhbGciOiJub25lIn0.e30.", "a.b.c"])
+def test_malformed_token_is_invalid_token(client, token):
+    assert_invalid_token(call(client, "get", "clients/", token))
+
+
+def test_malformed_authorization_header_is_invalid_request(client, write_token):
+    response = client.get("/api/admin/clients/", HTTP_AUTHORIZATION=f"Bearer {write_token} extra")
+    assert response.status_code == 400
+    assert challenge(response)["error"] == "invalid_request"
+
+
+def test_token_for_another_audience_is_invalid_token(client, apis, make_client, client_credentials_token):
+    other = make_client("reporting", scopes=["eventcatalog.read"])
+    token = client_credentials_token(other)["access_token"]
+    response = call(client, "get", "clients/", token)
+    assert_invalid_token(response)
+    assert "aud must include idp-admin" in challenge(response)["error_description"]
+
+
+def test_expired_token_is_invalid_token(client, automation):
+    plan = plan_token(allowed_scopes=automation.client.allowed_scope_objects(), requested_scopes=[READ_SCOPE])
+    issued = issue_access_token(
+        client_id=automation.client.client_id, user=None, plan=plan, now=timezone.now() - timedelta(hours=1)
+    )
+    store_access_token(issued=issued, application=automation.client, user=None)
+    response = call(client, "get", "clients/", issued.token)
+    assert_invalid_token(response)
+    assert challenge(response)["error_description"].endswith("expired.")
+
+
+def test_revoked_token_is_invalid_token(client, automation, write_token):
+    assert call(client, "get", "clients/", write_token).status_code == 200
+    auth = basic_auth(automation.client.client_id, automation.client_secret)
+    assert form_post(client, REVOKE_URL, {"token": write_token}, HTTP_AUTHORIZATION=auth).status_code == 200
+    assert_invalid_token(call(client, "get", "clients/", write_token))
+
+
+def test_token_of_a_disabled_client_is_invalid_token(client, automation, write_token):
+    automation.client.is_active = False
+    automation.client.save()
+    assert_invalid_token(call(client, "get", "clients/", write_token))
+
+
+def test_forged_signature_is_invalid_token(client, write_token):
+    claims = jwt.decode(write_token, options={"verify_signature": False})
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, forger, algorithm="RS256", headers=jwt.get_unverified_header(write_token))
+    assert_invalid_token(call(client, "get", "clients/", forged))
+
+
+def test_read_scope_reads_but_does_not_write(client, read_token):
+    assert call(client, "get", "resources/", read_token).status_code == 200
+    response = call(client, "post", "scopes/", read_token, {"name": "x.read"})
+    assert response.status_code == 403
+    assert challenge(response)["error"] == "insufficient_scope"
+    assert challenge(response)["scope"] == WRITE_SCOPE
+    assert response.json()["error"] == "insufficient_scope"
+
+
+def test_write_scope_alone_does_not_read(client, make_client, client_credentials_token):
+    token = client_credentials_token(make_client("writer", scopes=[WRITE_SCOPE]))["access_token"]
+    response = call(client, "get", "resources/", token)
+    assert response.status_code == 403
+    assert challenge(response) == {
+        "realm": "idp-admin",
+        "error": "insufficient_scope",
+        "error_description": f"This request needs the {READ_SCOPE} scope.",
+        "scope": READ_SCOPE,
+    }
+
+
+def test_session_and_basic_authentication_are_not_accepted(admin_client, automation):
+    # A signed-in operator's cookie is no credential here: no CSRF surface.
+    assert admin_client.get("/api/admin/clients/").status_code == 401
+    auth = basic_auth(automation.client.client_id, automation.client_secret)
+    assert admin_client.get("/api/admin/clients/", HTTP_AUTHORIZATION=auth).status_code == 401

@@ -1,0 +1,57 @@
+"""API resources: CRUD by audience, validated like the admin."""
+
+import pytest
+
+from apps.resources.models import ApiResource
+
+pytestmark = pytest.mark.django_db
+
+NEW = {"audience": "reporting", "resource_uri": "urn:test:reporting", "name": "Reporting"}
+
+
+def test_crud_round_trip(api):
+    created = api("post", "resources/", {**NEW, "user_claims": ["email"]})
+    assert created.status_code == 201
+    assert created.json() == {
+        **NEW,
+        "enabled": True,
+        "access_token_lifetime": 600,
+        "signing_algorithm": "RS256",
+        "user_claims": ["email"],
+        "store_tokens": True,
+        "scopes": [],
+    }
+    assert api("get", "resources/reporting/").json()["name"] == "Reporting"
+    assert "reporting" in [r["audience"] for r in api("get", "resources/").json()["results"]]
+
+    changed = api("patch", "resources/reporting/", {"access_token_lifetime": 120, "signing_algorithm": "ES256"})
+    assert changed.status_code == 200
+    assert ApiResource.objects.get(audience="reporting").access_token_lifetime == 120
+
+    assert api("delete", "resources/reporting/").status_code == 204
+    assert api("get", "resources/reporting/").status_code == 404
+    assert not ApiResource.objects.filter(audience="reporting").exists()
+
+
+def test_lists_its_scopes_and_looks_up_dotted_audiences(api, make_resource):
+    make_resource("globo.discount", ["discount.fullaccess"])
+    response = api("get", "resources/globo.discount/")
+    assert response.status_code == 200
+    assert response.json()["scopes"] == ["discount.fullaccess"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**NEW, "audience": "has space"}, "audience"),
+        ({**NEW, "resource_uri": "not a uri"}, "resource_uri"),
+        ({**NEW, "access_token_lifetime": 0}, "access_token_lifetime"),
+        ({**NEW, "signing_algorithm": "HS256"}, "signing_algorithm"),
+        ({**NEW, "user_claims": ["password"]}, "user_claims"),
+        ({**NEW, "audience": "idp-admin"}, "audience"),  # exists (data migration)
+    ],
+)
+def test_invalid_input_is_400_on_the_field(api, body, field):
+    response = api("post", "resources/", body)
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
