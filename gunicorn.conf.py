@@ -7,7 +7,34 @@ itself) and GUNICORN_THREADS in the environment.
 """
 
 import os
+from pathlib import Path
+
+from prometheus_client import multiprocess
 
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = 5
+
+# The access log is off unless asked for (GUNICORN_CMD_ARGS="--access-logfile -"). Its lines
+# carry the path without the query string (%(U)s, not the request line %(r)s), and neither
+# the Referer nor the Basic-auth user name: query strings can hold an ID token
+# (id_token_hint at logout) or an authorization code, and referers repeat them. The request
+# id joins each line to the application's log records.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s" %({x-request-id}o)s'
+
+# Prometheus multiprocess mode (docs/operations.md): each worker writes its metrics to files
+# in this directory, and /metrics adds them up.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+
+
+def on_starting(server) -> None:
+    """A previous run's files would be added to this run's counts: start from none."""
+    if PROMETHEUS_MULTIPROC_DIR:
+        for stale in Path(PROMETHEUS_MULTIPROC_DIR).glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server, worker) -> None:
+    """A dead worker's live gauges must stop counting (its counters stay in the totals)."""
+    if PROMETHEUS_MULTIPROC_DIR:
+        multiprocess.mark_process_dead(worker.pid)

@@ -2,7 +2,8 @@
 # The image's entrypoint: one image, one subcommand per role (docker-compose.yml, docs/deployment.md).
 #
 #   web                 the IdP under gunicorn (WEB_CONCURRENCY workers, GUNICORN_THREADS threads)
-#   migrate             apply database migrations, then exit (a release step, never at import)
+#   migrate             apply database migrations and create missing signing keys, then exit
+#                       (a release step, never at import)
 #   seed-demo           create the GloboTicket demo data; credentials to $DEMO_CREDENTIALS_FILE
 #   demo SERVICE        one GloboTicket demo service (eventcatalog, shoppingbasket, discount, web)
 #   manage ARGS...      any manage.py command (rotate_keys, clear_expired_tokens, createsuperuser)
@@ -16,7 +17,8 @@ case "$role" in
     exec gunicorn idp.wsgi --config gunicorn.conf.py --bind "${BIND:-0.0.0.0:8000}" "$@"
     ;;
   migrate)
-    exec python manage.py migrate --noinput "$@"
+    python manage.py migrate --noinput "$@"
+    exec python manage.py ensure_keys
     ;;
   seed-demo)
     : "${DEMO_CREDENTIALS_FILE:?set DEMO_CREDENTIALS_FILE to where the demo services read their secrets}"

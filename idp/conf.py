@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
         "oauth2_provider:introspect",
         "oauth2_provider:revoke-token",
         "jwks",
+        # Probes and scrapes: load balancers and Prometheus carry no session or CSRF token.
+        "ops:healthz",
+        "ops:readyz",
+        "ops:metrics",
     ],
     # Cache-Control max-age of the JWKS document.
     "JWKS_MAX_AGE_SECONDS": 300,
@@ -36,6 +40,20 @@ DEFAULTS: dict[str, Any] = {
     "CONSENT_LIFETIME_DAYS": 90,
     # Session length when "keep me signed in" is ticked (otherwise: until the browser closes).
     "REMEMBER_ME_DAYS": 14,
+    # /metrics (docs/operations.md): 404 unless enabled; then a bearer token equal to
+    # METRICS_TOKEN is required, unless no token is set and unauthenticated scrapes are
+    # explicitly allowed (the network alone decides who reaches it).
+    "METRICS_ENABLED": False,
+    "METRICS_TOKEN": "",
+    "METRICS_ALLOW_UNAUTHENTICATED": False,
+    # Rate limits (apps/ratelimit/middleware.py): (requests, seconds) per fixed window.
+    # "client": successful requests per client to the token, introspection and revocation
+    # endpoints; "address_failures": 4xx answers there per caller address; "login": sign-in
+    # POSTs per address. Services cache their tokens, so 100/s per client is generous.
+    "RATE_LIMITING": True,
+    "RATE_LIMITS": {"client": (6000, 60), "address_failures": (300, 60), "login": (30, 60)},
+    # Proxies in front of us that append the caller's address to X-Forwarded-For.
+    "TRUSTED_PROXY_COUNT": 0,
 }
 
 

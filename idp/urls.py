@@ -21,3 +21,6 @@ urlpatterns = [
     path("api/admin/", include("apps.management_api.urls")),
     path("", include("apps.ops.urls")),
 ]
+
+# A database outage answers 503 temporarily_unavailable, anything else 500 (apps/ops/errors.py).
+handler500 = "apps.ops.errors.server_error"

@@ -1,19 +1,20 @@
 """Writing audit events. Call sites say what happened; this module says how it is kept."""
 
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apps.audit.models import AuditEvent, Outcome
+from apps.ops import request_id as request_ids
 from idp.sql import insert_row
 
 EXCHANGE = "token.exchange"
 
 
-def request_id_from(headers: dict[str, str]) -> str:
-    """The caller's X-Request-ID (to correlate with their logs), or a new one."""
-    supplied = (headers.get("X-Request-Id") or headers.get("HTTP_X_REQUEST_ID") or "").strip()
-    return supplied[:64] if supplied.isprintable() and supplied else uuid.uuid4().hex
+def request_id_from(headers: Mapping[str, str]) -> str:
+    """The id of the request these headers came with, as its log lines and X-Request-ID
+    response header carry it (apps/ops/middleware.py); outside that middleware (a view called
+    directly), read from the headers by the same rule."""
+    return request_ids.current_request_id() or request_ids.request_id_from(headers)
 
 
 def record(
@@ -38,7 +39,8 @@ def record(
         audience=list(audience),
         scopes=" ".join(scopes),
         reason=reason,
-        request_id=request_id,
+        # The id of the request being served (apps/ops/middleware.py), as in its log lines.
+        request_id=request_id or request_ids.current_request_id(),
         details=details or {},
     )
     insert_row(event)

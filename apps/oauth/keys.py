@@ -204,6 +204,15 @@ def rotate_keys(*, algorithms: list[str] | None = None) -> list[SigningKey]:
     return active
 
 
+def ensure_signing_keys() -> list[SigningKey]:
+    """Create the active and next key of every algorithm that has none (a new installation);
+    change nothing otherwise. A release step (``manage.py ensure_keys``), so that a new
+    deployment is ready (``/readyz``) before its first token request."""
+    for algorithm in SigningAlgorithm.values:
+        _ensure_keys(algorithm)
+    return list(SigningKey.objects.filter(state=KeyState.ACTIVE).order_by("algorithm"))
+
+
 def withdraw_key(kid: str) -> SigningKey:
     """Unpublish a retired key now, before its tokens expire: for a key that leaked. Every
     token it signed is refused from then on, here at once and by resource servers when their

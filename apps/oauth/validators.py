@@ -17,6 +17,7 @@ from apps.oauth.request_state import internal
 from apps.oauth.secrets import verify_client_secret
 from apps.oauth.services.client_auth import presented_credentials
 from apps.oauth.tokens import store_access_token
+from apps.ops import metrics
 from apps.resources.services import default_scopes, plan_token
 from idp.conf import idp_settings
 
@@ -194,6 +195,8 @@ class OAuth2Validator(DotOAuth2Validator):
             id_token=self._load_id_token(id_token) if id_token else None,
             source_refresh_token=source_refresh_token,
         )
+        # Authorization code and refresh token: the grants oauthlib serves.
+        metrics.token_issued(grant=request.grant_type, audience=request.stored_access_token.audience)
         return request.stored_access_token
 
     def validate_jwt_bearer_token(self, token, scopes, request) -> bool:

@@ -5,3 +5,6 @@ class OpsConfig(AppConfig):
     name = "apps.ops"
     label = "ops"
     verbose_name = "Operations (health, metrics, logs)"
+
+    def ready(self) -> None:
+        from apps.ops import checks, receivers  # noqa: F401 - registers the checks and receivers

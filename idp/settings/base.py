@@ -9,6 +9,9 @@ The environment is read here and only here (DESIGN.md, STYLE.md 7):
 - ``IDP_ISSUER``    the ``iss`` of every token, e.g. ``https://idp.example.com``.
 - ``ALLOWED_HOSTS`` comma-separated; defaults to loopback only.
 - ``IDP_SIGNING_KEY_CACHE_SECONDS`` how long a process signs with the key it loaded (30).
+- ``LOG_FORMAT``    ``json`` (one object per line) or ``text``; json unless DEBUG.
+- ``METRICS_ENABLED``, ``METRICS_TOKEN``, ``METRICS_ALLOW_UNAUTHENTICATED``: /metrics
+  (docs/operations.md).
 """
 
 import os
@@ -17,6 +20,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from idp.conf import DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -56,10 +61,17 @@ INSTALLED_APPS = [
     "apps.consent",
     "apps.ops",
     "apps.management_api",
+    "apps.ratelimit",
 ]
 
 MIDDLEWARE = [
+    # First, so that the request id and the timing cover every request, the service
+    # endpoints too (the ServiceEndpointMiddleware below ends the chain early for those).
+    "apps.ops.middleware.RequestIdMiddleware",
+    "apps.ops.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the service endpoints are answered: per-client and per-address limits.
+    "apps.ratelimit.middleware.RateLimitMiddleware",
     # The token, introspection and revocation endpoints and the JWKS stop here: what
     # follows is for browsers.
     "apps.oauth.middleware.ServiceEndpointMiddleware",
@@ -121,6 +133,12 @@ DATABASES = {
         conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", default=True),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database must fail fast (503 from every endpoint, /readyz included),
+    # not hang each worker thread on the driver's default of no timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write concurrently: WAL lets readers proceed, IMMEDIATE
     # transactions queue writers instead of failing with "database is locked".
@@ -184,6 +202,9 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health probes and metric scrapes reach a pod over plain HTTP, past the TLS proxy: a
+# redirect to https would fail them all. (Matched against the path without its "/".)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
@@ -196,7 +217,26 @@ if env_bool("BEHIND_TLS_PROXY"):
 # Our own settings, one namespaced dict (read through idp.conf.idp_settings).
 IDP = {
     "ISSUER": os.environ.get("IDP_ISSUER", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"),
+    "METRICS_ENABLED": env_bool("METRICS_ENABLED"),
+    "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip(),
+    "METRICS_ALLOW_UNAUTHENTICATED": env_bool("METRICS_ALLOW_UNAUTHENTICATED"),
 }
+# Rate limits as "requests/seconds", e.g. RATE_LIMIT_CLIENT=6000/60 (defaults in idp/conf.py).
+_rate_limits = {
+    name: tuple(int(part) for part in os.environ[variable].split("/", 1))
+    for name, variable in (
+        ("client", "RATE_LIMIT_CLIENT"),
+        ("address_failures", "RATE_LIMIT_ADDRESS_FAILURES"),
+        ("login", "RATE_LIMIT_LOGIN"),
+    )
+    if variable in os.environ
+}
+if _rate_limits:
+    IDP["RATE_LIMITS"] = {**DEFAULTS["RATE_LIMITS"], **_rate_limits}
+if os.environ.get("RATE_LIMITING") is not None:
+    IDP["RATE_LIMITING"] = env_bool("RATE_LIMITING")
+if env_bool("BEHIND_TLS_PROXY"):
+    IDP["TRUSTED_PROXY_COUNT"] = 1
 if "IDP_SIGNING_KEY_CACHE_SECONDS" in os.environ:
     # How soon every process signs with a rotated key (idp/conf.py); 30 s by default.
     IDP["SIGNING_KEY_CACHE_SECONDS"] = int(os.environ["IDP_SIGNING_KEY_CACHE_SECONDS"])
@@ -254,9 +294,31 @@ OAUTH2_PROVIDER = {
     "ID_TOKEN_ADMIN_CLASS": "apps.oauth.admin.IDTokenAdmin",
 }
 
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "apps.ops.logs.RequestIdFilter"},
+        "redact_secrets": {"()": "apps.ops.logs.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "json": {"()": "apps.ops.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            # On the handler, not a logger: so they also see what other loggers propagate.
+            "filters": ["request_id", "redact_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # Configured here so Django's default handlers for it (an unformatted second console in
+    # DEBUG, mail to ADMINS, of whom there are none) give way: its records go to root's.
+    "loggers": {"django": {"level": "INFO"}},
 }

@@ -10,7 +10,8 @@ from .base import OAUTH2_PROVIDER, PASSWORD_HASHERS  # noqa: E402
 # User passwords in tests need not resist brute force; client secrets keep their real hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 SECURE_SSL_REDIRECT = False
-IDP = {"ISSUER": "https://idp.test"}
+# Tests send many requests from one address; tests/ratelimit turns the limits on itself.
+IDP = {"ISSUER": "https://idp.test", "RATE_LIMITING": False}
 OAUTH2_PROVIDER = {**OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": IDP["ISSUER"]}
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -22,10 +22,14 @@ def test_migrate_is_a_release_step_and_web_serves_the_migrated_database(tmp_path
     assert migrated.returncode == 0, migrated.stderr
     tables = {row[0] for row in sqlite3.connect(database).execute("SELECT name FROM sqlite_master")}
     assert {"oauth_application", "oauth_accesstoken", "resources_apiresource"} <= tables
+    keys = sqlite3.connect(database).execute("SELECT algorithm, state FROM oauth_signingkey").fetchall()
+    assert sorted(keys) == [("ES256", "active"), ("ES256", "next"), ("RS256", "active"), ("RS256", "next")]
 
     with web_process(env) as base:
         metadata = json.load(urllib.request.urlopen(f"{base}/.well-known/openid-configuration"))
+        ready = json.load(urllib.request.urlopen(f"{base}/readyz"))  # keys exist before any token request
     assert metadata["issuer"] == "http://127.0.0.1"
+    assert ready["status"] == "ok"
 
 
 def test_seed_demo_writes_credentials_only_its_owner_can_read(tmp_path):

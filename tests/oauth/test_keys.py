@@ -172,3 +172,12 @@ def test_a_signing_or_next_key_cannot_be_withdrawn_before_it_is_rotated_out(db, 
 def test_withdrawing_an_unknown_kid_is_an_error(db):
     with pytest.raises(CommandError, match="No signing key"):
         call_command("withdraw_key", "no-such-kid")
+
+
+def test_ensure_keys_creates_the_keys_of_a_new_installation_and_then_changes_nothing(db):
+    call_command("ensure_keys", stdout=io.StringIO())
+    first = dict(SigningKey.objects.values_list("kid", "state"))
+    assert sorted(first.values()) == [KeyState.ACTIVE, KeyState.ACTIVE, KeyState.NEXT, KeyState.NEXT]
+
+    call_command("ensure_keys", stdout=io.StringIO())
+    assert dict(SigningKey.objects.values_list("kid", "state")) == first

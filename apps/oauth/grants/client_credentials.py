@@ -16,6 +16,7 @@ from apps.oauth.models import Application, GrantType
 from apps.oauth.params import reject_repeated_parameters, scope_list
 from apps.oauth.services.client_auth import authenticate_client
 from apps.oauth.tokens import bearer_token_response, issue_access_token, record_access_token
+from apps.ops import metrics
 from apps.resources.services import TokenPlan, default_scopes, plan_token
 
 GRANT_TYPE = GrantType.CLIENT_CREDENTIALS.value
@@ -32,6 +33,7 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
     issued = issue_access_token(client_id=client.client_id, user=None, plan=plan)
     if plan.stored:
         record_access_token(issued=issued, application=client, user=None)
+    metrics.token_issued(grant=GRANT_TYPE, audience=issued.audience)
     return bearer_token_response(issued, plan)
 
 

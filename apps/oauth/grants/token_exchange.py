@@ -19,6 +19,7 @@ from apps.oauth.params import reject_repeated_parameters, scope_list
 from apps.oauth.services.client_auth import authenticate_client, claimed_client_id
 from apps.oauth.services.exchange import Exchange, ExchangeRequest, evaluate_exchange
 from apps.oauth.tokens import bearer_token_response, issue_access_token, record_access_token
+from apps.ops import metrics
 
 GRANT_TYPE = GrantType.TOKEN_EXCHANGE.value
 
@@ -60,6 +61,7 @@ def exchange_token(
         exchange = evaluate_exchange(client=client, params=read(request.POST))
     except OAuth2Error as error:
         _audit(request, request_id, grant_type, client=client, exchange=exchange, error=error)
+        metrics.exchange_refused(reason=error.error)
         raise
     issued = issue_access_token(
         client_id=client.client_id,
@@ -79,7 +81,9 @@ def exchange_token(
         # foreign key refuses the new row, and so do we.
         error = InvalidRequest(description="subject_token is not acceptable: revoked or expired.")
         _audit(request, request_id, grant_type, client=client, exchange=exchange, error=error)
+        metrics.exchange_refused(reason=error.error)
         raise error from None
+    metrics.exchange_granted(grant=grant_type, audience=issued.audience)
     return exchange, bearer_token_response(issued, exchange.plan)
 
 

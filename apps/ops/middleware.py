@@ -1,0 +1,64 @@
+"""The first two middleware of every request, service endpoints included (they come before
+apps.oauth.middleware.ServiceEndpointMiddleware, which ends the chain for those)."""
+
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import get_script_prefix, reverse
+
+from apps.ops import metrics
+from apps.ops.request_id import REQUEST_ID_HEADER, request_id_from, set_request_id
+from idp.conf import idp_settings
+
+
+class RequestIdMiddleware:
+    """Gives the request its id (the caller's X-Request-ID if usable, else a new one) for log
+    records and audit events, and echoes it in the response's X-Request-ID.
+
+    The id stays set until the response is closed (apps/ops/receivers.py), so Django's own
+    "Bad Request" / "Internal Server Error" records, written after the middleware chain
+    returns, carry it too."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request_id_from(request.headers)
+        set_request_id(request_id)
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+UNMATCHED = "unmatched"
+
+
+class RequestMetricsMiddleware:
+    """Times every request into ``idp_request_duration_seconds``, labelled by URL name (the
+    raw path would give one series per admin object or scanner's guess)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._service_endpoints: dict[str, str] | None = None
+
+    def service_endpoints(self) -> dict[str, str]:
+        """Path -> URL name of the service endpoints, which ServiceEndpointMiddleware calls
+        without resolving, so the request has no ``resolver_match`` to name them."""
+        if self._service_endpoints is None:  # on the first request: the URLconf is loaded by then
+            self._service_endpoints = {
+                "/" + reverse(name).removeprefix(get_script_prefix()): name for name in idp_settings.SERVICE_ENDPOINTS
+            }
+        return self._service_endpoints
+
+    def endpoint(self, request: HttpRequest) -> str:
+        match = request.resolver_match
+        if match is not None:
+            return match.view_name
+        return self.service_endpoints().get(request.path_info, UNMATCHED)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        metrics.request_served(endpoint=self.endpoint(request), seconds=time.perf_counter() - started)
+        return response

@@ -1,0 +1,115 @@
+"""Rate limits on the token, introspection and revocation endpoints and on sign-in.
+
+- **Per client** (``client``): requests a client made that succeeded (2xx) count against its
+  own budget. Only successes count, so nobody can spend a client's budget by sending its
+  client_id with a wrong secret: that is a failure, and failures count against the sender.
+- **Per address, failures** (``address_failures``): 4xx answers (bad credentials, bad grants,
+  garbage) count against the caller's address, so one noisy or hostile caller is slowed down
+  without touching the clients that behave.
+- **Per address, sign-in** (``login``): every sign-in POST counts against the address, on top
+  of the per-account lockout (django-axes).
+
+Over a limit the answer is 429 with ``Retry-After``: JSON ``temporarily_unavailable`` (RFC 6749
+section 4.1.2.1) on the OAuth endpoints, a short page on sign-in. Limits and windows are
+``IDP["RATE_LIMITS"]``; ``IDP["RATE_LIMITING"]`` turns them off.
+"""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import get_script_prefix, reverse
+
+from apps.oauth.services.client_auth import claimed_client_id
+from apps.ratelimit.limits import Limit, Limiter, now
+from idp.conf import idp_settings
+
+OAUTH_ENDPOINTS = ("oauth2_provider:token", "oauth2_provider:introspect", "oauth2_provider:revoke-token")
+
+
+def client_address(request: HttpRequest) -> str:
+    """The caller's address: the one the trusted proxy in front of us saw, if there is one."""
+    proxies = idp_settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def too_many_requests(retry_after: int, *, json: bool) -> HttpResponse:
+    if json:
+        response: HttpResponse = JsonResponse(
+            {
+                "error": "temporarily_unavailable",
+                "error_description": f"Too many requests: try again in {retry_after} s.",
+            },
+            status=429,
+        )
+        response["Cache-Control"] = "no-store"
+    else:
+        response = HttpResponse(
+            f"Too many sign-in attempts from your address. Try again in {retry_after} seconds.",
+            status=429,
+            content_type="text/plain; charset=utf-8",
+        )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _path(name: str) -> str:
+    return "/" + reverse(name).removeprefix(get_script_prefix())
+
+
+class RateLimitMiddleware:
+    """Before ServiceEndpointMiddleware, which answers the OAuth endpoints itself."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._paths: tuple[frozenset[str], str] | None = None
+        self._limiters: dict[str, Limiter] = {}
+
+    def limiter(self, name: str) -> Limiter:
+        requests, seconds = idp_settings.RATE_LIMITS[name]
+        limiter = self._limiters.get(name)
+        if limiter is None or limiter.limit != Limit(name, requests, seconds):
+            limiter = self._limiters[name] = Limiter(Limit(name, requests, seconds))
+        return limiter
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not idp_settings.RATE_LIMITING:
+            return self.get_response(request)
+        if self._paths is None:  # on the first request: the URLconf is loaded by then
+            self._paths = (frozenset(_path(name) for name in OAUTH_ENDPOINTS), _path("accounts:login"))
+        oauth_paths, login_path = self._paths
+        if request.path_info in oauth_paths:
+            return self.oauth_endpoint(request)
+        if request.path_info == login_path and request.method == "POST":
+            return self.sign_in(request)
+        return self.get_response(request)
+
+    def oauth_endpoint(self, request: HttpRequest) -> HttpResponse:
+        at, address = now(), client_address(request)
+        try:
+            client_id = claimed_client_id(request)
+        except Exception:  # malformed credentials: the endpoint itself answers them
+            client_id = ""
+        failures, clients = self.limiter("address_failures"), self.limiter("client")
+        wait = failures.retry_after(address, at) or (client_id and clients.retry_after(client_id, at))
+        if wait:
+            return too_many_requests(wait, json=True)
+        response = self.get_response(request)
+        if 200 <= response.status_code < 300:
+            if client_id:
+                clients.charge(client_id, at)
+        elif 400 <= response.status_code < 500:
+            failures.charge(address, at)
+        return response
+
+    def sign_in(self, request: HttpRequest) -> HttpResponse:
+        at, address = now(), client_address(request)
+        limiter = self.limiter("login")
+        wait = limiter.retry_after(address, at)
+        if wait:
+            return too_many_requests(wait, json=False)
+        limiter.charge(address, at)
+        return self.get_response(request)
