@@ -2,8 +2,9 @@
 
 import json
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -59,6 +60,9 @@ class OAuthEndpoint(OAuthLibMixin, View):
                 request.POST  # noqa: B018 - parse now, inside this handler
             except (RequestDataTooBig, TooManyFieldsSent):
                 return error_response(InvalidRequest(description="Request body too large."))
+            except (BadRequest, MultiPartParserError):
+                # A form body in another charset than UTF-8, or a broken multipart body.
+                return error_response(InvalidRequest(description="Request body cannot be parsed."))
         if has_control_characters(request):
             return error_response(InvalidRequest(description="Parameters must not contain control characters."))
         return super().dispatch(request, *args, **kwargs)
@@ -73,10 +77,17 @@ class TokenView(OAuthEndpoint):
     DOT's view it does not re-read the issued token from the database to send a signal."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if len(request.POST.getlist("grant_type")) > 1:
+            # RFC 6749 section 3.2: which grant serves the request must not depend on which
+            # copy a parser keeps (oauthlib would answer for the last one alone).
+            error = InvalidRequest(description="Parameter sent more than once: grant_type.")
+            return _oauth_response({**_NO_STORE, **error.headers}, error.json, error.status_code)
         grant = GRANTS.get(request.POST.get("grant_type", ""))
         if grant is None:
             _url, headers, body, status = self.create_token_response(request)
-            return _oauth_response(headers, body, status)
+            # oauthlib leaves out no-store on errors raised before a grant runs (unsupported or
+            # empty grant_type); every answer of this endpoint carries it (RFC 6749 section 5.1).
+            return _oauth_response({**_NO_STORE, **headers}, body, status)
         try:
             # RFC 6749 section 3.2: parameters go in the body (oauthlib refuses the same).
             if request.GET:

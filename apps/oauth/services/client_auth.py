@@ -29,8 +29,9 @@ class PresentedCredentials:
 
 
 def presented_credentials(authorization: str | None, body: Mapping[str, str | None]) -> PresentedCredentials | None:
-    """The credentials a request presents, or None if they are malformed or sent two ways.
-    A header in another scheme (Bearer, ...) is not a client credential and is ignored."""
+    """The credentials a request presents, or None if they are malformed, sent two ways, or
+    the body's ``client_id`` names another client than the Basic header. A header in another
+    scheme (Bearer, ...) is not a client credential and is ignored."""
     scheme, _, encoded = (authorization or "").partition(" ")
     if scheme == "Basic":
         if body.get("client_secret") is not None or not encoded.isascii():
@@ -44,6 +45,11 @@ def presented_credentials(authorization: str | None, body: Mapping[str, str | No
             return None
         # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64.
         presented = PresentedCredentials(unquote_plus(client_id), unquote_plus(client_secret))
+        # A body client_id naming another client than the one authenticating: which client
+        # is asking is ambiguous, so the request authenticates no one.
+        named = body.get("client_id")
+        if named is not None and named != presented.client_id:
+            return None
     else:
         client_id = body.get("client_id")
         if not client_id:
