@@ -2,6 +2,7 @@
 
 import base64
 import json
+import logging
 from collections.abc import Callable, Sequence
 from urllib.parse import quote, urlencode
 
@@ -12,6 +13,7 @@ from django.test import Client
 from apps.oauth.keys import clear_key_cache
 from apps.oauth.services.client_config import clear_client_cache
 from apps.oauth.services.clients import ClientCredentials, save_client
+from apps.ops.logs import redact
 from apps.resources.models import ApiResource, ApiScope
 
 TOKEN_URL = "/o/token/"
@@ -30,6 +32,38 @@ def _fresh_process_caches():
     yield
     clear_key_cache()
     clear_client_cache()
+
+
+class _SecretScanner(logging.Handler):
+    """Sees every record the logging configuration lets through, before any redaction."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:
+            return
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        if redact(text) != text:  # the redaction filter would have had to cut something
+            self.leaks.append(f"{record.name}: {text[:300]}")
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_any_log_record(request):
+    """Across the whole suite: no log record carries a token, a secret, a password or a
+    private key (the shapes apps/ops/logs.py redacts). Tests that log one on purpose, to
+    check the redaction itself, are marked ``logs_secrets``."""
+    scanner = _SecretScanner()
+    root = logging.getLogger()
+    root.addHandler(scanner)
+    yield
+    root.removeHandler(scanner)
+    if scanner.leaks and request.node.get_closest_marker("logs_secrets") is None:
+        pytest.fail("a secret reached the logs:\n" + "\n".join(scanner.leaks[:5]))
 
 
 def basic_auth(client_id: str, secret: str) -> str:

@@ -38,6 +38,7 @@ def every_record(caplog, monkeypatch) -> Iterator[pytest.LogCaptureFixture]:
 
 
 @pytest.mark.django_db
+@pytest.mark.logs_secrets  # SQL logging on: a key's INSERT carries its PEM (checked below, not here)
 def test_no_secret_is_ever_logged(every_record, client, basket, basket_policy, web, alice, exchange, make_client):
     alice.set_password(PASSWORD)
     alice.save()
