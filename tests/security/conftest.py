@@ -16,19 +16,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
 from hypothesis.configuration import set_hypothesis_home_dir
-from rest_framework.renderers import JSONRenderer
-from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
-from rest_framework.views import APIView
 
 from apps.audit.models import AuditEvent
 from apps.oauth.keys import get_signing_key, jwks_document
 from apps.oauth.models import AccessToken, Grant, RefreshToken
 from apps.oauth.tokens import IssuedAccessToken, store_access_token
 from apps.resource_server import authentication
-from apps.resource_server.authentication import JwtAccessTokenAuthentication
 from apps.resource_server.jwks import JwksCache
-from apps.resource_server.permissions import HasScopes
 from tests.conftest import INTROSPECT_URL, ISSUER, REVOKE_URL, basic_auth, form_post
 from tests.flows import Pkce, approve, redeem
 
@@ -36,6 +31,7 @@ from tests.flows import Pkce, approve, redeem
 # re-exported here so this directory's tests get the same fixtures.
 from tests.oauth import conftest as _oauth_fixtures
 from tests.oauth.conftest import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE  # noqa: F401 (re-exported)
+from tests.resource_server.test_authentication import EventView
 
 alice = _oauth_fixtures.alice
 alice_token = _oauth_fixtures.alice_token
@@ -145,20 +141,7 @@ INJECTED_KIDS = [
 ]
 
 
-# --- a resource server protected by the toolkit -------------------------------------------------
-
-
-class EventView(APIView):
-    authentication_classes = [JwtAccessTokenAuthentication]
-    permission_classes = [HasScopes]
-    renderer_classes = [JSONRenderer]
-    required_scopes = {"GET": ["eventcatalog.read"], "POST": ["eventcatalog.write"]}
-
-    def get(self, request):
-        return Response({"sub": request.user.sub})
-
-    def post(self, request):
-        return Response({"written": True})
+# --- a resource server protected by the toolkit (tests/resource_server's EventView) -------------
 
 
 @pytest.fixture
