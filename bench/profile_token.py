@@ -24,6 +24,7 @@ os.environ.update(
     SECURE_SSL_REDIRECT="0",
     ALLOWED_HOSTS="127.0.0.1",
     IDP_ISSUER="http://127.0.0.1:8000",
+    RATE_LIMIT_CLIENT="1000000000/60",  # on, as in production, with a budget no profile reaches
 )
 
 import django  # noqa: E402
