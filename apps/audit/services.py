@@ -17,7 +17,18 @@ def request_id_from(headers: Mapping[str, str]) -> str:
     return request_ids.current_request_id() or request_ids.request_id_from(headers)
 
 
-def record(
+def record(**fields: Any) -> None:
+    """Write one audit event; arguments as for :func:`event`."""
+    write(event(**fields))
+
+
+def write(audit_event: AuditEvent) -> None:
+    # Written on every token exchange: inserted by the prepared statement (no signals are
+    # connected to AuditEvent, and nothing refers to a new event).
+    insert_row(audit_event)
+
+
+def event(
     *,
     event_type: str,
     granted: bool,
@@ -28,10 +39,9 @@ def record(
     reason: str = "",
     request_id: str = "",
     details: dict[str, Any] | None = None,
-) -> None:
-    # Written on every token exchange: inserted by the prepared statement (no signals are
-    # connected to AuditEvent, and nothing refers to a new event).
-    event = AuditEvent(
+) -> AuditEvent:
+    """An audit event, not yet written (for callers that write it with other rows)."""
+    return AuditEvent(
         event_type=event_type,
         outcome=Outcome.GRANTED if granted else Outcome.REFUSED,
         client_id=client_id[:255],
@@ -43,7 +53,6 @@ def record(
         request_id=request_id or request_ids.current_request_id(),
         details=details or {},
     )
-    insert_row(event)
 
 
 ADMIN_CHANGE = "admin.change"

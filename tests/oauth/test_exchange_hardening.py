@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.oauth.errors import OAuth2Error
-from apps.oauth.models import Application
+from apps.oauth.grants import token_exchange
+from apps.oauth.models import AccessToken, Application
 from apps.oauth.services.clients import issue_user_token
 from apps.resources.models import ApiResource, ApiScope
 from tests.conftest import oauth_error
@@ -178,3 +179,25 @@ def test_subject_token_revoked_during_the_exchange_is_refused_and_audited(
     response = exchange(basket, alice_token)
     assert oauth_error(response) == (400, "invalid_request")
     assert AuditEvent.objects.get().outcome == "refused"
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as served: foreign keys are checked at commit
+def test_subject_revoked_between_check_and_write_issues_nothing(
+    basket, basket_policy, alice_token, exchange, monkeypatch
+):
+    """The subject token's row is deleted (revoked) after the checks passed: the new token's
+    lineage key refuses its row, its audit event goes with it, and the answer is a refusal."""
+    checked = token_exchange.evaluate_exchange
+
+    def revoked_meanwhile(**arguments):
+        decided = checked(**arguments)
+        AccessToken.objects.filter(pk=decided.subject_row.pk).delete()
+        return decided
+
+    monkeypatch.setattr(token_exchange, "evaluate_exchange", revoked_meanwhile)
+    tokens_before = AccessToken.objects.count()
+    response = exchange(basket, alice_token)
+    assert oauth_error(response) == (400, "invalid_request")
+    assert "revoked or expired" in response.json()["error_description"]
+    assert AccessToken.objects.count() == tokens_before - 1  # only the subject is gone
+    assert list(AuditEvent.objects.values_list("outcome", flat=True)) == ["refused"]

@@ -9,17 +9,19 @@ issues the token and writes the audit event, granted or refused.
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest, QueryDict
 
 from apps.audit import services as audit
+from apps.audit.models import AuditEvent
 from apps.oauth.errors import InvalidRequest, OAuth2Error, UnauthorizedClient
 from apps.oauth.models import Application, GrantType
 from apps.oauth.params import reject_repeated_parameters, scope_list
 from apps.oauth.services.client_auth import authenticate_client, claimed_client_id
 from apps.oauth.services.exchange import Exchange, ExchangeRequest, evaluate_exchange
-from apps.oauth.tokens import bearer_token_response, issue_access_token, record_access_token
+from apps.oauth.tokens import access_token_row, bearer_token_response, issue_access_token
 from apps.ops import metrics
+from idp.sql import insert_rows
 
 GRANT_TYPE = GrantType.TOKEN_EXCHANGE.value
 
@@ -71,11 +73,13 @@ def exchange_token(
         extra_claims={"act": exchange.act} if exchange.act else None,
     )
     # The exchanged token, its lineage row and the audit event land together or not at all.
+    rows = [_audit_event(request, request_id, grant_type, client=client, exchange=exchange)]
+    if exchange.plan.stored:
+        rows.insert(
+            0, access_token_row(issued=issued, application=client, user=exchange.user, parent=exchange.subject_row)
+        )
     try:
-        with transaction.atomic():
-            if exchange.plan.stored:
-                record_access_token(issued=issued, application=client, user=exchange.user, parent=exchange.subject_row)
-            _audit(request, request_id, grant_type, client=client, exchange=exchange)
+        insert_rows(*rows)
     except IntegrityError:
         # The subject token was revoked (its row deleted) after it was checked: the lineage
         # foreign key refuses the new row, and so do we.
@@ -87,7 +91,11 @@ def exchange_token(
     return exchange, bearer_token_response(issued, exchange.plan)
 
 
-def _audit(
+def _audit(request: HttpRequest, request_id: str, grant_type: str, **outcome: Any) -> None:
+    audit.write(_audit_event(request, request_id, grant_type, **outcome))
+
+
+def _audit_event(
     request: HttpRequest,
     request_id: str,
     grant_type: str,
@@ -95,8 +103,8 @@ def _audit(
     client: Application | None,
     exchange: Exchange | None,
     error: OAuth2Error | None = None,
-) -> None:
-    audit.record(
+) -> AuditEvent:
+    return audit.event(
         event_type=audit.EXCHANGE,
         granted=error is None,
         client_id=client.client_id if client else claimed_client_id(request),
