@@ -1,6 +1,13 @@
-"""Every change an operator makes in the admin is also an audit event."""
+"""Every change an operator makes in the admin is also an audit event.
 
-from django.contrib.admin.models import LogEntry
+The admin writes a LogEntry for each change. One at a time they are saved (post_save below);
+but "delete selected" on several objects writes its entries with bulk_create, which sends no
+signal, so the site's delete action is wrapped to audit those (:func:`audited_delete_selected`).
+"""
+
+from django.contrib import admin
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.models import DELETION, LogEntry
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -9,20 +16,42 @@ from apps.audit import services
 _ACTIONS = {1: "added", 2: "changed", 3: "deleted"}
 
 
-@receiver(post_save, sender=LogEntry)
-def record_admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> None:
-    if not created:
-        return
-    content_type = instance.content_type
+def record_log_entry(entry: LogEntry) -> None:
+    content_type = entry.content_type
     services.record(
         event_type=services.ADMIN_CHANGE,
         granted=True,
-        subject=instance.user.get_username(),
+        subject=entry.user.get_username(),
         details={
-            "action": _ACTIONS.get(instance.action_flag, str(instance.action_flag)),
+            "action": _ACTIONS.get(entry.action_flag, str(entry.action_flag)),
             "model": f"{content_type.app_label}.{content_type.model}" if content_type else "",
-            "object_id": instance.object_id or "",
-            "object": instance.object_repr,
-            "change": instance.get_change_message(),
+            "object_id": entry.object_id or "",
+            "object": entry.object_repr,
+            "change": entry.get_change_message(),
         },
     )
+
+
+@receiver(post_save, sender=LogEntry)
+def record_admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> None:
+    if created:
+        record_log_entry(instance)
+
+
+@admin.action(permissions=["delete"], description=delete_selected.short_description)
+def audited_delete_selected(modeladmin, request, queryset):
+    """Django's "delete selected", plus an audit event per object when it deleted several."""
+    last_before = LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    response = delete_selected(modeladmin, request, queryset)
+    written = list(
+        LogEntry.objects.filter(pk__gt=last_before, user=request.user, action_flag=DELETION).select_related(
+            "content_type", "user"
+        )
+    )
+    if len(written) > 1:  # bulk_create: no post_save was sent (a single entry was audited by it)
+        for entry in written:
+            record_log_entry(entry)
+    return response
+
+
+admin.site.add_action(audited_delete_selected, "delete_selected")

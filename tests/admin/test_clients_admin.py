@@ -8,12 +8,11 @@ from django.test import Client
 
 from apps.audit.models import AuditEvent
 from apps.oauth.models import Application, KeyState, SigningKey
+from apps.resources.models import ApiScope
 from tests.conftest import basic_auth, form_post
 
 
 def new_client_form(apis, **overrides) -> dict:
-    from apps.resources.models import ApiScope
-
     data = {
         "name": "reporting",
         "client_type": "confidential",
@@ -187,3 +186,25 @@ def test_revoking_tokens_and_consents_in_the_admin_is_audited(admin_client, apis
     audited = [e.details["model"] for e in AuditEvent.objects.filter(event_type="admin.change")]
     assert audited.count("oauth.accesstoken") == 2  # one event per revoked token
     assert audited.count("consent.consent") == 1
+
+
+def test_deleting_several_objects_at_once_audits_each(admin_client, apis):
+    scopes = list(ApiScope.objects.filter(resource__audience="eventcatalog"))
+    response = admin_client.post(
+        "/admin/resources/apiscope/",
+        {"action": "delete_selected", "_selected_action": [scope.pk for scope in scopes], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not ApiScope.objects.filter(pk__in=[scope.pk for scope in scopes]).exists()
+    deleted = AuditEvent.objects.filter(event_type="admin.change", details__action="deleted")
+    assert sorted(deleted.values_list("details__object", flat=True)) == sorted(scope.name for scope in scopes)
+    assert {event.subject for event in deleted} == {"admin"}
+
+
+def test_deleting_one_object_through_the_action_audits_it_once(admin_client, apis):
+    scope = ApiScope.objects.get(name="eventcatalog.write")
+    admin_client.post(
+        "/admin/resources/apiscope/", {"action": "delete_selected", "_selected_action": [scope.pk], "post": "yes"}
+    )
+    deleted = AuditEvent.objects.filter(event_type="admin.change", details__action="deleted")
+    assert list(deleted.values_list("details__object", flat=True)) == ["eventcatalog.write"]
