@@ -21,7 +21,7 @@ from apps.accounts.sessions import session_auth_time
 from apps.consent.services import consent_covers, group_scopes, remember_consent
 from apps.oauth.errors import ConsentRequired, InvalidRequest, shown
 from apps.oauth.models import Application
-from apps.oauth.params import REPEATABLE_PARAMETERS
+from apps.oauth.params import repeated_parameters
 from apps.oauth.redirects import with_issuer
 from apps.oauth.views import has_control_characters
 
@@ -59,8 +59,7 @@ class ConsentAuthorizationView(AuthorizationView):
         query = request.GET if request.method == "GET" else request.POST
         # RFC 6749 section 3.1: parameters MUST NOT be included more than once (oauthlib checks
         # only some; a repeated code_challenge or nonce would otherwise pass with one copy).
-        repeated = sorted(k for k, v in query.lists() if len(v) > 1 and k not in REPEATABLE_PARAMETERS)
-        if repeated:
+        if repeated := repeated_parameters(query):
             return f"Parameter sent more than once: {shown(', '.join(repeated))}."
         challenge = query.get("code_challenge")
         if challenge is not None and not CODE_CHALLENGE.match(challenge):

@@ -9,7 +9,9 @@ Response = tuple[dict[str, str], str, int]
 
 
 def _repeated_parameters(request) -> Response | None:
-    """Introspection and revocation refuse repeated parameters as the token endpoint does."""
+    """RFC 6749 section 3.2 (and RFC 7662, RFC 7009): a repeated parameter is refused before
+    oauthlib sees the request, so which grant runs, or which value counts, never depends on
+    which copy a parser keeps."""
     try:
         reject_repeated_parameters(request.POST)
     except InvalidRequest as error:
@@ -19,10 +21,14 @@ def _repeated_parameters(request) -> Response | None:
 
 class OAuthLibCore(DotOAuthLibCore):
     def extract_body(self, request) -> list[tuple[str, str]]:
-        # DOT keeps the last value of a repeated parameter. We pass every value on, so
-        # oauthlib's ``duplicate_params`` sees repeats and the grants can refuse them
-        # (apps/oauth/server.py) instead of silently picking one.
+        # DOT keeps the last value of a repeated parameter; pass every value on, as sent
+        # (repeats other than resource/audience were refused above).
         return [(key, value) for key, values in request.POST.lists() for value in values]
+
+    def create_token_response(self, request):
+        if refused := _repeated_parameters(request):
+            return (None, *refused)
+        return super().create_token_response(request)
 
     def create_introspect_response(self, request) -> Response:
         """RFC 7662, through oauthlib's IntrospectEndpoint and our validator's introspect_token."""

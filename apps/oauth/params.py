@@ -1,26 +1,22 @@
 """Reading token-endpoint parameters from a Django request (RFC 6749 section 3.2)."""
 
-from collections.abc import Iterable
-from typing import Any
-
 from django.http import QueryDict
 
-from apps.oauth.errors import InvalidRequest
+from apps.oauth.errors import InvalidRequest, shown
 
 # RFC 8707 and RFC 8693 define these as repeatable; every other parameter appears once.
 REPEATABLE_PARAMETERS = frozenset({"resource", "audience"})
 
 
-def reject_repeated(names: Iterable[str], **error_arguments: Any) -> None:
-    """RFC 6749 section 3.2 (and RFC 7662, RFC 7009): request parameters MUST NOT be included
-    more than once; ``names`` are those that were."""
-    repeated = sorted(set(names) - REPEATABLE_PARAMETERS)
-    if repeated:
-        raise InvalidRequest(description=f"Parameter sent more than once: {', '.join(repeated)}.", **error_arguments)
+def repeated_parameters(params: QueryDict) -> list[str]:
+    """RFC 6749 sections 3.1 and 3.2 (and RFC 7662, RFC 7009): request parameters MUST NOT be
+    included more than once. The names that were, other than the repeatable ones."""
+    return sorted(key for key, values in params.lists() if len(values) > 1 and key not in REPEATABLE_PARAMETERS)
 
 
 def reject_repeated_parameters(params: QueryDict) -> None:
-    reject_repeated(key for key, values in params.lists() if len(values) > 1)
+    if repeated := repeated_parameters(params):
+        raise InvalidRequest(description=f"Parameter sent more than once: {shown(', '.join(repeated))}.")
 
 
 def scope_list(scope: str | None) -> list[str] | None:

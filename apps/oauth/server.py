@@ -2,14 +2,14 @@
 (DOT's OIDC_SERVER_CLASS seam).
 
 It is oauthlib's OpenID Connect server minus what RFC 9700 forbids, with our token
-lifetime hook and a duplicate-parameter check on every token grant. The service-to-service
-grants (client credentials, token exchange) are served without it: apps/oauth/grants/.
+lifetime hook. Repeated parameters are refused before a request reaches it
+(apps/oauth/backends.py). The service-to-service grants (client credentials, token exchange)
+are served without it: apps/oauth/grants/.
 """
 
 from oauthlib.openid import Server as OpenIDServer
 
 from apps.oauth.errors import InvalidRequest
-from apps.oauth.params import reject_repeated
 from apps.oauth.tokens import token_lifetime
 from apps.oauth.validators import require_code_verifier
 
@@ -18,10 +18,6 @@ from apps.oauth.validators import require_code_verifier
 REMOVED_GRANT_TYPES = ("password", "urn:ietf:params:oauth:grant-type:device_code", "client_credentials")
 # RFC 9700 section 2.1.2: no implicit or hybrid responses (tokens in the front channel).
 SUPPORTED_RESPONSE_TYPES = ("code", "none")
-
-
-def reject_duplicate_parameters(request) -> None:
-    reject_repeated(request.duplicate_params, request=request)
 
 
 class Server(OpenIDServer):
@@ -40,8 +36,6 @@ class Server(OpenIDServer):
         for grant_type in REMOVED_GRANT_TYPES:
             self._grant_types.pop(grant_type, None)
         self._response_types = {k: v for k, v in self._response_types.items() if k in SUPPORTED_RESPONSE_TYPES}
-        for grant in {id(g): g for g in self._token_grants()}.values():
-            grant.custom_validators.pre_token.insert(0, reject_duplicate_parameters)
         for grant in (self.auth_grant, self.openid_connect_auth):
             grant.custom_validators.pre_token.append(require_code_verifier)
 
@@ -50,10 +44,3 @@ class Server(OpenIDServer):
         # oauthlib would route a request without grant_type to the authorization code grant.
         if not request.grant_type:
             raise InvalidRequest(description="Missing grant_type parameter.", request=request)
-
-    def _token_grants(self):
-        for handler in self._grant_types.values():
-            # The authorization code handler dispatches between the OAuth and OIDC grants.
-            for grant in (handler, getattr(handler, "default_grant", None), getattr(handler, "oidc_grant", None)):
-                if grant is not None and hasattr(grant, "custom_validators"):
-                    yield grant

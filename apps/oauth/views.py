@@ -77,11 +77,6 @@ class TokenView(OAuthEndpoint):
     DOT's view it does not re-read the issued token from the database to send a signal."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if len(request.POST.getlist("grant_type")) > 1:
-            # RFC 6749 section 3.2: which grant serves the request must not depend on which
-            # copy a parser keeps (oauthlib would answer for the last one alone).
-            error = InvalidRequest(description="Parameter sent more than once: grant_type.")
-            return _oauth_response({**_NO_STORE, **error.headers}, error.json, error.status_code)
         grant = GRANTS.get(request.POST.get("grant_type", ""))
         if grant is None:
             _url, headers, body, status = self.create_token_response(request)
