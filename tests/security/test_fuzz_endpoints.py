@@ -357,6 +357,13 @@ def test_token_endpoint_answers_every_request_with_a_token_or_an_rfc_error(world
     check()
 
 
+def token_lookup_requests(world: World):
+    """Requests to introspection or revocation: a token (any value) and client credentials."""
+    return post_requests(
+        world, ["token", "token_type_hint", "client_id", "client_secret"], first=("token", values(world))
+    )
+
+
 def test_introspection_answers_inactive_or_an_rfc_error(world):
     """/o/introspect/: never 5xx; {"active": false} unless the genuine pair; else 401/400; no rows."""
     genuine_token = world.tokens["catalog_cc"]
@@ -364,11 +371,7 @@ def test_introspection_answers_inactive_or_an_rfc_error(world):
     genuine_auth = basic_auth(catalog.client.client_id, catalog.client_secret)
 
     @FUZZ
-    @given(
-        request=post_requests(
-            world, ["token", "token_type_hint", "client_id", "client_secret"], first=("token", values(world))
-        )
-    )
+    @given(request=token_lookup_requests(world))
     def check(request: Request) -> None:
         before = row_counts()
         response = send(Client(), INTROSPECT_URL, request)
@@ -390,11 +393,7 @@ def test_revocation_answers_200_or_an_rfc_error(world):
     """/o/revoke_token/: never 5xx; 200, 401 invalid_client or 400 invalid_request; never adds rows."""
 
     @FUZZ
-    @given(
-        request=post_requests(
-            world, ["token", "token_type_hint", "client_id", "client_secret"], first=("token", values(world))
-        )
-    )
+    @given(request=token_lookup_requests(world))
     def check(request: Request) -> None:
         before = row_counts()
         response = send(Client(), REVOKE_URL, request)
