@@ -3,7 +3,8 @@
 import base64
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
 import jwt
@@ -52,16 +53,25 @@ class _SecretScanner(logging.Handler):
             self.leaks.append(f"{record.name}: {text[:300]}")
 
 
+@contextmanager
+def scanning_logs() -> Iterator[_SecretScanner]:
+    scanner = _SecretScanner()
+    root = logging.getLogger()
+    # First: the console handler's redaction filter rewrites the record in place.
+    root.handlers.insert(0, scanner)
+    try:
+        yield scanner
+    finally:
+        root.removeHandler(scanner)
+
+
 @pytest.fixture(autouse=True)
 def _no_secret_in_any_log_record(request):
     """Across the whole suite: no log record carries a token, a secret, a password or a
     private key (the shapes apps/ops/logs.py redacts). Tests that log one on purpose, to
     check the redaction itself, are marked ``logs_secrets``."""
-    scanner = _SecretScanner()
-    root = logging.getLogger()
-    root.addHandler(scanner)
-    yield
-    root.removeHandler(scanner)
+    with scanning_logs() as scanner:
+        yield
     if scanner.leaks and request.node.get_closest_marker("logs_secrets") is None:
         pytest.fail("a secret reached the logs:\n" + "\n".join(scanner.leaks[:5]))
 

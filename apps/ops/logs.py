@@ -30,7 +30,7 @@ _SECRET_SHAPES = [
     (
         re.compile(
             r"""\b((?:client_secret|password|access_token|refresh_token|id_token_hint|subject_token|actor_token"""
-            r"""|assertion|code_verifier|token)['"]?\s*[:=]\s*['"]?)[^\s'"&,;})\]]+""",
+            r"""|assertion|code_verifier|token)['"]?\s*[:=]\s*['"]?)(?!\[redacted\])[^\s'"&,;})\]]+""",
             re.I,
         ),
         rf"\1{REDACTED}",

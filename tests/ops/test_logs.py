@@ -112,3 +112,12 @@ def test_an_unknown_log_format_is_refused():
     result = settings_value("s.LOG_FORMAT", SECRET_KEY="x" * 50, LOG_FORMAT="xml")
     assert result.returncode != 0
     assert "LOG_FORMAT must be json or text" in result.stderr
+
+
+@pytest.mark.logs_secrets
+def test_the_suite_wide_log_scan_sees_a_token_before_the_console_redacts_it():
+    from tests.conftest import scanning_logs
+
+    with scanning_logs() as scanner:
+        logging.getLogger("apps.example").warning("presented %s", "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl")
+    assert len(scanner.leaks) == 1 and "eyJhbGciOi" in scanner.leaks[0]
