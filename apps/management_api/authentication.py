@@ -92,9 +92,13 @@ class IdpAccessTokenAuthentication(authentication.BaseAuthentication):
         audiences = claims.get("aud")
         if AUDIENCE not in (audiences if isinstance(audiences, list) else [audiences]):
             raise InvalidToken(f"The access token is not for this API (its aud must include {AUDIENCE}).")
-        # Disabling a client or user cuts off the tokens it already holds, as token exchange does.
-        if not row.application.is_active or (row.user is not None and not row.user.is_active):
-            raise InvalidToken("The access token's client or user is disabled.")
+        # Automation only: a user's token, even from a client granted these scopes, would give
+        # every user who signs in to that client the operators' powers.
+        if row.user is not None:
+            raise InvalidToken("The management API takes client-credentials tokens only.")
+        # Disabling a client cuts off the tokens it already holds, as token exchange does.
+        if not row.application.is_active:
+            raise InvalidToken("The access token's client is disabled.")
         caller = AdminCaller(
             client_id=str(claims.get("client_id", "")),
             subject=str(claims["sub"]),

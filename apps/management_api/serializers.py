@@ -95,6 +95,7 @@ class ClientSerializer(ModelCleanMixin, serializers.ModelSerializer):
             "secret_hint", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "secret_hint", "created", "updated"]
+        extra_kwargs = {"name": {"required": True, "allow_blank": False}}
 
     def validate_allowed_grant_types(self, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))

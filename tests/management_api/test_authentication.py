@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.utils import timezone
 
 from apps.management_api.authentication import READ_SCOPE, WRITE_SCOPE
+from apps.oauth.services.clients import issue_user_token
 from apps.oauth.tokens import issue_access_token, store_access_token
 from apps.resources.services import plan_token
 from tests.conftest import REVOKE_URL, basic_auth, form_post
@@ -104,3 +105,12 @@ def test_session_and_basic_authentication_are_not_accepted(admin_client, automat
     assert admin_client.get("/api/admin/clients/").status_code == 401
     auth = basic_auth(automation.client.client_id, automation.client_secret)
     assert admin_client.get("/api/admin/clients/", HTTP_AUTHORIZATION=auth).status_code == 401
+
+
+def test_a_users_token_is_invalid_token_even_from_a_client_with_the_scopes(client, automation, django_user_model):
+    """Otherwise anyone who signs in to that client would act as an operator."""
+    user = django_user_model.objects.create_user("mallory")
+    token = issue_user_token(client=automation.client, user=user, scopes=[READ_SCOPE, WRITE_SCOPE]).token
+    response = call(client, "delete", "resources/idp-admin/", token)
+    assert_invalid_token(response)
+    assert "client-credentials tokens only" in response.json()["error_description"]

@@ -140,3 +140,9 @@ def test_delete_revokes_the_clients_tokens(api, apis, client):
         401,
         "invalid_client",
     )
+
+
+def test_create_without_a_name_is_400_naming_the_field(api, apis):
+    response = api("post", "clients/", {"client_type": "confidential", "allowed_grant_types": ["client_credentials"]})
+    assert response.status_code == 400
+    assert "name" in response.json()
