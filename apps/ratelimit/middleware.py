@@ -22,18 +22,9 @@ from django.urls import get_script_prefix, reverse
 from apps.oauth.services.client_auth import claimed_client_id
 from apps.ratelimit.limits import Limit, Limiter, now
 from idp.conf import idp_settings
+from idp.http import client_address
 
 OAUTH_ENDPOINTS = ("oauth2_provider:token", "oauth2_provider:introspect", "oauth2_provider:revoke-token")
-
-
-def client_address(request: HttpRequest) -> str:
-    """The caller's address: the one the trusted proxy in front of us saw, if there is one."""
-    proxies = idp_settings.TRUSTED_PROXY_COUNT
-    if proxies:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def too_many_requests(retry_after: int, *, json: bool) -> HttpResponse:

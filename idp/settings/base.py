@@ -104,6 +104,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # from the same address would otherwise wipe the failures against someone else's account.
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+# The caller's address as the rate limits see it: behind BEHIND_TLS_PROXY, the one the proxy
+# passed in X-Forwarded-For (idp/http.py), not the proxy's own.
+AXES_CLIENT_IP_CALLABLE = "idp.http.client_address"
 AXES_VERBOSE = False
 
 ROOT_URLCONF = "idp.urls"
@@ -210,9 +213,6 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env_bool("BEHIND_TLS_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # Lockout counts per client address, which the proxy passes in X-Forwarded-For.
-    AXES_IPWARE_PROXY_COUNT = 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 
 # Our own settings, one namespaced dict (read through idp.conf.idp_settings).
 IDP = {

@@ -72,6 +72,30 @@ def test_lockout_is_per_address_across_usernames(bob):
     assert response.status_code == 429
 
 
+def test_behind_the_proxy_the_lockout_counts_the_forwarded_address_not_the_proxys(bob, settings):
+    settings.IDP = {**settings.IDP, "TRUSTED_PROXY_COUNT": 1}
+    proxy = "10.9.9.9"
+    for i in range(5):
+        Client().post(
+            LOGIN, {"username": f"guess{i}", "password": "wrong"}, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.5"
+        )
+    attacker = Client().post(
+        LOGIN,
+        {"username": "bob", "password": "correct horse battery staple"},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+    )
+    assert attacker.status_code == 429
+    # Everyone else behind the same proxy still signs in.
+    other = Client().post(
+        LOGIN,
+        {"username": "bob", "password": "correct horse battery staple"},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR="198.51.100.20",
+    )
+    assert other.status_code == 302
+
+
 def test_unknown_usernames_lock_like_real_ones(db):
     for i in range(5):
         Client().post(LOGIN, {"username": "ghost", "password": "wrong"}, REMOTE_ADDR=f"10.0.4.{i}")
