@@ -48,6 +48,22 @@ def has_control_characters(request: HttpRequest) -> bool:
     return False
 
 
+def parse_form(request: HttpRequest) -> HttpResponse | None:
+    """Parse a POST body now, answering ``invalid_request`` JSON for one Django cannot parse
+    (None when it parsed). Whoever reads ``request.POST`` first must call this: after a
+    failed parse Django leaves an empty form, and the error would be lost."""
+    if request.method != "POST":
+        return None
+    try:
+        request.POST  # noqa: B018
+    except (RequestDataTooBig, TooManyFieldsSent):
+        return error_response(InvalidRequest(description="Request body too large."))
+    except (BadRequest, MultiPartParserError):
+        # A form body in another charset than UTF-8, or a broken multipart body.
+        return error_response(InvalidRequest(description="Request body cannot be parsed."))
+    return None
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 @method_decorator(sensitive_post_parameters("client_secret", "subject_token", "actor_token", "token"), name="dispatch")
 class OAuthEndpoint(OAuthLibMixin, View):
@@ -55,14 +71,8 @@ class OAuthEndpoint(OAuthLibMixin, View):
     even for a body Django itself refuses to parse."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.method == "POST":
-            try:
-                request.POST  # noqa: B018 - parse now, inside this handler
-            except (RequestDataTooBig, TooManyFieldsSent):
-                return error_response(InvalidRequest(description="Request body too large."))
-            except (BadRequest, MultiPartParserError):
-                # A form body in another charset than UTF-8, or a broken multipart body.
-                return error_response(InvalidRequest(description="Request body cannot be parsed."))
+        if (refused := parse_form(request)) is not None:
+            return refused
         if has_control_characters(request):
             return error_response(InvalidRequest(description="Parameters must not contain control characters."))
         return super().dispatch(request, *args, **kwargs)

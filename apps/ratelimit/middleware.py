@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import get_script_prefix, reverse
 
 from apps.oauth.services.client_auth import claimed_client_id
+from apps.oauth.views import parse_form
 from apps.ratelimit.limits import Limit, Limiter, now
 from idp.conf import idp_settings
 from idp.http import client_address
@@ -80,15 +81,16 @@ class RateLimitMiddleware:
 
     def oauth_endpoint(self, request: HttpRequest) -> HttpResponse:
         at, address = now(), client_address(request)
-        try:
-            client_id = claimed_client_id(request)
-        except Exception:  # malformed credentials: the endpoint itself answers them
-            client_id = ""
         failures, clients = self.limiter("address_failures"), self.limiter("client")
-        wait = failures.retry_after(address, at) or (client_id and clients.retry_after(client_id, at))
-        if wait:
+        if wait := failures.retry_after(address, at):
             return too_many_requests(wait, json=True)
-        response = self.get_response(request)
+        # The client is named in the body: parse it as the endpoint would (same answer).
+        response = parse_form(request)
+        client_id = claimed_client_id(request) if response is None else ""
+        if client_id and (wait := clients.retry_after(client_id, at)):
+            return too_many_requests(wait, json=True)
+        if response is None:
+            response = self.get_response(request)
         if 200 <= response.status_code < 300:
             if client_id:
                 clients.charge(client_id, at)

@@ -83,8 +83,11 @@ def test_introspection_counts_against_the_calling_client(limits, apis, make_clie
     api = make_client("eventcatalog-api", scopes=["eventcatalog.read"], resource="eventcatalog")
     http = Client()
     auth = basic_auth(api.client.client_id, api.client_secret)
-    statuses = [form_post(http, INTROSPECT_URL, {"token": "x"}, HTTP_AUTHORIZATION=auth).status_code for _ in range(3)]
-    assert statuses == [200, 200, 429]
+    statuses = [form_post(http, INTROSPECT_URL, {"token": "x"}, HTTP_AUTHORIZATION=auth).status_code for _ in range(2)]
+    assert statuses == [200, 200]
+    refused = form_post(http, INTROSPECT_URL, {"token": "x"}, HTTP_AUTHORIZATION=auth)
+    assert oauth_error(refused) == (429, "temporarily_unavailable")
+    assert refused["Retry-After"] == "60"
 
 
 def test_sign_in_attempts_are_limited_per_address(limits, db):
@@ -160,3 +163,23 @@ def test_with_redis_down_tokens_are_still_issued_and_limits_hold_per_process(lim
     http = Client()
     assert [client_credentials(http, service).status_code for _ in range(3)] == [200, 200, 429]
     assert isinstance(shared._local, LocalCounters) and shared._redis_down_until > 0
+
+
+@pytest.mark.parametrize("limiting", [True, False], ids=["limits-on", "limits-off"])
+@pytest.mark.parametrize("url", [TOKEN_URL, INTROSPECT_URL, "/o/revoke_token/"])
+def test_an_unparseable_body_gets_the_endpoints_own_answer_with_or_without_limits(
+    settings, limits, service, limiting, url
+):
+    """The limiter reads the body to find the client: a body Django cannot parse must still
+    get the endpoint's answer, not an empty form's."""
+    limits()
+    settings.IDP = {**settings.IDP, "RATE_LIMITING": limiting}
+    response = Client().post(
+        url,
+        b"grant_type=client_credentials",
+        content_type="multipart/form-data",  # no boundary: Django's parser refuses it
+        HTTP_AUTHORIZATION=basic_auth(service.client.client_id, service.client_secret),
+        REMOTE_ADDR="10.0.0.1",
+    )
+    assert oauth_error(response) == (400, "invalid_request")
+    assert response.json()["error_description"] == "Request body cannot be parsed."
