@@ -75,7 +75,11 @@ def create_key(*, algorithm: str, state: str) -> SigningKey:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     now = timezone.now()
-    clear_key_cache()  # a key this process creates is published to itself at once
+    # A key this process creates is published to itself at once (this connection sees the
+    # row), and again once the row is committed: another thread reloading in between would
+    # otherwise cache the key set without it.
+    clear_key_cache()
+    transaction.on_commit(clear_key_cache)
     return SigningKey.objects.create(
         kid=public_jwk["kid"],
         algorithm=algorithm,
@@ -214,10 +218,11 @@ def ensure_signing_keys() -> list[SigningKey]:
 
 
 def withdraw_key(kid: str) -> SigningKey:
-    """Unpublish a retired key now, before its tokens expire: for a key that leaked. Every
-    token it signed is refused from then on, here at once and by resource servers when their
-    cached JWKS expires. An active or next key must be rotated out first (``rotate_keys``),
-    so that something else signs."""
+    """Unpublish a retired key now, before its tokens expire: for a key that leaked. The JWKS
+    drops it at once; the IdP's processes refuse its tokens when their cached copy of the
+    published keys expires (SIGNING_KEY_CACHE_SECONDS), resource servers when theirs does.
+    An active or next key must be rotated out first (``rotate_keys``), so that something
+    else signs."""
     key = SigningKey.objects.filter(kid=kid).first()
     if key is None:
         raise ValueError(f"No signing key with kid {kid!r}.")

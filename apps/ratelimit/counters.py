@@ -34,11 +34,6 @@ class LocalCounters:
             self._counts[key] = self._counts.get(key, 0) + 1
             return self._counts[key]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._counts.clear()
-            self._window.clear()
-
 
 class SharedCounters:
     """Redis INCR + EXPIRE in one round trip, falling back to :class:`LocalCounters`."""
@@ -59,9 +54,6 @@ class SharedCounters:
                 self._redis_down_until = time.monotonic() + RETRY_REDIS_AFTER_SECONDS
                 logger.warning("rate limits: Redis unreachable, counting in this process for now", exc_info=True)
         return self._local.hit(key, window_index, expires_in)
-
-    def clear(self) -> None:
-        self._local.clear()
 
 
 _counters: LocalCounters | SharedCounters | None = None

@@ -6,7 +6,7 @@ from apps.oauth.keys import withdraw_key
 class Command(BaseCommand):
     help = (
         "Unpublish a retired signing key at once (a leaked key): the tokens it signed are refused "
-        "from then on. Rotate the key out first with rotate_keys."
+        "within SIGNING_KEY_CACHE_SECONDS. Rotate the key out first with rotate_keys."
     )
 
     def add_arguments(self, parser) -> None:
@@ -17,4 +17,7 @@ class Command(BaseCommand):
             key = withdraw_key(options["kid"])
         except ValueError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"{key.algorithm} key {key.kid} withdrawn: no longer published, its tokens are refused.")
+        self.stdout.write(
+            f"{key.algorithm} key {key.kid} withdrawn: no longer published; every process refuses its tokens"
+            " once its cached key set expires (SIGNING_KEY_CACHE_SECONDS)."
+        )
