@@ -19,6 +19,9 @@ UnsupportedGrantType = _oauthlib.UnsupportedGrantTypeError  # 400 unsupported_gr
 InvalidScope = _oauthlib.InvalidScopeError  # 400 invalid_scope
 UnsupportedResponseType = _oauthlib.UnsupportedResponseTypeError  # authorization endpoint
 AccessDenied = _oauthlib.AccessDeniedError  # authorization endpoint
+# RFC 6749 section 4.1.2.1, with the status its cause calls for: 429 over a rate limit, 503
+# while the database is unreachable (the caller sets it, and Retry-After).
+TemporarilyUnavailable = _oauthlib.TemporarilyUnavailableError
 # OpenID Connect Core 3.1.2.6 (prompt=none)
 LoginRequired = _oauthlib.LoginRequired
 ConsentRequired = _oauthlib.ConsentRequired

@@ -11,8 +11,10 @@ back. Anything else stays a 500.
 import sys
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.defaults import server_error as django_server_error
+
+from apps.oauth.errors import TemporarilyUnavailable, error_response
 
 RETRY_AFTER_SECONDS = 2
 
@@ -20,11 +22,8 @@ RETRY_AFTER_SECONDS = 2
 def server_error(request: HttpRequest) -> HttpResponse:
     error = sys.exc_info()[1]  # Django calls this handler while handling the exception
     if isinstance(error, OperationalError | InterfaceError):
-        response = JsonResponse(
-            {"error": "temporarily_unavailable", "error_description": "The service is unavailable; retry shortly."},
-            status=503,
-        )
+        unavailable = TemporarilyUnavailable(description="The service is unavailable; retry shortly.", status_code=503)
+        response = error_response(unavailable)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        response["Cache-Control"] = "no-store"
         return response
     return django_server_error(request)

@@ -16,9 +16,10 @@ section 4.1.2.1) on the OAuth endpoints, a short page on sign-in. Limits and win
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import get_script_prefix, reverse
 
+from apps.oauth.errors import TemporarilyUnavailable, error_response
 from apps.oauth.services.client_auth import claimed_client_id
 from apps.oauth.views import parse_form
 from apps.ratelimit.limits import Limit, Limiter, now
@@ -30,14 +31,8 @@ OAUTH_ENDPOINTS = ("oauth2_provider:token", "oauth2_provider:introspect", "oauth
 
 def too_many_requests(retry_after: int, *, json: bool) -> HttpResponse:
     if json:
-        response: HttpResponse = JsonResponse(
-            {
-                "error": "temporarily_unavailable",
-                "error_description": f"Too many requests: try again in {retry_after} s.",
-            },
-            status=429,
-        )
-        response["Cache-Control"] = "no-store"
+        error = TemporarilyUnavailable(description=f"Too many requests: try again in {retry_after} s.", status_code=429)
+        response: HttpResponse = error_response(error)
     else:
         response = HttpResponse(
             f"Too many sign-in attempts from your address. Try again in {retry_after} seconds.",
