@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,3 +61,16 @@ def test_deploy_check_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["6000", "6000/0", "0/60", "x/60", "-1/60"])
+def test_a_malformed_rate_limit_is_refused_at_start_up(value):
+    result = settings_value("s.IDP['RATE_LIMITS']", SECRET_KEY="x" * 50, RATE_LIMIT_CLIENT=value)
+    assert result.returncode != 0
+    assert "RATE_LIMIT_CLIENT must be requests/seconds" in result.stderr
+
+
+def test_a_rate_limit_from_the_environment_replaces_only_its_own_default():
+    result = settings_value("s.IDP['RATE_LIMITS']", SECRET_KEY="x" * 50, RATE_LIMIT_LOGIN="10/30")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str({"client": (6000, 60), "address_failures": (300, 60), "login": (10, 30)})

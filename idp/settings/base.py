@@ -221,9 +221,19 @@ IDP = {
     "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip(),
     "METRICS_ALLOW_UNAUTHENTICATED": env_bool("METRICS_ALLOW_UNAUTHENTICATED"),
 }
+
+
 # Rate limits as "requests/seconds", e.g. RATE_LIMIT_CLIENT=6000/60 (defaults in idp/conf.py).
+def rate_limit(variable: str) -> tuple[int, int]:
+    """ "requests/seconds", both positive integers: refused at start-up, not on each request."""
+    requests, _, seconds = os.environ[variable].partition("/")
+    if not (requests.isdigit() and seconds.isdigit() and int(requests) > 0 and int(seconds) > 0):
+        raise ImproperlyConfigured(f"{variable} must be requests/seconds, e.g. 6000/60.")
+    return int(requests), int(seconds)
+
+
 _rate_limits = {
-    name: tuple(int(part) for part in os.environ[variable].split("/", 1))
+    name: rate_limit(variable)
     for name, variable in (
         ("client", "RATE_LIMIT_CLIENT"),
         ("address_failures", "RATE_LIMIT_ADDRESS_FAILURES"),
