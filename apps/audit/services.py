@@ -1,6 +1,6 @@
 """Writing audit events. Call sites say what happened; this module says how it is kept."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from apps.audit.models import AuditEvent, Outcome
@@ -8,13 +8,6 @@ from apps.ops import request_id as request_ids
 from idp.sql import insert_row
 
 EXCHANGE = "token.exchange"
-
-
-def request_id_from(headers: Mapping[str, str]) -> str:
-    """The id of the request these headers came with, as its log lines and X-Request-ID
-    response header carry it (apps/ops/middleware.py); outside that middleware (a view called
-    directly), read from the headers by the same rule."""
-    return request_ids.current_request_id() or request_ids.request_id_from(headers)
 
 
 def record(**fields: Any) -> None:
@@ -37,7 +30,6 @@ def event(
     audience: Sequence[str] = (),
     scopes: Sequence[str] = (),
     reason: str = "",
-    request_id: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """An audit event, not yet written (for callers that write it with other rows)."""
@@ -50,7 +42,7 @@ def event(
         scopes=" ".join(scopes),
         reason=reason,
         # The id of the request being served (apps/ops/middleware.py), as in its log lines.
-        request_id=request_id or request_ids.current_request_id(),
+        request_id=request_ids.current_request_id(),
         details=details or {},
     )
 

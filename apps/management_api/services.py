@@ -22,7 +22,6 @@ class Actor:
 
     client_id: str
     subject: str
-    request_id: str
 
 
 def record_change(
@@ -34,7 +33,6 @@ def record_change(
         granted=True,
         client_id=actor.client_id,
         subject=actor.subject,
-        request_id=actor.request_id,
         details={
             "action": action,
             "model": instance._meta.label_lower,

@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.audit.models import AuditEvent
-from apps.audit.services import request_id_from
 from apps.management_api import services
 from apps.management_api.authentication import AdminScopes, IdpAccessTokenAuthentication, exception_handler
 from apps.management_api.schema import documented
@@ -63,7 +62,6 @@ class ManagementViewSet(viewsets.GenericViewSet):
         return services.Actor(
             client_id=self.request.user.client_id,
             subject=self.request.user.subject,
-            request_id=request_id_from(self.request.headers),
         )
 
 

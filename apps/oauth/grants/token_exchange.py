@@ -51,7 +51,6 @@ def exchange_token(
 ) -> tuple[Exchange, dict[str, Any]]:
     """Authenticate, decide, issue and audit one exchange; ``read`` parses the parameters
     (RFC 8693's, or an alias's). Every refusal after parsing is audited too."""
-    request_id = audit.request_id_from(request.headers)
     client: Application | None = None
     exchange: Exchange | None = None
     try:
@@ -62,7 +61,7 @@ def exchange_token(
             raise UnauthorizedClient()
         exchange = evaluate_exchange(client=client, params=read(request.POST))
     except OAuth2Error as error:
-        _audit(request, request_id, grant_type, client=client, exchange=exchange, error=error)
+        _audit(request, grant_type, client=client, exchange=exchange, error=error)
         metrics.exchange_refused(reason=error.error)
         raise
     issued = issue_access_token(
@@ -73,7 +72,7 @@ def exchange_token(
         extra_claims={"act": exchange.act} if exchange.act else None,
     )
     # The exchanged token, its lineage row and the audit event land together or not at all.
-    rows = [_audit_event(request, request_id, grant_type, client=client, exchange=exchange)]
+    rows = [_audit_event(request, grant_type, client=client, exchange=exchange)]
     if exchange.plan.stored:
         rows.insert(
             0, access_token_row(issued=issued, application=client, user=exchange.user, parent=exchange.subject_row)
@@ -84,20 +83,19 @@ def exchange_token(
         # The subject token was revoked (its row deleted) after it was checked: the lineage
         # foreign key refuses the new row, and so do we.
         error = InvalidRequest(description="subject_token is not acceptable: revoked or expired.")
-        _audit(request, request_id, grant_type, client=client, exchange=exchange, error=error)
+        _audit(request, grant_type, client=client, exchange=exchange, error=error)
         metrics.exchange_refused(reason=error.error)
         raise error from None
     metrics.exchange_granted(grant=grant_type, audience=issued.audience)
     return exchange, bearer_token_response(issued, exchange.plan)
 
 
-def _audit(request: HttpRequest, request_id: str, grant_type: str, **outcome: Any) -> None:
-    audit.write(_audit_event(request, request_id, grant_type, **outcome))
+def _audit(request: HttpRequest, grant_type: str, **outcome: Any) -> None:
+    audit.write(_audit_event(request, grant_type, **outcome))
 
 
 def _audit_event(
     request: HttpRequest,
-    request_id: str,
     grant_type: str,
     *,
     client: Application | None,
@@ -112,7 +110,6 @@ def _audit_event(
         audience=exchange.plan.audience if exchange else [],
         scopes=exchange.plan.scopes if exchange else [],
         reason=f"{error.error}: {error.description}" if error else "",
-        request_id=request_id,
         details={
             "grant_type": grant_type,
             "act": exchange.act if exchange else None,
