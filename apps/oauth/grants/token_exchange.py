@@ -61,8 +61,7 @@ def exchange_token(
             raise UnauthorizedClient()
         exchange = evaluate_exchange(client=client, params=read(request.POST))
     except OAuth2Error as error:
-        _audit(request, grant_type, client=client, exchange=exchange, error=error)
-        metrics.exchange_refused(reason=error.error)
+        _refused(request, grant_type, client=client, exchange=exchange, error=error)
         raise
     issued = issue_access_token(
         client_id=client.client_id,
@@ -80,18 +79,20 @@ def exchange_token(
     try:
         insert_rows(*rows)
     except IntegrityError:
+        if not exchange.plan.stored:
+            raise  # no lineage row was written: not the revocation race below
         # The subject token was revoked (its row deleted) after it was checked: the lineage
         # foreign key refuses the new row, and so do we.
         error = InvalidRequest(description="subject_token is not acceptable: revoked or expired.")
-        _audit(request, grant_type, client=client, exchange=exchange, error=error)
-        metrics.exchange_refused(reason=error.error)
+        _refused(request, grant_type, client=client, exchange=exchange, error=error)
         raise error from None
     metrics.exchange_granted(grant=grant_type, audience=issued.audience)
     return exchange, bearer_token_response(issued, exchange.plan)
 
 
-def _audit(request: HttpRequest, grant_type: str, **outcome: Any) -> None:
+def _refused(request: HttpRequest, grant_type: str, **outcome: Any) -> None:
     audit.write(_audit_event(request, grant_type, **outcome))
+    metrics.exchange_refused(reason=outcome["error"].error)
 
 
 def _audit_event(
