@@ -6,6 +6,7 @@ table and column names taken from the models (so they follow the schema) and eve
 passed as a parameter.
 """
 
+from contextlib import nullcontext
 from functools import cache
 
 from django.db import connection, models, transaction
@@ -68,10 +69,6 @@ def insert_rows(*objs: models.Model) -> None:
     sql = _insert_all_sql(tuple(type(obj) for obj in objs))
     # Inside a transaction (a test's, or a caller's), a savepoint keeps a refused statement
     # from breaking it; outside one, the statement is its own transaction.
-    if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
     return None
