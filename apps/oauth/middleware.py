@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, Resolver404, get_script_prefix, resolve, reverse
+from django.urls import NoReverseMatch, Resolver404, ResolverMatch, get_script_prefix, resolve, reverse
 
 from idp.conf import idp_settings
 
@@ -22,24 +22,29 @@ class ServiceEndpointMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._views: dict[str, Callable[..., HttpResponse]] | None = None
+        self._matches: dict[str, ResolverMatch] | None = None
 
-    def views(self) -> dict[str, Callable[..., HttpResponse]]:
-        if self._views is None:  # on the first request: the URLconf is loaded by then
-            views = {}
+    def matches(self) -> dict[str, ResolverMatch]:
+        if self._matches is None:  # on the first request: the URLconf is loaded by then
+            matches = {}
             for name in idp_settings.SERVICE_ENDPOINTS:
-                # reverse() includes the script prefix (an IdP mounted under /idp/);
-                # request.path_info, which this compares with, does not.
                 try:
-                    path = "/" + reverse(name).removeprefix(get_script_prefix())
-                    views[path] = resolve(path).func
+                    path = service_path(name)
+                    matches[path] = resolve(path)
                 except (NoReverseMatch, Resolver404) as exc:
                     raise ImproperlyConfigured(f'IDP["SERVICE_ENDPOINTS"]: {name!r} is not a URL: {exc}') from exc
-            self._views = views
-        return self._views
+            self._matches = matches
+        return self._matches
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        view = self.views().get(request.path_info)
-        if view is None:
+        match = self.matches().get(request.path_info)
+        if match is None:
             return self.get_response(request)
-        return view(request)
+        request.resolver_match = match  # as Django's handler sets it (the metrics label by it)
+        return match.func(request, *match.args, **match.kwargs)
+
+
+def service_path(name: str) -> str:
+    """The path of URL ``name`` as ``request.path_info`` has it: reverse() includes the
+    script prefix (an IdP mounted under /idp/), path_info does not."""
+    return "/" + reverse(name).removeprefix(get_script_prefix())

@@ -5,11 +5,9 @@ import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import get_script_prefix, reverse
 
 from apps.ops import metrics
 from apps.ops.request_id import REQUEST_ID_HEADER, request_id_from, set_request_id
-from idp.conf import idp_settings
 
 
 class RequestIdMiddleware:
@@ -40,22 +38,11 @@ class RequestMetricsMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._service_endpoints: dict[str, str] | None = None
 
-    def service_endpoints(self) -> dict[str, str]:
-        """Path -> URL name of the service endpoints, which ServiceEndpointMiddleware calls
-        without resolving, so the request has no ``resolver_match`` to name them."""
-        if self._service_endpoints is None:  # on the first request: the URLconf is loaded by then
-            self._service_endpoints = {
-                "/" + reverse(name).removeprefix(get_script_prefix()): name for name in idp_settings.SERVICE_ENDPOINTS
-            }
-        return self._service_endpoints
-
-    def endpoint(self, request: HttpRequest) -> str:
-        match = request.resolver_match
-        if match is not None:
-            return match.view_name
-        return self.service_endpoints().get(request.path_info, UNMATCHED)
+    @staticmethod
+    def endpoint(request: HttpRequest) -> str:
+        match = request.resolver_match  # set by Django's handler, or by ServiceEndpointMiddleware
+        return match.view_name if match is not None else UNMATCHED
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()

@@ -17,9 +17,9 @@ section 4.1.2.1) on the OAuth endpoints, a short page on sign-in. Limits and win
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import get_script_prefix, reverse
 
 from apps.oauth.errors import TemporarilyUnavailable, error_response
+from apps.oauth.middleware import service_path
 from apps.oauth.services.client_auth import claimed_client_id
 from apps.oauth.views import parse_form
 from apps.ratelimit.limits import Limit, Limiter, now
@@ -43,10 +43,6 @@ def too_many_requests(retry_after: int, *, json: bool) -> HttpResponse:
     return response
 
 
-def _path(name: str) -> str:
-    return "/" + reverse(name).removeprefix(get_script_prefix())
-
-
 class RateLimitMiddleware:
     """Before ServiceEndpointMiddleware, which answers the OAuth endpoints itself."""
 
@@ -66,7 +62,7 @@ class RateLimitMiddleware:
         if not idp_settings.RATE_LIMITING:
             return self.get_response(request)
         if self._paths is None:  # on the first request: the URLconf is loaded by then
-            self._paths = (frozenset(_path(name) for name in OAUTH_ENDPOINTS), _path("accounts:login"))
+            self._paths = (frozenset(service_path(name) for name in OAUTH_ENDPOINTS), service_path("accounts:login"))
         oauth_paths, login_path = self._paths
         if request.path_info in oauth_paths:
             return self.oauth_endpoint(request)
