@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import extend_schema
 from rest_framework import filters, mixins, pagination, parsers, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from apps.audit.models import AuditEvent
 from apps.management_api import services
 from apps.management_api.authentication import AdminScopes, IdpAccessTokenAuthentication, exception_handler
-from apps.management_api.schema import documented
 from apps.management_api.serializers import (
     ApiResourceSerializer,
     ApiScopeSerializer,
@@ -44,14 +43,13 @@ class ExactMatchFilter(filters.BaseFilterBackend):
 
 
 class ManagementViewSet(viewsets.GenericViewSet):
-    """Bearer tokens of ours only, JSON only, one schema class without a global setting."""
+    """Bearer tokens of ours only, JSON only."""
 
     authentication_classes = [IdpAccessTokenAuthentication]
     permission_classes = [AdminScopes]
     renderer_classes = [renderers.JSONRenderer]
     parser_classes = [parsers.JSONParser]
     pagination_class = Pagination
-    schema = AutoSchema()
     # Natural keys contain dots (eventcatalog.read); DRF's default pattern stops at them.
     lookup_value_regex = "[^/]+"
 
@@ -111,7 +109,7 @@ class ClientViewSet(AuditedModelViewSet):
     serializer_class = ClientSerializer
     lookup_field = "client_id"
 
-    @documented(responses={201: ClientWithSecretSerializer})
+    @extend_schema(responses={201: ClientWithSecretSerializer})
     def create(self, request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -121,7 +119,7 @@ class ClientViewSet(AuditedModelViewSet):
         credentials = services.create_client(actor=self.actor(), **config)
         return self._with_secret(credentials.client, credentials.client_secret, status.HTTP_201_CREATED)
 
-    @documented(request=None, responses={200: ClientWithSecretSerializer})
+    @extend_schema(request=None, responses={200: ClientWithSecretSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, *args: Any, **kwargs: Any) -> Response:
         client = self.get_object()

@@ -88,6 +88,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The management API's OpenAPI schema (apps/management_api; the demo services set their own).
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username or address is refused before its password is checked.
     "axes.backends.AxesStandaloneBackend",
