@@ -5,11 +5,12 @@ from typing import Any
 from drf_spectacular.utils import extend_schema
 from rest_framework import filters, mixins, pagination, parsers, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from apps.audit.models import AuditEvent
 from apps.management_api import services
-from apps.management_api.authentication import AdminScopes, IdpAccessTokenAuthentication, exception_handler
+from apps.management_api.authentication import AUDIENCE, AdminScopes, IdpAccessTokenAuthentication, exception_handler
 from apps.management_api.serializers import (
     ApiResourceSerializer,
     ApiScopeSerializer,
@@ -83,15 +84,40 @@ class AuditedModelViewSet(
         services.delete_object(instance=instance, actor=self.actor())
 
 
-class ApiResourceViewSet(AuditedModelViewSet):
+class ProtectsOwnApi:
+    """This API cannot change or delete its own resource and scopes: one call (store_tokens
+    off, a deleted scope) would lock every automation client out. Operators use the admin."""
+
+    def refuse_own(self, resource: ApiResource | None) -> None:
+        if resource is not None and resource.audience == AUDIENCE:
+            raise PermissionDenied(f"The {AUDIENCE} API is changed in the admin, not through itself.")
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        self.refuse_own(serializer.validated_data.get("resource"))
+        super().perform_create(serializer)
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        self.refuse_own(self.own_resource(serializer.instance))
+        super().perform_update(serializer)
+
+    def perform_destroy(self, instance: Any) -> None:
+        self.refuse_own(self.own_resource(instance))
+        super().perform_destroy(instance)
+
+
+class ApiResourceViewSet(ProtectsOwnApi, AuditedModelViewSet):
     """API resources: one audience per API."""
 
     queryset = ApiResource.objects.prefetch_related("scopes")
     serializer_class = ApiResourceSerializer
     lookup_field = "audience"
 
+    @staticmethod
+    def own_resource(instance: ApiResource) -> ApiResource:
+        return instance
 
-class ApiScopeViewSet(AuditedModelViewSet):
+
+class ApiScopeViewSet(ProtectsOwnApi, AuditedModelViewSet):
     """Scopes, each of one API (or none: an OpenID identity scope)."""
 
     queryset = ApiScope.objects.select_related("resource")
@@ -99,6 +125,10 @@ class ApiScopeViewSet(AuditedModelViewSet):
     lookup_field = "name"
     # RFC 6749 scope tokens may contain "/"; this view has no nested routes to confuse it with.
     lookup_value_regex = ".+"
+
+    @staticmethod
+    def own_resource(instance: ApiScope) -> ApiResource | None:
+        return instance.resource
 
 
 class ClientViewSet(AuditedModelViewSet):

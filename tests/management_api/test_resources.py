@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.resources.models import ApiResource
+from apps.resources.models import ApiResource, ApiScope
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +55,22 @@ def test_invalid_input_is_400_on_the_field(api, body, field):
     response = api("post", "resources/", body)
     assert response.status_code == 400
     assert list(response.json()) == [field]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("patch", "resources/idp-admin/", {"store_tokens": False}),
+        ("delete", "resources/idp-admin/", None),
+        ("delete", "scopes/idp.admin.read/", None),
+        ("patch", "scopes/idp.admin.write/", {"description": "changed"}),
+        ("post", "scopes/", {"name": "idp.admin.everything", "resource": "idp-admin"}),
+    ],
+)
+def test_the_api_cannot_change_its_own_resource_or_scopes(api, method, path, body):
+    """One such call could lock every automation client out: that is the admin's to do."""
+    response = api(method, path, body)
+    assert response.status_code == 403
+    assert "changed in the admin" in response.json()["detail"]
+    assert ApiResource.objects.get(audience="idp-admin").store_tokens is True
+    assert ApiScope.objects.filter(resource__audience="idp-admin").count() == 2

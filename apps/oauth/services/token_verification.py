@@ -119,7 +119,9 @@ def active_access_token(token: str, *, what: str) -> tuple[dict[str, Any], Acces
     claims = verify_jwt(token, what=what, typ=ACCESS_TOKEN_JWT_TYPE)
     row = stored_access_token(token)
     if row is None and _self_contained(claims):
-        raise _reject(what, "self-contained (its API does not store tokens), so it cannot be exchanged")
+        raise _reject(
+            what, "self-contained (its API does not store tokens): the IdP cannot tell whether it was revoked"
+        )
     if row is None:
         raise _reject(what, "revoked or expired")
     return claims, row
