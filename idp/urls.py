@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.accounts.views import HomeView
 from apps.oauth import views as oauth_views
 
 urlpatterns = [
+    path("", HomeView.as_view(), name="home"),
     path("o/", include("apps.oauth.urls")),
     path(
         ".well-known/openid-configuration",

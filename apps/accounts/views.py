@@ -1,4 +1,4 @@
-"""Sign-in, sign-out and the user's connected apps."""
+"""Sign-in, sign-out, the home page and the user's connected apps."""
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -28,6 +28,25 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     template_name = "accounts/logged_out.html"
+
+
+class SignedOutView(TemplateView):
+    """Where a sign-out without a destination of its own ends (RP-initiated logout included)."""
+
+    template_name = "accounts/logged_out.html"
+
+
+class HomeView(TemplateView):
+    """The IdP's own front page: who is signed in and the apps they let in, or a way to sign in."""
+
+    template_name = "accounts/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.request.user.is_authenticated:
+            consents = Consent.objects.filter(user=self.request.user).select_related("application")
+            context["apps"] = [consent.application for consent in consents]
+        return context
 
 
 class ConnectedAppsView(LoginRequiredMixin, TemplateView):
