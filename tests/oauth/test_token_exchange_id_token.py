@@ -16,7 +16,7 @@ ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 
 @pytest.fixture
 def make_id_token(alice):
-    def make(audience: str, *, lifetime: int = 300, stored: bool = True) -> str:
+    def make(audience: str, *, lifetime: int = 300, stored: bool = True, session_lifetime: int | None = None) -> str:
         key = get_signing_key("RS256")
         now = timezone.now().replace(microsecond=0)
         jti = uuid.uuid4()
@@ -30,7 +30,7 @@ def make_id_token(alice):
                     user=alice,
                     application=application,
                     id_token=row,
-                    expires=expires,
+                    expires=now + timedelta(seconds=lifetime if session_lifetime is None else session_lifetime),
                     scope="openid",
                     token_checksum=uuid.uuid4().hex,
                     subject=str(alice.pk),
@@ -111,3 +111,18 @@ def test_id_token_without_a_jti_is_refused(basket, basket_policy, alice, exchang
     response = exchange(basket, id_token, subject_token_type=ID_TOKEN_TYPE)
     assert oauth_error(response) == (400, "invalid_request")
     assert "jti" in response.json()["error_description"]
+
+
+def test_exchanged_token_never_outlives_the_id_tokens_session(basket, basket_policy, make_id_token, exchange):
+    # The ID token is valid for an hour, but the session's access token ends in 60 seconds:
+    # what is exchanged from the ID token ends with the session, not with the ID token.
+    basket_policy.accept_id_token = True
+    basket_policy.max_lifetime = 3600
+    basket_policy.save()
+    id_token = make_id_token(basket.client.client_id, lifetime=3600, session_lifetime=60)
+    response = exchange(basket, id_token, subject_token_type=ID_TOKEN_TYPE)
+    assert response.status_code == 200, response.content
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    session = AccessToken.objects.get(id_token__isnull=False)
+    assert claims["exp"] <= int(session.expires.timestamp())
+    assert response.json()["expires_in"] <= 60

@@ -243,8 +243,12 @@ def grant_scopes(ex: Exchange) -> None:
 
 def limit_lifetime(ex: Exchange) -> None:
     """Never beyond the subject token (an absolute bound, applied when the token is built),
-    the policy's maximum, or the target API's lifetime."""
+    the policy's maximum, or the target API's lifetime. The subject token's end is also its
+    stored row's: for an ID token that is the session's access token, which may end long
+    before the ID token's own ``exp``."""
     subject_expiry = datetime.fromtimestamp(ex.subject_claims["exp"], tz=UTC)
+    if ex.subject_row is not None:
+        subject_expiry = min(subject_expiry, ex.subject_row.expires)
     remaining = int((subject_expiry - timezone.now()).total_seconds())
     if remaining <= 0:
         raise InvalidRequest(description="The subject_token has expired.")
