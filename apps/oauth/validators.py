@@ -249,6 +249,7 @@ class OAuth2Validator(DotOAuth2Validator):
             "iss": idp_settings.ISSUER,
             "jti": str(access_token.jti),
         }
-        if access_token.user is not None:
+        # RFC 7662 section 2.2's ``username`` is a user claim: only for an API that receives it.
+        if access_token.user is not None and "preferred_username" in caller.resource.user_claims:
             claims["username"] = access_token.user.get_username()
         return claims

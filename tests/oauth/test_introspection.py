@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from apps.oauth.models import AccessToken
+from apps.oauth.services.clients import issue_user_token
 from tests.conftest import INTROSPECT_URL, ISSUER, basic_auth, form_post, oauth_error
 
 
@@ -96,3 +97,31 @@ def test_missing_token_is_invalid_request(client, resource_servers):
         client, INTROSPECT_URL, {}, HTTP_AUTHORIZATION=basic_auth(api.client.client_id, api.client_secret)
     )
     assert oauth_error(response) == (400, "invalid_request")
+
+
+# --- user claims: only what the calling API is configured to receive --------------------------
+
+
+@pytest.fixture
+def alice_catalog_token(web, alice):
+    return issue_user_token(client=web.client, user=alice, scopes=["eventcatalog.read"]).token
+
+
+def test_username_is_withheld_from_an_api_that_receives_no_user_claims(
+    client, alice_catalog_token, resource_servers, apis
+):
+    assert apis["eventcatalog"].user_claims == []
+    response = introspect(client, resource_servers["eventcatalog"], alice_catalog_token)
+    body = response.json()
+    assert (response.status_code, body["active"]) == (200, True)
+    assert "username" not in body
+
+
+def test_username_is_released_to_an_api_that_receives_preferred_username(
+    client, alice_catalog_token, resource_servers, apis, alice
+):
+    apis["eventcatalog"].user_claims = ["preferred_username"]
+    apis["eventcatalog"].save()
+    response = introspect(client, resource_servers["eventcatalog"], alice_catalog_token)
+    assert response.status_code == 200
+    assert response.json()["username"] == "alice"
