@@ -1,6 +1,5 @@
 """Our OAuth2Validator: DOT's persistence and policy hooks, bent to per-API audiences."""
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -199,6 +198,20 @@ class OAuth2Validator(DotOAuth2Validator):
         metrics.token_issued(grant=request.grant_type, audience=request.stored_access_token.audience)
         return request.stored_access_token
 
+    def _load_access_token(self, token) -> AccessToken | None:
+        """The stored row of a bearer token, only while its user and client are enabled.
+        Every bearer-token check (DOT's validate_bearer_token, so userinfo; introspection)
+        loads through here: DOT checks the client only (``is_usable``), never the user, and
+        disabling a user must end the tokens they already hold (RFC 6750 section 3.1
+        ``invalid_token``; RFC 7662 section 2.2 ``active: false``)."""
+        access_token = super()._load_access_token(token)
+        if access_token is None:
+            return None
+        user, application = access_token.user, access_token.application
+        if (user is not None and not user.is_active) or (application is not None and not application.is_active):
+            return None
+        return access_token
+
     def validate_jwt_bearer_token(self, token, scopes, request) -> bool:
         # oauthlib's OIDC server scores every "ey..." bearer token as an ID token; our
         # access tokens are JWTs too, and are validated like any stored access token.
@@ -231,8 +244,7 @@ class OAuth2Validator(DotOAuth2Validator):
         # oauthlib lets a public client through with its client_id alone; it proves nothing.
         if caller.client_type != Application.CLIENT_CONFIDENTIAL or caller.resource_id is None:
             return None
-        checksum = hashlib.sha256(token.encode()).hexdigest()
-        access_token = AccessToken.objects.select_related("application", "user").filter(token_checksum=checksum).first()
+        access_token = self._load_access_token(token)
         if access_token is None or access_token.expires <= timezone.now():
             return None
         if caller.resource.audience not in access_token.audience:
