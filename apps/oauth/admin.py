@@ -1,5 +1,7 @@
-"""Admin classes, wired in through DOT's *_ADMIN_CLASS settings. Secrets and private keys
-are never displayed: a client shows its secret hint, a key its public half."""
+"""Admin classes, wired in through DOT's *_ADMIN_CLASS settings. What an operator may see and
+do is decided by apps/console/policy.py for every one of them: secrets and private keys are
+never displayed or filtered on (a client shows its secret hint, a key its public half), issued
+tokens, codes and keys are read-only, and every action names the permission it needs."""
 
 import json
 
@@ -19,7 +21,7 @@ from oauth2_provider.admin import GrantAdmin as DotGrantAdmin
 from oauth2_provider.admin import IDTokenAdmin as DotIDTokenAdmin
 from oauth2_provider.admin import RefreshTokenAdmin as DotRefreshTokenAdmin
 
-from apps.audit.admin import ReadOnlyAdmin
+from apps.console.policy import model_permission
 from apps.oauth.keys import rotate_keys
 from apps.oauth.models import AccessToken, Application, ExchangePolicy, GrantType, SigningKey
 from apps.oauth.secrets import generate_client_secret
@@ -159,7 +161,10 @@ class ApplicationAdmin(admin.ModelAdmin):
             return self._show_secrets(request, [(obj, request.new_client_secret)])
         return super().response_add(request, obj, post_url_continue)
 
-    @admin.action(description="Rotate the secret of selected clients (the old one stops working)")
+    # Whoever sees the new secret can act as the client: as much as changing the client does.
+    @admin.action(
+        permissions=["change"], description="Rotate the secret of selected clients (the old one stops working)"
+    )
     def rotate_secret(self, request, queryset) -> HttpResponse | None:
         rotated = [
             (client, rotate_client_secret(client=client))
@@ -228,7 +233,9 @@ class AccessTokenAdmin(DotAccessTokenAdmin):
     exclude = ("token", "token_checksum")
     readonly_fields = ("jti", "subject", "audience", "act", "lineage")
 
-    @admin.action(description="Revoke selected access tokens (and every token exchanged from them)")
+    @admin.action(
+        permissions=["revoke"], description="Revoke selected access tokens (and every token exchanged from them)"
+    )
     def revoke_tokens(self, request, queryset) -> None:
         # Logged one by one (so each is audited) before the rows and their descendants go.
         for token in queryset:
@@ -263,6 +270,12 @@ class AccessTokenAdmin(DotAccessTokenAdmin):
 class RefreshTokenAdmin(DotRefreshTokenAdmin):
     exclude = ("token", "token_checksum")
 
+    @admin.action(permissions=["revoke"], description="Revoke selected refresh tokens (and their access tokens)")
+    def revoke_tokens(self, request, queryset) -> None:
+        for token in queryset:
+            self.log_change(request, token, "Revoked, with its access token.")
+        super().revoke_tokens(request, queryset)
+
 
 class GrantAdmin(DotGrantAdmin):
     exclude = ("code",)
@@ -273,7 +286,7 @@ class IDTokenAdmin(DotIDTokenAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(ReadOnlyAdmin):
+class SigningKeyAdmin(admin.ModelAdmin):
     """Keys come and go by rotation (rotate_keys), never by hand: deleting a published key
     would fail every token it signed. The private half is never shown."""
 
@@ -283,7 +296,10 @@ class SigningKeyAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     actions = ["rotate"]
 
-    @admin.action(description="Rotate the keys of the selected keys' algorithms")
+    def has_rotate_permission(self, request) -> bool:
+        return model_permission(request, self.opts, "rotate_signingkey")
+
+    @admin.action(permissions=["rotate"], description="Rotate the keys of the selected keys' algorithms")
     def rotate(self, request, queryset) -> None:
         for key in rotate_keys(algorithms=sorted({key.algorithm for key in queryset})):
             self.log_change(request, key, "Rotated: this key is now active.")

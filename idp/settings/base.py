@@ -44,7 +44,8 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the operator policy on every model admin (apps/console).
+    "apps.console.admin_config.OperatorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "apps.ops",
     "apps.management_api",
     "apps.ratelimit",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -111,6 +113,8 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 # passed in X-Forwarded-For (idp/http.py), not the proxy's own.
 AXES_CLIENT_IP_CALLABLE = "idp.http.client_address"
 AXES_VERBOSE = False
+# Lockout records are registered by apps/accounts/admin.py (read-only, with a permissioned unlock).
+AXES_ENABLE_ADMIN = False
 
 ROOT_URLCONF = "idp.urls"
 WSGI_APPLICATION = "idp.wsgi.application"

@@ -24,6 +24,8 @@ class SigningKey(models.Model):
 
     class Meta:
         ordering = ["algorithm", "-created"]
+        # Signing keys are records (read-only in the admin); rotating them is an action of its own.
+        permissions = [("rotate_signingkey", "Can rotate signing keys")]
         constraints = [
             models.UniqueConstraint(
                 fields=["algorithm"], condition=Q(state="active"), name="one_active_key_per_algorithm"

@@ -1,0 +1,238 @@
+"""What an operator may see and do in the admin: the one place that decides.
+
+Every model registered in the admin is classified here, by its label:
+
+- ``secret_fields``: columns no operator ever reads, whatever their permissions: private keys,
+  secret hashes, token values and checksums, authorization codes, password hashes. They are
+  never displayed, searched, ordered by or filtered on (a filter is an oracle: answering "1
+  row" or "0" to ``?private_key_pem__startswith=`` leaks the key a character at a time).
+- ``kind``: ``CONFIGURATION`` is what operators edit (clients, APIs, policies, users), under
+  Django's add/change/delete permissions; ``RECORD`` is what the system issued or observed
+  (tokens, codes, consents, keys, audit events, lockouts): read-only for everyone, superusers
+  included, changed only by the actions its admin offers (revoke, rotate, unlock), each behind
+  a permission of its own.
+
+:class:`OperatorPolicy` applies this to every ModelAdmin the site registers
+(apps/console/site.py); :func:`policy_problems` lists what is unclassified or contradicts the
+classification, for the system check and the tests. A model or action added later is refused
+until it is classified here.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.options import BaseModelAdmin
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models.constants import LOOKUP_SEP
+
+
+class Kind(Enum):
+    CONFIGURATION = "configuration"
+    RECORD = "record"
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    kind: Kind
+    secret_fields: frozenset[str] = frozenset()
+
+
+def _policy(kind: Kind, *secret_fields: str) -> ModelPolicy:
+    return ModelPolicy(kind=kind, secret_fields=frozenset(secret_fields))
+
+
+CONFIGURATION, RECORD = Kind.CONFIGURATION, Kind.RECORD
+
+MODEL_POLICIES: dict[str, ModelPolicy] = {
+    # People and their privileges.
+    "auth.user": _policy(CONFIGURATION, "password"),
+    "auth.group": _policy(CONFIGURATION),
+    # What operators configure.
+    "oauth.application": _policy(CONFIGURATION, "client_secret"),
+    "oauth.exchangepolicy": _policy(CONFIGURATION),
+    "resources.apiresource": _policy(CONFIGURATION),
+    "resources.apiscope": _policy(CONFIGURATION),
+    # What the system issued: revoked or rotated, never edited.
+    "oauth.accesstoken": _policy(RECORD, "token", "token_checksum"),
+    "oauth.refreshtoken": _policy(RECORD, "token", "token_checksum"),
+    "oauth.grant": _policy(RECORD, "code"),
+    "oauth.idtoken": _policy(RECORD),
+    "oauth.signingkey": _policy(RECORD, "private_key_pem"),
+    "consent.consent": _policy(RECORD),
+    # What the system observed.
+    "audit.auditevent": _policy(RECORD),
+    "axes.accessattempt": _policy(RECORD, "get_data", "post_data"),
+    "axes.accessfailurelog": _policy(RECORD),
+    "axes.accesslog": _policy(RECORD, "session_hash"),
+}
+
+
+def model_policy(model: type[models.Model]) -> ModelPolicy | None:
+    return MODEL_POLICIES.get(model._meta.label_lower)
+
+
+def secret_fields(model: type[models.Model]) -> frozenset[str]:
+    policy = model_policy(model)
+    return policy.secret_fields if policy else frozenset()
+
+
+def touches_secret(model: type[models.Model], path: str) -> bool:
+    """Whether ``path`` (``field__relation__field__lookup``, as in a filter or a search field)
+    reaches a secret field of ``model`` or of a model it follows a relation to. A model that
+    is not classified at all counts as secret through and through."""
+    for part in path.lstrip("^=@").split(LOOKUP_SEP):
+        if model_policy(model) is None:
+            return True
+        if part in secret_fields(model):
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a lookup or transform (startswith, regex, year): the path ends
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+def model_permission(request, opts, action: str) -> bool:
+    """Whether the user holds Django's ``action`` permission (add, change, delete, view, or a
+    custom codename) on the model of ``opts``."""
+    codename = get_permission_codename(action, opts) if action in {"add", "change", "delete", "view"} else action
+    return request.user.has_perm(f"{opts.app_label}.{codename}")
+
+
+def _without(names: Iterable[Any], model: type[models.Model]) -> list[Any]:
+    return [name for name in names if not (isinstance(name, str) and touches_secret(model, name))]
+
+
+def _filter_roots(admin_instance: BaseModelAdmin, request) -> set[str]:
+    """The query-string parameters the changelist's own filters produce (the first part of
+    their lookups): what an operator can click is what they may filter on."""
+    roots = set()
+    for item in admin_instance.get_list_filter(request):
+        if isinstance(item, type) and issubclass(item, admin.SimpleListFilter):
+            roots.add(item.parameter_name)
+        elif isinstance(item, (list, tuple)):
+            roots.add(str(item[0]).split(LOOKUP_SEP)[0])
+        else:
+            roots.add(str(item).split(LOOKUP_SEP)[0])
+    if admin_instance.date_hierarchy:
+        roots.add(admin_instance.date_hierarchy.split(LOOKUP_SEP)[0])
+    return roots
+
+
+class OperatorPolicy:
+    """Mixed into every ModelAdmin the site registers (before the admin's own class, so the
+    policy narrows what the admin allows and never widens it)."""
+
+    model: type[models.Model]
+    opts: Any
+
+    @property
+    def model_policy(self) -> ModelPolicy | None:
+        return model_policy(self.model)
+
+    @property
+    def is_record(self) -> bool:
+        policy = self.model_policy
+        return policy is None or policy.kind is Kind.RECORD
+
+    # --- what may be done -------------------------------------------------------------------
+
+    def has_module_permission(self, request) -> bool:
+        return self.model_policy is not None and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.model_policy is not None and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return not self.is_record and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return not self.is_record and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return not self.is_record and super().has_delete_permission(request, obj)
+
+    def has_revoke_permission(self, request) -> bool:
+        """Revoking an issued token, code or consent deletes it (DOT's semantics): it needs the
+        model's "delete" permission, the only use that permission has on a record."""
+        return self.model_policy is not None and model_permission(request, self.opts, "delete")
+
+    def _filter_actions_by_permissions(self, request, actions):
+        # Django lets an action without ``allowed_permissions`` run for anyone who can view
+        # the list; here such an action runs for no one (and policy_problems names it).
+        declared = [action for action in actions if getattr(action[0], "allowed_permissions", None)]
+        return super()._filter_actions_by_permissions(request, declared)
+
+    # --- what may be seen -------------------------------------------------------------------
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        """Query-string filters: only those the changelist's own filters produce, and never
+        one that reaches a secret column (Django would accept any field of the model)."""
+        if touches_secret(self.model, lookup):
+            return False
+        if lookup.split(LOOKUP_SEP)[0] not in _filter_roots(self, request):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_search_fields(self, request) -> list[str]:
+        return _without(super().get_search_fields(request), self.model)
+
+    def get_list_display(self, request) -> list[Any]:
+        return _without(super().get_list_display(request), self.model)
+
+    def get_list_display_links(self, request, list_display):
+        links = super().get_list_display_links(request, list_display)
+        return links if links is None else _without(links, self.model)
+
+    def get_sortable_by(self, request) -> list[Any]:
+        return _without(super().get_sortable_by(request), self.model)
+
+    def get_ordering(self, request) -> list[Any]:
+        return _without(super().get_ordering(request), self.model)
+
+    def get_list_filter(self, request) -> list[Any]:
+        return [
+            item
+            for item in super().get_list_filter(request)
+            if not (isinstance(item, (str, list, tuple)) and touches_secret(self.model, _filter_path(item)))
+        ]
+
+    def get_exclude(self, request, obj=None) -> list[str]:
+        return [*(super().get_exclude(request, obj) or ()), *sorted(secret_fields(self.model))]
+
+    def get_fields(self, request, obj=None) -> list[Any]:
+        return _without(super().get_fields(request, obj), self.model)
+
+    def get_readonly_fields(self, request, obj=None) -> list[Any]:
+        return _without(super().get_readonly_fields(request, obj), self.model)
+
+    def get_fieldsets(self, request, obj=None) -> list[tuple[Any, dict[str, Any]]]:
+        return [
+            (title, {**options, "fields": _without_nested(options.get("fields", ()), self.model)})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+
+def _filter_path(item: Any) -> str:
+    return str(item[0] if isinstance(item, (list, tuple)) else item)
+
+
+def _without_nested(fields: Sequence[Any], model: type[models.Model]) -> list[Any]:
+    """Fieldset rows may group fields in tuples (one line of the form)."""
+    kept = []
+    for entry in fields:
+        if isinstance(entry, (list, tuple)):
+            entry = tuple(_without(entry, model))
+            if entry:
+                kept.append(entry)
+        elif not (isinstance(entry, str) and touches_secret(model, entry)):
+            kept.append(entry)
+    return kept
