@@ -85,8 +85,9 @@ class AuditedModelViewSet(
 
 
 class ProtectsOwnApi:
-    """This API cannot change or delete its own resource and scopes: one call (store_tokens
-    off, a deleted scope) would lock every automation client out. Operators use the admin."""
+    """This API cannot change or delete its own resource and scopes, nor add one to it: one
+    call (store_tokens off, a deleted scope) would lock every automation client out, and a
+    scope moved in would be a management scope no operator granted. Operators use the admin."""
 
     def refuse_own(self, resource: ApiResource | None) -> None:
         if resource is not None and resource.audience == AUDIENCE:
@@ -98,6 +99,7 @@ class ProtectsOwnApi:
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         self.refuse_own(self.own_resource(serializer.instance))
+        self.refuse_own(serializer.validated_data.get("resource"))  # moved into it
         super().perform_update(serializer)
 
     def perform_destroy(self, instance: Any) -> None:

@@ -74,3 +74,20 @@ def test_the_api_cannot_change_its_own_resource_or_scopes(api, method, path, bod
     assert "changed in the admin" in response.json()["detail"]
     assert ApiResource.objects.get(audience="idp-admin").store_tokens is True
     assert ApiScope.objects.filter(resource__audience="idp-admin").count() == 2
+
+
+@pytest.mark.parametrize("method", ["patch", "put"])
+@pytest.mark.parametrize("from_resource", ["reporting", None])
+def test_a_scope_cannot_be_moved_into_the_apis_own_resource(api, make_resource, method, from_resource):
+    """A scope moved into idp-admin would be a management scope no operator granted."""
+    if from_resource is None:
+        ApiScope.objects.create(name="reporting.read", description="identity-like")
+    else:
+        make_resource(from_resource, ["reporting.read"])
+    response = api(method, "scopes/reporting.read/", {"name": "reporting.read", "resource": "idp-admin"})
+    assert response.status_code == 403
+    assert response.json() == {"detail": "The idp-admin API is changed in the admin, not through itself."}
+    assert ApiScope.objects.get(name="reporting.read").resource_id == (
+        None if from_resource is None else ApiResource.objects.get(audience=from_resource).pk
+    )
+    assert ApiScope.objects.filter(resource__audience="idp-admin").count() == 2
