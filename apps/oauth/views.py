@@ -64,8 +64,17 @@ def parse_form(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+# Every parameter these endpoints accept that carries a credential or a token, kept out of
+# Django's error reports: client authentication, each grant's (RFC 6749, RFC 7636, RFC 7521,
+# RFC 8693) and the token of introspection and revocation.
+_SECRET_PARAMETERS = (
+    "client_secret", "client_assertion", "code", "code_verifier", "refresh_token",
+    "assertion", "subject_token", "actor_token", "token",
+)  # fmt: skip
+
+
 @method_decorator(csrf_exempt, name="dispatch")
-@method_decorator(sensitive_post_parameters("client_secret", "subject_token", "actor_token", "token"), name="dispatch")
+@method_decorator(sensitive_post_parameters(*_SECRET_PARAMETERS), name="dispatch")
 class OAuthEndpoint(OAuthLibMixin, View):
     """Base of the client-facing POST endpoints: every answer is RFC 6749 section 5.2 JSON,
     even for a body Django itself refuses to parse."""
