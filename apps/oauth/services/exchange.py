@@ -243,11 +243,11 @@ def grant_scopes(ex: Exchange) -> None:
 
 def limit_lifetime(ex: Exchange) -> None:
     """Never beyond the subject token (an absolute bound, applied when the token is built),
-    the policy's maximum, or the target API's lifetime. The subject token's end is also its
-    stored row's: for an ID token that is the session's access token, which may end long
-    before the ID token's own ``exp``."""
+    the policy's maximum, or the target API's lifetime. An ID token is live only while the
+    session's access token is (check_subject_token), which may end long before the ID
+    token's own ``exp``: that end bounds too. (An access token's row ends at its ``exp``.)"""
     subject_expiry = datetime.fromtimestamp(ex.subject_claims["exp"], tz=UTC)
-    if ex.subject_row is not None:
+    if ex.params.subject_token_type == ID_TOKEN_TYPE:
         subject_expiry = min(subject_expiry, ex.subject_row.expires)
     remaining = int((subject_expiry - timezone.now()).total_seconds())
     if remaining <= 0:
