@@ -139,17 +139,36 @@ def bearer_token_response(issued: IssuedAccessToken, plan: TokenPlan) -> dict[st
     }
 
 
+def _resource_indicators(request) -> list[str]:
+    """RFC 8707 section 2.2: ``resource`` on a code or refresh token request (repeatable;
+    oauthlib keeps only the last value as an attribute). Without one, a code's token is for
+    every API the code was authorized for."""
+    named = [value for key, value in (request.decoded_body or []) if key == "resource"]
+    grant = internal(request, "grant_row")
+    if not named and grant is not None:
+        return list(grant.resource)
+    return named
+
+
 def token_plan_for(request) -> TokenPlan:
     """The plan the grant put on the request, or one derived from the request's scopes for
-    grants whose scopes were validated earlier (authorization code, refresh)."""
+    grants whose scopes were validated earlier (authorization code, refresh).
+
+    Those scopes are what the code or refresh token was authorized for, so plan_token's own
+    rule (each resource needs one of the requested scopes) refuses a resource beyond them
+    with ``invalid_target``: the same check as at the authorization endpoint."""
     plan = internal(request, "token_plan")
     if plan is None:
         plan = plan_token(
             allowed_scopes=request.client.allowed_scope_objects(),
             requested_scopes=request.scopes or [],
+            resource_uris=_resource_indicators(request),
             one_token_per_audience=False,
         )
         request.token_plan = plan
+        # oauthlib answers ``scope`` (RFC 6749 section 5.1) from request.scopes; a resource
+        # may have narrowed them.
+        request.scopes = list(plan.scopes)
     return plan
 
 

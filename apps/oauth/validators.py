@@ -21,9 +21,11 @@ from apps.resources.services import default_scopes, plan_token
 from idp.conf import idp_settings
 
 
-def request_values(request, name: str) -> list[str]:
-    """Every value of a body parameter (oauthlib keeps only the last one as an attribute)."""
-    return [value for key, value in (request.decoded_body or []) if key == name]
+def resource_indicators(request) -> list[str]:
+    """Every ``resource`` of the authorization request (RFC 8707 section 2.1: a query
+    parameter, which may repeat; oauthlib keeps only the last one as an attribute). The
+    consent form posts to the same address, so its POST sees the same values."""
+    return [value for key, value in request.uri_query_params if key == "resource"]
 
 
 def revoke_tokens_from_code(grant: Grant) -> None:
@@ -65,13 +67,14 @@ class OAuth2Validator(DotOAuth2Validator):
         return default_scopes(request.client.allowed_scope_objects())
 
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
-        """Resolve scopes and RFC 8707 ``resource`` into the token's plan; raises
-        ``invalid_scope`` or ``invalid_target`` with a description of what was refused."""
+        """At the authorization endpoint (the only caller): resolve scopes and RFC 8707
+        ``resource`` into the code's plan; raises ``invalid_scope`` or ``invalid_target``
+        with a description of what was refused."""
         try:
             plan = plan_token(
                 allowed_scopes=client.allowed_scope_objects(),
                 requested_scopes=scopes,
-                resource_uris=request_values(request, "resource"),
+                resource_uris=resource_indicators(request),
                 one_token_per_audience=client.one_token_per_audience,
             )
         except OAuth2Error as error:
@@ -150,6 +153,10 @@ class OAuth2Validator(DotOAuth2Validator):
         return True
 
     def _create_authorization_code(self, request, code, expires=None) -> Grant:
+        # RFC 8707 section 2.2: the code remembers every API it was authorized for (named by
+        # resource, or implied by its scopes); a resource at the token endpoint may only
+        # narrow that. DOT stores request.resource on the Grant.
+        request.resource = [resource.resource_uri for resource in internal(request, "token_plan").resources]
         grant = super()._create_authorization_code(request, code, expires)
         auth_time = getattr(request.user, "session_auth_time", None)  # set by the consent view
         if auth_time is not None:
@@ -180,8 +187,10 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def _check_and_set_request_resource(self, request) -> None:
         # DOT's RFC 8707 support matches audiences as URL prefixes of the protected
-        # resource's address. Our audiences are named API resources, resolved in
-        # validate_scopes and stored in AccessToken.audience, so DOT's column stays empty.
+        # resource's address (and refuses URNs). Our audiences are named API resources,
+        # resolved by plan_token (validate_scopes at the authorization endpoint,
+        # apps/oauth/tokens.token_plan_for at the token endpoint) and stored in
+        # AccessToken.audience, so DOT's columns on the tokens stay empty.
         request.resource = []
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
