@@ -1,4 +1,6 @@
-"""Microsoft Entra-style "on-behalf-of" as an alias of token exchange.
+"""``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``: for now only its
+Microsoft Entra-style "on-behalf-of" form, an alias of token exchange (a documented
+extension, not RFC 7523):
 
     grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer
     requested_token_use=on_behalf_of
@@ -7,22 +9,30 @@
 
 is decided by the same exchange policies and checks as RFC 8693 (the client needs the
 token-exchange grant and a policy); the response has no ``issued_token_type``, as Entra's.
+
+Without ``requested_token_use`` the request is an RFC 7523 section 2.1 JWT authorization
+grant, which needs trusted external issuers this IdP does not have yet: it is refused with
+``invalid_grant`` (RFC 7523 section 3.1), never read as an exchange.
 """
 
-from typing import Any
+from typing import Any, NoReturn
 
+import jwt
 from django.http import HttpRequest, QueryDict
+from django.urls import reverse
 
-from apps.oauth.errors import InvalidRequest
+from apps.oauth.errors import InvalidGrant, InvalidRequest
 from apps.oauth.grants.token_exchange import exchange_token
 from apps.oauth.params import scope_list
 from apps.oauth.services.exchange import ACCESS_TOKEN_TYPE, ExchangeRequest
+from idp.conf import idp_settings
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ON_BEHALF_OF = "on_behalf_of"
 
 
 def exchange_request(params: QueryDict) -> ExchangeRequest:
-    if params.get("requested_token_use") != "on_behalf_of":
+    if params.get("requested_token_use") != ON_BEHALF_OF:
         raise InvalidRequest(description="Only requested_token_use=on_behalf_of is supported.")
     return ExchangeRequest(
         subject_token=params.get("assertion"),
@@ -32,6 +42,39 @@ def exchange_request(params: QueryDict) -> ExchangeRequest:
     )
 
 
+def _our_identifiers() -> set[str]:
+    """RFC 7523 section 3.1 (3): the values that identify this authorization server in an
+    assertion's ``aud``: its issuer identifier or its token endpoint URL."""
+    return {idp_settings.ISSUER, idp_settings.ISSUER.rstrip("/") + reverse("oauth2_provider:token")}
+
+
+def _audience(claims: dict[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    values = aud if isinstance(aud, list) else [aud]
+    return [value for value in values if isinstance(value, str)]
+
+
+def refuse_jwt_authorization_grant(assertion: str | None) -> NoReturn:
+    """RFC 7523 section 2.1 (no ``requested_token_use``): refused, each refusal saying why.
+    The assertion is read unverified only to choose the description; nothing is issued."""
+    if not assertion:
+        raise InvalidRequest(description="Missing assertion parameter (RFC 7523 section 2.1).")
+    try:
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise InvalidGrant(description="The assertion is not a JWT (RFC 7523 section 3.1).") from None
+    if not _our_identifiers() & set(_audience(claims)):
+        raise InvalidGrant(
+            description="The assertion's aud does not name this authorization server (RFC 7523 section 3.1)."
+        )
+    raise InvalidGrant(
+        description="This IdP accepts jwt-bearer only in its on-behalf-of form (requested_token_use=on_behalf_of) "
+        "for now; JWT authorization grants from external issuers are not accepted yet."
+    )
+
+
 def token_response(request: HttpRequest) -> dict[str, Any]:
+    if "requested_token_use" not in request.POST:
+        refuse_jwt_authorization_grant(request.POST.get("assertion"))
     _exchange, body = exchange_token(request, read=exchange_request, grant_type=GRANT_TYPE)
     return body
