@@ -27,7 +27,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from apps.oauth.models import KeyState, SigningKey
 from apps.resource_server.jwks import JwksCache
-from apps.resources.models import ApiResource, SigningAlgorithm
+from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, ApiResource, SigningAlgorithm
 from idp.conf import idp_settings
 
 # RFC 7638 section 3.2: the members that make up the thumbprint, per key type.
@@ -162,8 +162,11 @@ def published_key(kid: Any) -> jwt.PyJWK | None:
 
 def retired_key_retention() -> timedelta:
     """How long a retired key stays published: the longest a token can live, plus the time
-    other processes may keep signing with their cached copy, plus clock skew."""
+    other processes may keep signing with their cached copy, plus clock skew. A stored
+    lifetime beyond the models' bound (saved before it existed) counts as the bound: taken
+    as stored, ``now - retention`` could fall before year 1 and every JWKS request fail."""
     longest = ApiResource.objects.aggregate(longest=Max("access_token_lifetime"))["longest"] or 0
+    longest = min(longest, MAX_ACCESS_TOKEN_LIFETIME)
     lifetime = max(longest, idp_settings.DEFAULT_ACCESS_TOKEN_LIFETIME)
     return timedelta(seconds=lifetime + idp_settings.SIGNING_KEY_CACHE_SECONDS + CLOCK_SKEW_SECONDS)
 

@@ -1,7 +1,7 @@
 """API resources (audiences) and their scopes: data operators edit, not settings (STYLE.md 6)."""
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from apps.accounts.claims import USER_CLAIMS
@@ -21,6 +21,11 @@ def validate_absolute_uri(value: str) -> None:
 class SigningAlgorithm(models.TextChoices):
     RS256 = "RS256", "RS256 (RSA, widest support)"
     ES256 = "ES256", "ES256 (ECDSA P-256, faster, smaller)"
+
+
+# The longest any token here may live, in seconds. A bearer token cannot be recalled from a
+# resource server's cache, and a retired signing key stays published for this long.
+MAX_ACCESS_TOKEN_LIFETIME = 24 * 3600
 
 
 def default_user_claims() -> list[str]:
@@ -46,7 +51,9 @@ class ApiResource(models.Model):
     name = models.CharField(max_length=200)
     enabled = models.BooleanField(default=True, help_text="Disabled APIs get no new tokens.")
     access_token_lifetime = models.PositiveIntegerField(
-        default=600, validators=[MinValueValidator(1)], help_text="Seconds."
+        default=600,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ACCESS_TOKEN_LIFETIME)],
+        help_text=f"Seconds, at most {MAX_ACCESS_TOKEN_LIFETIME} (one day).",
     )
     signing_algorithm = models.CharField(max_length=5, choices=SigningAlgorithm.choices, default=SigningAlgorithm.RS256)
     user_claims = models.JSONField(

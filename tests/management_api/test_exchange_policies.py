@@ -52,6 +52,8 @@ def test_crud_round_trip(api, basket):
         ({"target": "nowhere"}, "target"),
         ({"client": "nobody"}, "client"),
         ({"max_depth": 0}, "max_depth"),
+        ({"max_lifetime": 86401}, "max_lifetime"),  # beyond one day
+        ({"max_lifetime": 10**12}, "max_lifetime"),
         ({"mode": "both"}, "mode"),
     ],
 )

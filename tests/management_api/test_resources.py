@@ -46,6 +46,8 @@ def test_lists_its_scopes_and_looks_up_dotted_audiences(api, make_resource):
         ({**NEW, "audience": "has space"}, "audience"),
         ({**NEW, "resource_uri": "not a uri"}, "resource_uri"),
         ({**NEW, "access_token_lifetime": 0}, "access_token_lifetime"),
+        ({**NEW, "access_token_lifetime": 86401}, "access_token_lifetime"),  # beyond one day
+        ({**NEW, "access_token_lifetime": 10**12}, "access_token_lifetime"),
         ({**NEW, "signing_algorithm": "HS256"}, "signing_algorithm"),
         ({**NEW, "user_claims": ["password"]}, "user_claims"),
         ({**NEW, "audience": "idp-admin"}, "audience"),  # exists (data migration)
@@ -91,3 +93,12 @@ def test_a_scope_cannot_be_moved_into_the_apis_own_resource(api, make_resource, 
         None if from_resource is None else ApiResource.objects.get(audience=from_resource).pk
     )
     assert ApiScope.objects.filter(resource__audience="idp-admin").count() == 2
+
+
+def test_lifetime_is_bounded_on_update_too(api, make_resource):
+    make_resource("reporting")
+    assert api("patch", "resources/reporting/", {"access_token_lifetime": 86400}).status_code == 200
+    response = api("patch", "resources/reporting/", {"access_token_lifetime": 10**12})
+    assert response.status_code == 400
+    assert list(response.json()) == ["access_token_lifetime"]
+    assert ApiResource.objects.get(audience="reporting").access_token_lifetime == 86400

@@ -1,9 +1,9 @@
 """Exchange policies: which client may exchange which users' tokens into which API (RFC 8693)."""
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from apps.resources.models import ApiResource, ApiScope
+from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, ApiResource, ApiScope
 
 
 class ExchangeMode(models.TextChoices):
@@ -31,7 +31,9 @@ class ExchangePolicy(models.Model):
         help_text="Longest actor chain ('act' nested in 'act') the issued token may carry.",
     )
     max_lifetime = models.PositiveIntegerField(
-        default=300, validators=[MinValueValidator(1)], help_text="Seconds; never beyond the subject token."
+        default=300,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ACCESS_TOKEN_LIFETIME)],
+        help_text=f"Seconds, at most {MAX_ACCESS_TOKEN_LIFETIME} (one day); never beyond the subject token.",
     )
     accept_id_token = models.BooleanField(
         default=False, help_text="Also accept the client's own ID tokens as subject tokens."
