@@ -1,6 +1,24 @@
-"""DRF permissions on scopes, per view or per HTTP method."""
+"""DRF permissions on scopes, per view or per HTTP method. Fails closed."""
+
+from collections.abc import Collection, Mapping
 
 from rest_framework import permissions
+
+
+def required_scopes_for(required: object, method: str) -> frozenset[str]:
+    """The scopes ``method`` needs, from a view's ``required_scopes``; empty means refused.
+
+    A dict lists methods: a method not in it falls back to ``"*"`` and otherwise needs scopes
+    no token has (default deny); ``HEAD`` follows ``GET`` (Django serves HEAD with the GET
+    handler, so it reveals as much). ``OPTIONS`` is not implied by anything: it reveals the
+    view's metadata, so it is allowed only when listed (or under ``"*"`` or a plain list).
+    A plain list (or one string) applies to every method."""
+    if isinstance(required, Mapping):
+        fallback = required.get("GET") if method == "HEAD" else None
+        required = required.get(method, fallback if fallback is not None else required.get("*", ()))
+    if isinstance(required, str):
+        required = [required]
+    return frozenset(required) if isinstance(required, Collection) else frozenset()
 
 
 class HasScopes(permissions.BasePermission):
@@ -9,7 +27,9 @@ class HasScopes(permissions.BasePermission):
         class EventView(APIView):
             required_scopes = {"GET": ["eventcatalog.read"], "POST": ["eventcatalog.write"]}
 
-    A list instead of a dict applies to every method. Missing scope: 403."""
+    A list instead of a dict applies to every method. Missing scope: 403. A view, or a
+    method, with no scope listed is refused, not opened: a public endpoint does not use
+    this permission (see :func:`required_scopes_for` for HEAD and OPTIONS)."""
 
     message = "insufficient_scope"
 
@@ -17,7 +37,5 @@ class HasScopes(permissions.BasePermission):
         scopes = getattr(request.user, "scopes", None)
         if scopes is None:
             return False
-        required = getattr(view, "required_scopes", [])
-        if isinstance(required, dict):
-            required = required.get(request.method, required.get("*", []))
-        return set(required) <= scopes
+        required = required_scopes_for(getattr(view, "required_scopes", None), request.method)
+        return bool(required) and required <= scopes
