@@ -78,10 +78,12 @@ class ApplicationForm(forms.ModelForm):
 
 
 class TokenPreviewForm(forms.Form):
-    user = forms.ModelChoiceField(
-        queryset=get_user_model().objects.order_by("username"),
+    # A username typed in, not a list of accounts: the preview is for whoever may view the
+    # client, and only those who may also view users get this field at all.
+    user = forms.CharField(
         required=False,
-        empty_label="(no user: client credentials)",
+        label="Username",
+        help_text="Empty: the client's own token (client credentials).",
     )
     scopes = ScopesByApiField(widget=forms.CheckboxSelectMultiple, required=False)
     exchange_target = forms.ModelChoiceField(
@@ -90,6 +92,21 @@ class TokenPreviewForm(forms.Form):
         empty_label="(no exchange)",
         help_text="Preview exchanging the user's token for this client's own API into this API.",
     )
+
+    def __init__(self, *args, may_view_users: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not may_view_users:
+            del self.fields["user"]
+
+    def clean_user(self):
+        username = self.cleaned_data["user"].strip()
+        if not username:
+            return None
+        user_model = get_user_model()
+        user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
+        if user is None:
+            raise forms.ValidationError("No user has this username.")
+        return user
 
 
 class ApplicationAdmin(admin.ModelAdmin):
@@ -120,13 +137,13 @@ class ApplicationAdmin(admin.ModelAdmin):
         client = self.get_object(request, str(pk))
         if client is None or not self.has_view_permission(request, client):
             raise PermissionDenied
-        form = TokenPreviewForm(request.GET or None)
+        form = TokenPreviewForm(request.GET or None, may_view_users=request.user.has_perm("auth.view_user"))
         form.fields["scopes"].queryset = client.allowed_scopes.select_related("resource")
         result = None
         if form.is_bound and form.is_valid():
             result = preview_token(
                 client=client,
-                user=form.cleaned_data["user"],
+                user=form.cleaned_data.get("user"),
                 scopes=[scope.name for scope in form.cleaned_data["scopes"]],
                 exchange_target=form.cleaned_data["exchange_target"],
             )

@@ -29,12 +29,12 @@ def test_user_preview_for_a_browser_client(admin_client, web, alice):
     from apps.resources.models import ApiScope
 
     scope = ApiScope.objects.get(name="shoppingbasket.fullaccess")
-    claims = claims_in(preview(admin_client, web.client, user=alice.pk, scopes=scope.pk))
+    claims = claims_in(preview(admin_client, web.client, user=alice.username, scopes=scope.pk))
     assert (claims["aud"], claims["sub"], claims["scope"]) == (["shoppingbasket"], str(alice.pk), scope.name)
 
 
 def test_exchange_preview_shows_act(admin_client, basket, basket_policy, alice, apis):
-    claims = claims_in(preview(admin_client, basket.client, user=alice.pk, exchange_target=apis["discount"].pk))
+    claims = claims_in(preview(admin_client, basket.client, user=alice.username, exchange_target=apis["discount"].pk))
     assert claims["aud"] == ["discount"]
     assert claims["act"] == {"sub": basket.client.client_id}
     assert claims["exp"] - claims["iat"] <= 300
@@ -42,7 +42,7 @@ def test_exchange_preview_shows_act(admin_client, basket, basket_policy, alice, 
 
 
 def test_exchange_preview_explains_a_refusal(admin_client, basket, basket_policy, alice, apis):
-    page = preview(admin_client, basket.client, user=alice.pk, exchange_target=apis["eventcatalog"].pk)
+    page = preview(admin_client, basket.client, user=alice.username, exchange_target=apis["eventcatalog"].pk)
     assert "invalid_target: No exchange policy lets this client reach eventcatalog." in page
 
 

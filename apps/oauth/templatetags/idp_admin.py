@@ -7,8 +7,18 @@ register = template.Library()
 BAR_WIDTH, CHART_HEIGHT = 18, 80
 
 
-@register.inclusion_tag("admin/idp_dashboard.html")
-def idp_dashboard() -> dict:
+@register.inclusion_tag("admin/idp_dashboard.html", takes_context=True)
+def idp_dashboard(context) -> dict:
+    """The figures an operator may see: token counts with "view access token", exchange counts
+    with "view audit event", keys with "view signing key"; nothing at all without any."""
+    user = context["request"].user
+    shown = {
+        "tokens": user.has_perm("oauth.view_accesstoken"),
+        "exchanges": user.has_perm("audit.view_auditevent"),
+        "keys": user.has_perm("oauth.view_signingkey"),
+    }
+    if not any(shown.values()):
+        return {"shown": shown}
     data = dashboard()
     bars = []
     for index, bar in enumerate(data.bars):
@@ -25,6 +35,7 @@ def idp_dashboard() -> dict:
             }
         )
     return {
+        "shown": shown,
         "data": data,
         "bars": bars,
         "width": len(bars) * (BAR_WIDTH + 2),
