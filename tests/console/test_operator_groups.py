@@ -1,0 +1,92 @@
+"""The predefined operator groups (created by apps/console/migrations/0001_operator_groups.py)."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+
+from tests.console.conftest import registered_admins
+
+CONFIGURATION = {"oauth.application", "oauth.exchangepolicy", "resources.apiresource", "resources.apiscope"}
+
+
+def granted(group: str) -> set[str]:
+    return {
+        f"{app_label}.{codename}"
+        for app_label, codename in Group.objects.get(name=group).permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    }
+
+
+def view(label: str) -> str:
+    app_label, model = label.split(".")
+    return f"{app_label}.view_{model}"
+
+
+def test_the_auditor_views_every_model_of_the_console_and_nothing_more(db):
+    assert granted("Auditor") == {view(label) for label, _ in registered_admins()}
+
+
+def test_the_client_manager_runs_configuration_only(db):
+    changes = {
+        f"{label.split('.')[0]}.{a}_{label.split('.')[1]}"
+        for label in CONFIGURATION
+        for a in ("add", "change", "delete")
+    }
+    views = {view(label) for label in CONFIGURATION} | {
+        view(label)
+        for label in ("oauth.accesstoken", "oauth.refreshtoken", "oauth.idtoken", "consent.consent", "audit.auditevent")
+    }
+    assert granted("Client manager") == changes | views
+
+
+def test_the_security_admin_revokes_rotates_unlocks_and_disables(db):
+    actions = {
+        "oauth.delete_accesstoken",
+        "oauth.delete_refreshtoken",
+        "consent.delete_consent",
+        "oauth.rotate_signingkey",
+        "axes.delete_accessattempt",
+        "auth.change_user",
+    }
+    assert granted("Security admin") == {view(label) for label, _ in registered_admins()} | actions
+
+
+@pytest.mark.parametrize("group", ["Auditor", "Client manager", "Security admin"])
+def test_no_group_may_add_change_or_delete_a_record(group, db):
+    from apps.console.policy import MODEL_POLICIES, Kind
+
+    records = [label for label, policy in MODEL_POLICIES.items() if policy.kind is Kind.RECORD]
+    # "delete" on a record means revoke or unlock (the only way it is used); add and change never.
+    forbidden = {f"{label.split('.')[0]}.{a}_{label.split('.')[1]}" for label in records for a in ("add", "change")}
+    assert not granted(group) & forbidden
+
+
+def test_a_security_admin_cannot_grant_privileges(db, client):
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    responder = User.objects.create_user("responder", password="pw-responder-1", is_staff=True)
+    responder.groups.add(Group.objects.get(name="Security admin"))
+    client.force_login(responder)
+    page = client.get(f"/admin/auth/user/{responder.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    assert not {"is_superuser", "is_staff", "groups", "user_permissions"} & set(form.fields)
+    target = User.objects.create_user("mallory", password="pw-mallory-1")
+    response = client.post(
+        f"/admin/auth/user/{target.pk}/change/",
+        # Disable the account (allowed) and try to make it a superuser (refused: ignored).
+        {
+            "username": "mallory",
+            "is_superuser": "on",
+            "is_staff": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 302
+    target.refresh_from_db()
+    assert not target.is_active
+    assert not target.is_superuser and not target.is_staff
+    assert admin.site.is_registered(User)
