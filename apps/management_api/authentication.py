@@ -11,10 +11,12 @@ credentials, so there is no CSRF surface.
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.management_api.parsers import RequestTooLarge
 from apps.oauth.errors import OAuth2Error
 from apps.oauth.services.token_verification import active_access_token
 
@@ -69,6 +71,10 @@ class InsufficientScope(BearerError, exceptions.PermissionDenied):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]):
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses a body beyond DATA_UPLOAD_MAX_MEMORY_SIZE when DRF reads it, before
+        # the parser's own, smaller bound: the same JSON answer, not Django's HTML 400 page.
+        exc = RequestTooLarge()
     response = drf_exception_handler(exc, context)
     if isinstance(exc, BearerError) and response is not None:
         response.data = {"error": exc.error, "error_description": str(exc.detail)}

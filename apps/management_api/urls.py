@@ -1,6 +1,7 @@
 """The management API, mounted at /api/admin/ (idp/urls.py), and its OpenAPI schema."""
 
-from django.urls import path
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
@@ -24,6 +25,12 @@ SCHEMA_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+
+def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """Any other path under the API: JSON, as every answer of the API (not Django's HTML page)."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 app_name = "management_api"
 urlpatterns = [
     *router.urls,
@@ -36,4 +43,7 @@ urlpatterns = [
         ),
         name="schema",
     ),
+    # Last. Only paths ending in "/": one without is still redirected to its "/" form
+    # (APPEND_SLASH), as for the API's own endpoints.
+    re_path(r"^.*/$", not_found),
 ]

@@ -3,7 +3,7 @@
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import filters, mixins, pagination, parsers, renderers, serializers, status, viewsets
+from rest_framework import filters, mixins, pagination, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from apps.audit.models import AuditEvent
 from apps.management_api import services
 from apps.management_api.authentication import AUDIENCE, AdminScopes, IdpAccessTokenAuthentication, exception_handler
+from apps.management_api.parsers import BoundedJSONParser
 from apps.management_api.serializers import (
     ApiResourceSerializer,
     ApiScopeSerializer,
@@ -49,7 +50,7 @@ class ManagementViewSet(viewsets.GenericViewSet):
     authentication_classes = [IdpAccessTokenAuthentication]
     permission_classes = [AdminScopes]
     renderer_classes = [renderers.JSONRenderer]
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [BoundedJSONParser]
     pagination_class = Pagination
     # Natural keys contain dots (eventcatalog.read); DRF's default pattern stops at them.
     lookup_value_regex = "[^/]+"
