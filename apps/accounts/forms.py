@@ -7,6 +7,12 @@ class LoginForm(AuthenticationForm):
     scripted clients work) with an opt-in "remember me"."""
 
     remember_me = forms.BooleanField(required=False, label="Keep me signed in on this device")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].error_messages["required"] = "Enter your username."
+        self.fields["password"].error_messages["required"] = "Enter your password."
+
     error_messages = {
         # One message for unknown users and wrong passwords alike: no user enumeration.
         "invalid_login": "That username and password do not match an account.",

@@ -1,14 +1,18 @@
 """Sign-in, sign-out, the home page and the user's connected apps."""
 
+from urllib.parse import parse_qs, urlsplit
+
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.generic import TemplateView
 
 from apps.accounts.forms import LoginForm
 from apps.consent.models import Consent
 from apps.consent.services import group_scopes, revoke_consent
+from apps.oauth.models import Application
 from idp.conf import idp_settings
 
 
@@ -17,6 +21,9 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "app_name": requesting_app(self.get_redirect_url())}
+
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
         if not form.cleaned_data.get("remember_me"):
@@ -24,6 +31,19 @@ class LoginView(auth_views.LoginView):
         else:
             self.request.session.set_expiry(idp_settings.REMEMBER_ME_DAYS * 24 * 3600)
         return response
+
+
+def requesting_app(next_url: str) -> str | None:
+    """The name of the enabled client whose authorization request sent the user to sign in
+    (``next`` is our own /o/authorize/ URL, already checked to be on this site), or None."""
+    parts = urlsplit(next_url)
+    if parts.path != reverse("oauth2_provider:authorize"):
+        return None
+    client_id = parse_qs(parts.query).get("client_id", [""])[0]
+    if not client_id:
+        return None
+    name = Application.objects.filter(client_id=client_id, is_active=True).values_list("name", flat=True).first()
+    return name or None
 
 
 class LogoutView(auth_views.LogoutView):

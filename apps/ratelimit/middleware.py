@@ -7,16 +7,22 @@
   garbage) count against the caller's address, so one noisy or hostile caller is slowed down
   without touching the clients that behave.
 - **Per address, sign-in** (``login``): every sign-in POST counts against the address, on top
-  of the per-account lockout (django-axes).
+  of the lockout of a (username, address) pair (django-axes).
+- **Per username, failed sign-ins** (``login_username``): from any address. It slows a guesser
+  spread over many addresses for the rest of the window; it never locks the account.
+
+Both sign-in limits hold on /accounts/login/ and /admin/login/.
 
 Over a limit the answer is 429 with ``Retry-After``: JSON ``temporarily_unavailable`` (RFC 6749
-section 4.1.2.1) on the OAuth endpoints, a short page on sign-in. Limits and windows are
+section 4.1.2.1) on the OAuth endpoints, a page on sign-in. Limits and windows are
 ``IDP["RATE_LIMITS"]``; ``IDP["RATE_LIMITING"]`` turns them off.
 """
 
+import hashlib
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 
 from apps.oauth.errors import TemporarilyUnavailable, error_response
 from apps.oauth.middleware import service_path
@@ -29,18 +35,31 @@ from idp.http import client_address
 OAUTH_ENDPOINTS = ("oauth2_provider:token", "oauth2_provider:introspect", "oauth2_provider:revoke-token")
 
 
-def too_many_requests(retry_after: int, *, json: bool) -> HttpResponse:
+def too_many_requests(retry_after: int, *, json: bool, request: HttpRequest | None = None) -> HttpResponse:
     if json:
         error = TemporarilyUnavailable(description=f"Too many requests: try again in {retry_after} s.", status_code=429)
         response: HttpResponse = error_response(error)
     else:
-        response = HttpResponse(
-            f"Too many sign-in attempts from your address. Try again in {retry_after} seconds.",
-            status=429,
-            content_type="text/plain; charset=utf-8",
-        )
+        page = render_to_string("accounts/slow_down.html", {"retry_after": retry_after}, request=request)
+        response = HttpResponse(page, status=429)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def _username_key(request: HttpRequest) -> str | None:
+    """The username a sign-in POST names, as a fixed-size counter key (None when there is none
+    or the body cannot be read: the sign-in view answers that itself)."""
+    try:
+        username = request.POST.get("username", "")
+    except Exception:  # an unparseable body; the view refuses it
+        return None
+    username = username.strip().lower()
+    return hashlib.sha256(username.encode()).hexdigest()[:32] if username else None
+
+
+def _failed_sign_in(response: HttpResponse) -> bool:
+    # A failed sign-in shows the form again (200) or the lockout page (429); success redirects.
+    return response.status_code in (200, 429)
 
 
 class RateLimitMiddleware:
@@ -48,7 +67,7 @@ class RateLimitMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._paths: tuple[frozenset[str], str] | None = None
+        self._paths: tuple[frozenset[str], frozenset[str]] | None = None
         self._limiters: dict[str, Limiter] = {}
 
     def limiter(self, name: str) -> Limiter:
@@ -62,11 +81,14 @@ class RateLimitMiddleware:
         if not idp_settings.RATE_LIMITING:
             return self.get_response(request)
         if self._paths is None:  # on the first request: the URLconf is loaded by then
-            self._paths = (frozenset(service_path(name) for name in OAUTH_ENDPOINTS), service_path("accounts:login"))
-        oauth_paths, login_path = self._paths
+            self._paths = (
+                frozenset(service_path(name) for name in OAUTH_ENDPOINTS),
+                frozenset(service_path(name) for name in ("accounts:login", "admin:login")),
+            )
+        oauth_paths, login_paths = self._paths
         if request.path_info in oauth_paths:
             return self.oauth_endpoint(request)
-        if request.path_info == login_path and request.method == "POST":
+        if request.path_info in login_paths and request.method == "POST":
             return self.sign_in(request)
         return self.get_response(request)
 
@@ -90,10 +112,13 @@ class RateLimitMiddleware:
         return response
 
     def sign_in(self, request: HttpRequest) -> HttpResponse:
-        at, address = now(), client_address(request)
-        limiter = self.limiter("login")
-        wait = limiter.retry_after(address, at)
+        at, address, username = now(), client_address(request), _username_key(request)
+        addresses, usernames = self.limiter("login"), self.limiter("login_username")
+        wait = addresses.retry_after(address, at) or (username and usernames.retry_after(username, at))
         if wait:
-            return too_many_requests(wait, json=False)
-        limiter.charge(address, at)
-        return self.get_response(request)
+            return too_many_requests(wait, json=False, request=request)
+        addresses.charge(address, at)
+        response = self.get_response(request)
+        if username and _failed_sign_in(response):
+            usernames.charge(username, at)
+        return response

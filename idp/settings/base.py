@@ -99,12 +99,17 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# Lockout (django-axes): after AXES_FAILURE_LIMIT failed logins for one username, or from
-# one address, further attempts are refused for the cool-off time. Counters live in the
-# database, shared by every process. Unknown usernames lock exactly like real ones.
+# Lockout (django-axes): after AXES_FAILURE_LIMIT failed sign-ins of one username from one
+# address, that pair is refused for the cool-off time, on /accounts/login/ and /admin/login/
+# alike. Locking the pair (not the username, not the address) means a stranger cannot lock a
+# user out everywhere, nor keep an operator out of the admin from the operator's own address.
+# Guessing one username from many addresses is slowed by the per-username rate limit
+# (RATE_LIMITS["login_username"], apps/ratelimit), and many usernames from one address by the
+# per-address one ("login"); SECURITY.md explains the choice. Counters live in the database,
+# shared by every process. Unknown usernames lock exactly like real ones.
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # Not reset on success: with per-address counting, an attacker's own successful sign-in
 # from the same address would otherwise wipe the failures against someone else's account.
 AXES_RESET_ON_SUCCESS = False
@@ -245,6 +250,7 @@ _rate_limits = {
         ("client", "RATE_LIMIT_CLIENT"),
         ("address_failures", "RATE_LIMIT_ADDRESS_FAILURES"),
         ("login", "RATE_LIMIT_LOGIN"),
+        ("login_username", "RATE_LIMIT_LOGIN_USERNAME"),
     )
     if variable in os.environ
 }

@@ -24,7 +24,13 @@ def clock(monkeypatch):
 @pytest.fixture
 def limits(settings, clock):
     def configure(**overrides):
-        configured = {"client": (1000, 60), "address_failures": (1000, 60), "login": (1000, 60), **overrides}
+        configured = {
+            "client": (1000, 60),
+            "address_failures": (1000, 60),
+            "login": (1000, 60),
+            "login_username": (1000, 60),
+            **overrides,
+        }
         settings.IDP = {**settings.IDP, "RATE_LIMITING": True, "RATE_LIMITS": configured}
 
     reset_counters()

@@ -1,0 +1,87 @@
+"""Lockout of a (username, address) pair on both sign-in pages, and the per-username slowing
+that bounds guesses spread over many addresses (SECURITY.md)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from apps.ratelimit import middleware
+from apps.ratelimit.counters import reset_counters
+
+PASSWORD = "correct horse battery staple"
+PAGES = ["/accounts/login/", "/admin/login/"]
+WINDOW_START = 1_800_000_000
+
+
+@pytest.fixture
+def operator(db):
+    return get_user_model().objects.create_user("olivia", password=PASSWORD, is_staff=True)
+
+
+def attempt(page: str, username: str, password: str, address: str, http: Client | None = None):
+    return (http or Client()).post(page, {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+@pytest.mark.parametrize("failed_on", PAGES)
+def test_an_attacker_cannot_keep_an_operator_out_of_the_admin(operator, failed_on):
+    for _ in range(5):
+        attempt(failed_on, "olivia", "guess", "203.0.113.66")
+    for page in PAGES:
+        # The attacker's address is locked for olivia on both pages...
+        assert attempt(page, "olivia", PASSWORD, "203.0.113.66").status_code == 429
+        # ...and olivia, from her own address, is not.
+        assert attempt(page, "olivia", PASSWORD, "10.1.1.1").status_code == 302
+
+
+def test_the_lockout_page_says_minutes_and_offers_a_way_back(operator):
+    for _ in range(5):
+        attempt("/accounts/login/", "olivia", "guess", "203.0.113.66")
+    page = attempt("/accounts/login/", "olivia", PASSWORD, "203.0.113.66")
+    html = page.content.decode()
+    assert page.status_code == 429
+    assert "try again in 15 minutes" in html
+    assert "PT15M" not in html
+    assert 'href="/accounts/login/"' in html
+
+
+@pytest.fixture
+def limits(settings, monkeypatch):
+    clock = [float(WINDOW_START)]
+    monkeypatch.setattr(middleware, "now", lambda: clock[0])
+    settings.IDP = {
+        **settings.IDP,
+        "RATE_LIMITING": True,
+        "RATE_LIMITS": {
+            "client": (1000, 60),
+            "address_failures": (1000, 60),
+            "login": (1000, 60),
+            "login_username": (3, 60),
+        },
+    }
+    reset_counters()
+    yield clock
+    reset_counters()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_guesses_at_one_username_from_many_addresses_are_slowed_not_locked(operator, limits, page):
+    # One Client: one process's middleware, which remembers what is over its limit (as a
+    # server process does; tests/ratelimit covers several processes sharing Redis).
+    http = Client()
+    statuses = [attempt(page, "olivia", "guess", f"198.51.100.{i}", http).status_code for i in range(3)]
+    assert statuses == [200, 200, 200]
+    slowed = attempt(page, "Olivia ", PASSWORD, "198.51.100.77", http)  # any address, any spelling of the name
+    assert slowed.status_code == 429
+    assert slowed["Retry-After"] == "60"
+    assert "try again in 1 minute" in slowed.content.decode()
+    # Another account is not slowed, and when the window ends olivia signs in again.
+    assert attempt(page, "someone-else", "guess", "198.51.100.77", http).status_code == 200
+    limits[0] += 60
+    assert attempt(page, "olivia", PASSWORD, "198.51.100.77", http).status_code == 302
+
+
+def test_successful_sign_ins_do_not_count_toward_the_username_limit(operator, limits):
+    http = Client()
+    assert [attempt("/accounts/login/", "olivia", PASSWORD, "10.1.1.1", http).status_code for _ in range(5)] == [
+        302
+    ] * 5
