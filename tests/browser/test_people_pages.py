@@ -45,6 +45,6 @@ def test_home_page_and_not_found_page(chromium, live_server, transactional_db):
     assert response.status == 404
     assert page.locator("h1").inner_text() == "Page not found"
     with page.expect_navigation():
-        page.click("text=Home")
+        page.click("a:text-is('Home')")
     assert "You are signed in as alice" in page.locator("p.lead").inner_text()
     page.context.close()
