@@ -71,6 +71,9 @@ def test_a_malformed_rate_limit_is_refused_at_start_up(value):
 
 
 def test_a_rate_limit_from_the_environment_replaces_only_its_own_default():
-    result = settings_value("s.IDP['RATE_LIMITS']", SECRET_KEY="x" * 50, RATE_LIMIT_LOGIN="10/30")
+    result = settings_value(
+        "s.IDP['RATE_LIMITS']", SECRET_KEY="x" * 50, RATE_LIMIT_LOGIN="10/30", RATE_LIMIT_LOGIN_USERNAME="5/600"
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str({"client": (6000, 60), "address_failures": (300, 60), "login": (10, 30)})
+    expected = {"client": (6000, 60), "address_failures": (300, 60), "login": (10, 30), "login_username": (5, 600)}
+    assert result.stdout.strip() == str(expected)
