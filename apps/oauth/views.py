@@ -2,9 +2,11 @@
 
 import json
 
+from django.contrib.auth import logout
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -164,7 +166,12 @@ class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
         user = self.request.user
         if application is not None and user.is_authenticated and token_user in (None, user):
             revoke_client_tokens(user=user, application=application)
-        return super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        if post_logout_redirect_uri:
+            return super().do_logout(application, post_logout_redirect_uri, state, token_user)
+        # Without a destination DOT redirects to "/" under the https-only schemes (a crash on
+        # http); the sign-out ends on our own page instead.
+        logout(self.request)
+        return redirect("accounts:signed-out")
 
 
 class UserInfoView(dot_views.UserInfoView):

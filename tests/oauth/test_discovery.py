@@ -46,3 +46,12 @@ def test_every_listed_endpoint_is_served(client, db):
     for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"):
         path = metadata[name].removeprefix(BASE)
         assert client.get(path).status_code != 404, name
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
+def test_request_objects_are_declared_unsupported(client, db, path):
+    """OpenID Connect Discovery 1.0 section 3 (RFC 9101 section 10.1): request_uri would
+    default to supported; the authorization endpoint refuses both (request_not_supported)."""
+    metadata = client.get(path).json()
+    assert metadata["request_parameter_supported"] is False
+    assert metadata["request_uri_parameter_supported"] is False

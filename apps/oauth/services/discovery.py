@@ -35,6 +35,10 @@ def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
         # RFC 9068 access tokens are signed with these; each API resource picks one.
         "access_token_signing_alg_values_supported": SigningAlgorithm.values,
         "authorization_response_iss_parameter_supported": True,
+        # RFC 9101 / OpenID Connect Core 6: the authorization endpoint refuses request objects
+        # (request_not_supported); left out, request_uri would default to supported.
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
     }
     if openid:
         metadata.update(
