@@ -6,6 +6,7 @@ import time
 import jwt
 import pytest
 
+from apps.audit.models import AuditEvent
 from apps.oauth.models import AccessToken
 from tests.conftest import ISSUER, oauth_error
 
@@ -43,6 +44,8 @@ def test_assertion_addressed_to_us_is_invalid_grant_until_trusted_issuers_exist(
     assert oauth_error(response) == (400, "invalid_grant")
     assert "only in its on-behalf-of form" in response.json()["error_description"]
     assert AccessToken.objects.count() == 0
+    # Audited as every refused exchange-family request is.
+    assert AuditEvent.objects.get().outcome == "refused"
 
 
 def test_our_own_access_token_without_requested_token_use_is_not_an_exchange(

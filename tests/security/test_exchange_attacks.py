@@ -187,10 +187,11 @@ def test_malformed_token_type_parameters_are_invalid_request(basket, basket_poli
     assert refused(exchange(basket, alice_token, **params)) == REFUSED
 
 
-def test_jwt_bearer_alias_without_on_behalf_of_is_invalid_request(basket, basket_policy, alice_token, token_request):
-    """The jwt-bearer on-behalf-of alias without requested_token_use (RFC 7523 2.1)."""
+def test_jwt_bearer_alias_without_on_behalf_of_is_invalid_grant(basket, basket_policy, alice_token, token_request):
+    """jwt-bearer without requested_token_use is RFC 7523 2.1, and alice's token is not
+    addressed to the IdP (RFC 7523 3.1): never an exchange."""
     data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": alice_token}
-    assert refused(token_request(basket, data)) == REFUSED
+    assert refused(token_request(basket, data)) == (400, "invalid_grant")
 
 
 def test_jwt_bearer_alias_runs_the_confused_deputy_check(basket, basket_policy, mint, token_request):

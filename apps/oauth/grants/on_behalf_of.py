@@ -11,8 +11,9 @@ is decided by the same exchange policies and checks as RFC 8693 (the client need
 token-exchange grant and a policy); the response has no ``issued_token_type``, as Entra's.
 
 Without ``requested_token_use`` the request is an RFC 7523 section 2.1 JWT authorization
-grant, which needs trusted external issuers this IdP does not have yet: it is refused with
-``invalid_grant`` (RFC 7523 section 3.1), never read as an exchange.
+grant, which needs trusted external issuers this IdP does not have yet: once the client is
+authenticated it is refused with ``invalid_grant`` (RFC 7523 section 3.1), never read as an
+exchange.
 """
 
 from typing import Any, NoReturn
@@ -32,6 +33,8 @@ ON_BEHALF_OF = "on_behalf_of"
 
 
 def exchange_request(params: QueryDict) -> ExchangeRequest:
+    if "requested_token_use" not in params:
+        refuse_jwt_authorization_grant(params.get("assertion"))
     if params.get("requested_token_use") != ON_BEHALF_OF:
         raise InvalidRequest(description="Only requested_token_use=on_behalf_of is supported.")
     return ExchangeRequest(
@@ -74,7 +77,6 @@ def refuse_jwt_authorization_grant(assertion: str | None) -> NoReturn:
 
 
 def token_response(request: HttpRequest) -> dict[str, Any]:
-    if "requested_token_use" not in request.POST:
-        refuse_jwt_authorization_grant(request.POST.get("assertion"))
+    # Refusals, RFC 7523's included, are audited as the exchange's are.
     _exchange, body = exchange_token(request, read=exchange_request, grant_type=GRANT_TYPE)
     return body
