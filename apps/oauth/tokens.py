@@ -32,6 +32,14 @@ ACCESS_TOKEN_JWT_TYPE = "at+jwt"  # RFC 9068 section 2.1
 class IssuedAccessToken:
     token: str
     claims: dict[str, Any]
+    # Everything granted, identity scopes included; the JWT's scope claim may say less
+    # (TokenPlan.audience_scopes). None: what the claim says.
+    granted_scope: str | None = None
+
+    @property
+    def stored_scope(self) -> str:
+        """The scope its row keeps: DOT's userinfo and the refresh grant read it."""
+        return self.claims["scope"] if self.granted_scope is None else self.granted_scope
 
     @property
     def jti(self) -> uuid.UUID:
@@ -73,7 +81,11 @@ def access_token_claims(
         "iat": int(now.timestamp()),
         "jti": str(uuid.uuid4()),
         "client_id": client_id,
-        "scope": " ".join(plan.scopes),
+        # RFC 9068 section 2.2.3: only scopes that mean something to the aud. Identity scopes
+        # are the IdP's, so a token for an API leaves them out; its row keeps them (userinfo
+        # needs them) and the token response lists them (the client must learn openid was
+        # granted, RFC 6749 section 5.1).
+        "scope": " ".join(plan.audience_scopes),
     }
     if user is not None and plan.user_claims:
         claims.update(user_claims(user, plan.user_claims))
@@ -96,7 +108,7 @@ def issue_access_token(*, plan: TokenPlan, **claim_arguments: Any) -> IssuedAcce
     key = get_signing_key(plan.signing_algorithm)
     # The same header the admin's token preview shows.
     token = jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers=_header(key))
-    return IssuedAccessToken(token=token, claims=claims)
+    return IssuedAccessToken(token=token, claims=claims, granted_scope=" ".join(plan.scopes))
 
 
 def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
@@ -108,7 +120,7 @@ def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, 
         jti=issued.jti,
         subject=issued.claims["sub"],
         audience=issued.audience,
-        scope=issued.claims["scope"],
+        scope=issued.stored_scope,
         act=issued.claims.get("act"),
         expires=issued.expires_at,
         **fields,

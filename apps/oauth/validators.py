@@ -17,7 +17,7 @@ from apps.oauth.secrets import verify_client_secret
 from apps.oauth.services.client_auth import presented_credentials
 from apps.oauth.tokens import store_access_token
 from apps.ops import metrics
-from apps.resources.services import default_scopes, plan_token
+from apps.resources.services import default_scopes, plan_token, scopes_for_audience
 from idp.conf import idp_settings
 
 
@@ -259,7 +259,9 @@ class OAuth2Validator(DotOAuth2Validator):
         if caller.resource.audience not in access_token.audience:
             return None
         claims: dict[str, Any] = {
-            "scope": access_token.scope,
+            # RFC 9068 section 2.2.3: the API sees its own scopes; the row also keeps the
+            # identity scopes granted with them, for userinfo.
+            "scope": " ".join(scopes_for_audience(scopes=access_token.scope.split(), audience=access_token.audience)),
             "client_id": access_token.application.client_id,
             "token_type": "Bearer",
             "exp": int(access_token.expires.timestamp()),

@@ -26,6 +26,8 @@ class TokenPlan:
     lifetime: int
     signing_algorithm: str
     user_claims: frozenset[str] = field(default_factory=frozenset)
+    # The granted scopes of no API (openid, profile, email): the IdP's own.
+    identity_scopes: frozenset[str] = field(default_factory=frozenset)
     # An absolute bound on expiry, e.g. the subject token's exp for an exchanged token.
     not_after: datetime | None = None
 
@@ -34,11 +36,30 @@ class TokenPlan:
         return [resource.audience for resource in self.resources]
 
     @property
+    def audience_scopes(self) -> tuple[str, ...]:
+        """The scopes that mean something to the token's ``aud`` (RFC 9068 section 2.2.3):
+        those of its APIs. Identity scopes (openid, profile, email: no API) are the IdP's;
+        they are left out unless the IdP itself is the audience (a token with no API scope).
+        The granted ``scopes`` all stay in the token response and the stored row."""
+        if not self.resources:
+            return self.scopes
+        return tuple(name for name in self.scopes if name not in self.identity_scopes)
+
+    @property
     def stored(self) -> bool:
         """Whether the token gets a row: unless every API it is for chose self-contained
         tokens (ApiResource.store_tokens); a token for several APIs is as revocable as the
         strictest of them needs."""
         return not self.resources or any(resource.store_tokens for resource in self.resources)
+
+
+def scopes_for_audience(*, scopes: Sequence[str], audience: Sequence[str]) -> list[str]:
+    """Of a stored token's scopes, those of the APIs in its ``aud``: what introspection
+    reports to an API (RFC 9068 section 2.2.3, as :attr:`TokenPlan.audience_scopes`)."""
+    of_audience = set(
+        ApiScope.objects.filter(name__in=scopes, resource__audience__in=audience).values_list("name", flat=True)
+    )
+    return [name for name in scopes if name in of_audience]
 
 
 def default_scopes(allowed: Iterable[ApiScope]) -> list[str]:
@@ -117,4 +138,5 @@ def plan_token(
         lifetime=min(lifetimes),
         signing_algorithm=_signing_algorithm(resources),
         user_claims=claims,
+        identity_scopes=frozenset(s.name for s in granted if s.resource is None),
     )
