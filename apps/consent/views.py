@@ -98,6 +98,8 @@ class ConsentAuthorizationView(AuthorizationView):
             request.GET = request.GET.copy()
             del request.GET["approval_prompt"]
         if request.method == "GET":
+            # RFC 6749 section 4.1.2.1: judged before the sign-in page, and before prompt or
+            # max_age may sign anyone out.
             try:
                 _scopes, credentials = self.validate_authorization_request(request)
             except OAuthToolkitError as error:
