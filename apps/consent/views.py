@@ -97,6 +97,12 @@ class ConsentAuthorizationView(AuthorizationView):
         if "approval_prompt" in request.GET:
             request.GET = request.GET.copy()
             del request.GET["approval_prompt"]
+        if "resource" in request.GET:
+            # RFC 8707 resource indicators are checked (and remembered by the code) by our
+            # OAuth2Validator through plan_token, which reads them from the query string as sent;
+            # DOT's own check in this view demands a host, refusing our URNs.
+            request.GET = request.GET.copy()
+            del request.GET["resource"]
         if request.method == "GET":
             # RFC 6749 section 4.1.2.1: judged before the sign-in page, and before prompt or
             # max_age may sign anyone out.

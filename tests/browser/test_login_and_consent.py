@@ -91,7 +91,9 @@ def test_login_consent_code_tokens_then_revoke(chromium, live_server, setup, scr
     tokens = response.json()
     access = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     assert access["aud"] == ["shoppingbasket"]
-    assert set(access["scope"].split()) == set(SCOPE.split())
+    # RFC 9068 2.2.3: the JWT names only scopes meaningful to its aud; the response lists all.
+    assert access["scope"] == "shoppingbasket.fullaccess"
+    assert set(tokens["scope"].split()) == set(SCOPE.split())
     assert set(Consent.objects.get().scope_list) == set(SCOPE.split())
 
     # A second sign-in, in a fresh browser session, goes straight back with a code.

@@ -64,11 +64,6 @@ def redeem_with(web, code: str, pkce: Pkce, **extra):
 # --- the authorization endpoint -----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOT's AuthorizationView.get refuses resource indicators without a host (URNs); "
-    "apps/consent/views.py must leave resource to our validator (see the helper's report)",
-)
 def test_urn_resource_is_accepted_and_the_code_remembers_it(browser, web):
     pkce = Pkce.new()
     code = authorized_code(browser, web, pkce, resource=BASKET)
