@@ -4,7 +4,9 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -22,6 +24,19 @@ class UserAdmin(DjangoUserAdmin):
     # and the link to set a new one.
     fieldsets = ((None, {"fields": ("username", "password_status")}), *DjangoUserAdmin.fieldsets[1:])
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # An operator account (staff or superuser) is changed by superusers only: otherwise
+        # whoever may change users could set an administrator's password or email and take
+        # the account over (the password form asks this same question).
+        if obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         readonly = [*super().get_readonly_fields(request, obj), "password_status"]
         if not request.user.is_superuser:
@@ -35,8 +50,24 @@ class UserAdmin(DjangoUserAdmin):
         return format_html('{} · <a href="{}">Set a new password</a>', state, link)
 
 
+class GroupAdmin(DjangoGroupAdmin):
+    """A group is a bundle of privileges: only superusers create, change or delete one (whoever
+    may change a group could otherwise give their own group every permission)."""
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
 admin.site.unregister(User)
 admin.site.register(User, UserAdmin)
+admin.site.unregister(Group)
+admin.site.register(Group, GroupAdmin)
 
 
 class LockoutStatusFilter(admin.SimpleListFilter):

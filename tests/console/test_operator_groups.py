@@ -90,3 +90,40 @@ def test_a_security_admin_cannot_grant_privileges(db, client):
     assert not target.is_active
     assert not target.is_superuser and not target.is_staff
     assert admin.site.is_registered(User)
+
+
+def test_an_operator_who_may_change_users_cannot_take_over_an_operator_account(db, client, admin_user):
+    from django.contrib.auth import get_user_model
+
+    from tests.console.conftest import permissions
+
+    helpdesk = get_user_model().objects.create_user("helpdesk", password="pw-helpdesk-1", is_staff=True)
+    helpdesk.user_permissions.set(permissions("auth.view_user", "auth.change_user"))
+    colleague = get_user_model().objects.create_user("colleague", password="pw-colleague-1", is_staff=True)
+    client.force_login(helpdesk)
+    for target in (admin_user, colleague):
+        form = {"password1": "Taken-over-123!", "password2": "Taken-over-123!", "usable_password": "true"}
+        assert client.post(f"/admin/auth/user/{target.pk}/password/", form).status_code == 403
+        target.refresh_from_db()
+        assert not target.check_password("Taken-over-123!")
+        assert client.post(f"/admin/auth/user/{target.pk}/change/", {"username": "renamed"}).status_code == 403
+        assert client.post(f"/admin/auth/user/{target.pk}/delete/", {"post": "yes"}).status_code == 403
+    target.refresh_from_db()
+    assert target.username == "colleague"
+
+
+def test_an_operator_who_may_change_groups_cannot_grant_permissions(db, client):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    from tests.console.conftest import permissions
+
+    operator = get_user_model().objects.create_user("groupie", password="pw-groupie-1", is_staff=True)
+    operator.user_permissions.set(permissions("auth.view_group", "auth.change_group", "auth.add_group"))
+    own = Group.objects.create(name="own")
+    operator.groups.add(own)
+    client.force_login(operator)
+    every = list(Permission.objects.values_list("pk", flat=True))
+    assert client.post(f"/admin/auth/group/{own.pk}/change/", {"name": "own", "permissions": every}).status_code == 403
+    assert client.post("/admin/auth/group/add/", {"name": "mine", "permissions": every}).status_code == 403
+    assert not own.permissions.exists() and not Group.objects.filter(name="mine").exists()
