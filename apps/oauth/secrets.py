@@ -22,7 +22,10 @@ def generate_client_secret() -> str:
 
 def verify_client_secret(presented: str, stored: str) -> bool:
     """Constant-time check of a presented secret against the stored hash (or, for a secret
-    stored unhashed, against the secret itself)."""
+    stored unhashed, against the secret itself). An empty secret never matches: a client made
+    confidential after it was saved as public has none until one is rotated in."""
+    if not presented or not stored:
+        return False
     try:
         identify_hasher(stored)
     except ValueError:

@@ -74,3 +74,26 @@ def test_odd_secrets_are_invalid_client_not_errors(apis, make_client, token_requ
         401,
         "invalid_client",
     )
+
+
+def test_a_confidential_client_without_a_secret_cannot_authenticate_with_an_empty_one(apis, make_client, token_request):
+    """A public client switched to confidential in the admin keeps its empty secret (stored as
+    the hash of ""): an empty presented secret must not match it (it did)."""
+    from apps.oauth.models import Application
+
+    public = make_client(
+        "spa",
+        grants=["authorization_code"],
+        scopes=["openid"],
+        redirect_uris=["https://s.test/cb"],
+        client_type=Application.CLIENT_PUBLIC,
+    )
+    client = public.client
+    client.client_type = Application.CLIENT_CONFIDENTIAL
+    client.allowed_grant_types = ["client_credentials"]
+    client.save()  # its stored secret is the hash of the empty string
+    for auth in ("basic", "post"):
+        response = token_request(
+            type(public)(client=client, client_secret=""), {"grant_type": "client_credentials"}, auth=auth
+        )
+        assert oauth_error(response) == (401, "invalid_client")
