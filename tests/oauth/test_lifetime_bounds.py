@@ -7,11 +7,16 @@ import importlib
 import pytest
 from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from apps.oauth.keys import ensure_signing_keys, rotate_keys
 from apps.oauth.models import ExchangePolicy, KeyState, SigningKey
 from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, ApiResource
 from tests.conftest import JWKS_URL
+
+# What a column can hold: SQLite takes 10**12 (it overflowed dates), PostgreSQL's integer
+# stops at 2**31 - 1; both are far beyond the one-day bound.
+ABSURD = 10**12 if connection.vendor == "sqlite" else 2**31 - 1
 
 ONE_DAY = 24 * 3600
 
@@ -41,7 +46,7 @@ def test_exchange_policy_refuses_a_lifetime_beyond_the_bound(basket_policy, life
 
 def test_jwks_and_rotation_survive_an_absurd_stored_lifetime(client, apis):
     ensure_signing_keys()
-    ApiResource.objects.filter(audience="discount").update(access_token_lifetime=10**12)
+    ApiResource.objects.filter(audience="discount").update(access_token_lifetime=ABSURD)
     retired = SigningKey.objects.get(algorithm="RS256", state=KeyState.ACTIVE)
     assert client.get(JWKS_URL).status_code == 200
 
@@ -63,7 +68,7 @@ def test_jwks_and_rotation_survive_an_absurd_stored_lifetime(client, apis):
 )
 def test_migration_brings_stored_lifetimes_within_the_bound(basket_policy, app, migration, model, field):
     """Rows saved before the bound are lowered to it (the bound is what they can mean now)."""
-    model.objects.update(**{field: 10**12})
+    model.objects.update(**{field: ABSURD})
     module = importlib.import_module(f"apps.{app}.migrations.{migration}")
     module.bound_lifetimes(django_apps, None)
     assert set(model.objects.values_list(field, flat=True)) == {ONE_DAY}
