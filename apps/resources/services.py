@@ -11,7 +11,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 
 from apps.oauth.errors import InvalidScope, InvalidTarget, shown
-from apps.resources.models import ApiResource, ApiScope, validate_absolute_uri
+from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, ApiResource, ApiScope, validate_absolute_uri
 from idp.conf import idp_settings
 
 MAX_SCOPES = 50
@@ -135,7 +135,9 @@ def plan_token(
     return TokenPlan(
         scopes=tuple(s.name for s in granted),
         resources=tuple(resources),
-        lifetime=min(lifetimes),
+        # The models refuse more, but a value written around them (raw SQL, an old row) must
+        # not mint a token that lives for years, nor overflow the date arithmetic.
+        lifetime=min(*lifetimes, MAX_ACCESS_TOKEN_LIFETIME),
         signing_algorithm=_signing_algorithm(resources),
         user_claims=claims,
         identity_scopes=frozenset(s.name for s in granted if s.resource is None),

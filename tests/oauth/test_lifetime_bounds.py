@@ -72,3 +72,10 @@ def test_migration_brings_stored_lifetimes_within_the_bound(basket_policy, app, 
     module = importlib.import_module(f"apps.{app}.migrations.{migration}")
     module.bound_lifetimes(django_apps, None)
     assert set(model.objects.values_list(field, flat=True)) == {ONE_DAY}
+
+
+def test_a_stored_lifetime_beyond_the_bound_issues_tokens_within_it(apis, make_client, client_credentials_token):
+    ApiResource.objects.filter(audience="discount").update(access_token_lifetime=ABSURD)
+    service = make_client("svc", scopes=["discount.fullaccess"])
+    body = client_credentials_token(service, scope="discount.fullaccess")
+    assert body["expires_in"] == ONE_DAY
