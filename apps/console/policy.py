@@ -25,6 +25,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import BaseModelAdmin
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -199,11 +200,17 @@ class OperatorPolicy:
         return _without(super().get_ordering(request), self.model)
 
     def get_list_filter(self, request) -> list[Any]:
-        return [
-            item
-            for item in super().get_list_filter(request)
-            if not (isinstance(item, (str, list, tuple)) and touches_secret(self.model, _filter_path(item)))
-        ]
+        """Never a filter on a secret; and a filter on a relation offers only the related
+        objects this list holds (Django's default offers every row of the related table: every
+        client or user, to whoever may view tokens)."""
+        filters = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, (str, list, tuple)) and touches_secret(self.model, _filter_path(item)):
+                continue
+            if isinstance(item, str) and get_fields_from_path(self.model, item)[-1].is_relation:
+                item = (item, admin.RelatedOnlyFieldListFilter)
+            filters.append(item)
+        return filters
 
     def get_exclude(self, request, obj=None) -> list[str]:
         return [*(super().get_exclude(request, obj) or ()), *sorted(secret_fields(self.model))]

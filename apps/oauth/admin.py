@@ -227,6 +227,9 @@ class AudienceFilter(admin.SimpleListFilter):
     MAX_AUDIENCES = 5  # tokens name a handful of APIs at most
 
     def lookups(self, request, model_admin):
+        # The list of every API, only to those who may see the APIs.
+        if not request.user.has_perm("resources.view_apiresource"):
+            return []
         return [(r.audience, r.audience) for r in ApiResource.objects.order_by("audience")]
 
     def queryset(self, request, queryset):

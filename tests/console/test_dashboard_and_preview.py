@@ -55,3 +55,27 @@ def test_with_view_user_a_username_is_typed_not_picked(apis, make_client, operat
     assert unknown.status_code == 200 and "No user has this username." in unknown.content.decode()
     known = viewer.get(f"/admin/oauth/application/{web.client.pk}/preview/?user=alice").content.decode()
     assert claims_in(known)["sub"] == str(get_user_model().objects.get(username="alice").pk)
+
+
+def test_filters_offer_only_what_the_list_holds_or_the_operator_may_view(apis, make_client, operator_client):
+    from django.contrib.auth import get_user_model
+
+    from apps.oauth.services.clients import issue_user_token
+
+    used = make_client(
+        "client-with-tokens",
+        grants=["authorization_code"],
+        scopes=["eventcatalog.read"],
+        redirect_uris=["https://u.test/cb"],
+    ).client
+    make_client("client-without-tokens", scopes=["eventcatalog.read"])
+    issue_user_token(client=used, user=get_user_model().objects.create_user("alice"), scopes=["eventcatalog.read"])
+
+    tokens_only = operator_client(permissions("oauth.view_accesstoken"))
+    page = tokens_only.get("/admin/oauth/accesstoken/").content.decode()
+    assert "client-with-tokens" in page
+    assert "client-without-tokens" not in page
+    assert "?audience=discount" not in page  # every API's name, to someone who may not view APIs
+
+    with_apis = operator_client(permissions("oauth.view_accesstoken", "resources.view_apiresource"), username="lead")
+    assert "?audience=discount" in with_apis.get("/admin/oauth/accesstoken/").content.decode()
