@@ -9,7 +9,10 @@
 - **Per address, sign-in** (``login``): every sign-in POST counts against the address, on top
   of the lockout of a (username, address) pair (django-axes).
 - **Per username, failed sign-ins** (``login_username``): from any address. It slows a guesser
-  spread over many addresses for the rest of the window; it never locks the account.
+  spread over many addresses for the rest of the window. A browser the user has signed in
+  with before (it carries a signed "known device" cookie for that username, OWASP's device
+  cookies) is neither slowed nor counted, so a guessing campaign never keeps the user out of
+  their own browser.
 
 Both sign-in limits hold on /accounts/login/ and /admin/login/.
 
@@ -21,7 +24,11 @@ section 4.1.2.1) on the OAuth endpoints, a page on sign-in. Limits and windows a
 import hashlib
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
+from django.core.signing import BadSignature
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
 
 from apps.oauth.errors import TemporarilyUnavailable, error_response
@@ -33,6 +40,12 @@ from idp.conf import idp_settings
 from idp.http import client_address
 
 OAUTH_ENDPOINTS = ("oauth2_provider:token", "oauth2_provider:introspect", "oauth2_provider:revoke-token")
+
+# Set on a successful sign-in: this browser knows that username's password (signed, so it
+# cannot be made up; it holds a hash of the username, not the name).
+KNOWN_DEVICE_COOKIE = "idp_known_device"
+KNOWN_DEVICE_SALT = "apps.ratelimit.known_device"
+KNOWN_DEVICE_SECONDS = 180 * 24 * 3600
 
 
 def too_many_requests(retry_after: int, *, json: bool, request: HttpRequest | None = None) -> HttpResponse:
@@ -46,20 +59,57 @@ def too_many_requests(retry_after: int, *, json: bool, request: HttpRequest | No
     return response
 
 
-def _username_key(request: HttpRequest) -> str | None:
-    """The username a sign-in POST names, as a fixed-size counter key (None when there is none
-    or the body cannot be read: the sign-in view answers that itself)."""
-    try:
-        username = request.POST.get("username", "")
-    except Exception:  # an unparseable body; the view refuses it
-        return None
+def _key(username: str) -> str | None:
+    """A username as a fixed-size counter and cookie key, as people type it (any case)."""
     username = username.strip().lower()
     return hashlib.sha256(username.encode()).hexdigest()[:32] if username else None
+
+
+def _username_key(request: HttpRequest) -> str | None:
+    """The key of the username a sign-in POST names (None when there is none or the body
+    cannot be read: the sign-in view answers that itself)."""
+    try:
+        username = request.POST.get("username", "")
+    except (RequestDataTooBig, TooManyFieldsSent, BadRequest, MultiPartParserError):
+        return None
+    return _key(username)
+
+
+def _known_device(request: HttpRequest, username: str) -> bool:
+    try:
+        value = request.get_signed_cookie(KNOWN_DEVICE_COOKIE, salt=KNOWN_DEVICE_SALT, max_age=KNOWN_DEVICE_SECONDS)
+    except (KeyError, BadSignature):
+        return False
+    return value == username
+
+
+def _remember_device(response: HttpResponse, username: str) -> None:
+    response.set_signed_cookie(
+        KNOWN_DEVICE_COOKIE,
+        username,
+        salt=KNOWN_DEVICE_SALT,
+        max_age=KNOWN_DEVICE_SECONDS,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def _failed_sign_in(response: HttpResponse) -> bool:
     # A failed sign-in shows the form again (200) or the lockout page (429); success redirects.
     return response.status_code in (200, 429)
+
+
+def _signed_in_as(request: HttpRequest, response: HttpResponse, username: str) -> bool:
+    """Whether this POST ended signed in as the user it named. (A browser already signed in
+    is redirected whatever it posts: the name in the form must be its own user's.)"""
+    user = getattr(request, "user", None)  # set by login() during the view
+    return (
+        response.status_code == 302
+        and user is not None
+        and user.is_authenticated
+        and _key(user.get_username()) == username
+    )
 
 
 class RateLimitMiddleware:
@@ -114,11 +164,16 @@ class RateLimitMiddleware:
     def sign_in(self, request: HttpRequest) -> HttpResponse:
         at, address, username = now(), client_address(request), _username_key(request)
         addresses, usernames = self.limiter("login"), self.limiter("login_username")
-        wait = addresses.retry_after(address, at) or (username and usernames.retry_after(username, at))
+        # The user's own browser is exempt from the per-username limit (the pair lockout and
+        # the per-address limit still hold for it).
+        per_username = username is not None and not _known_device(request, username)
+        wait = addresses.retry_after(address, at) or (per_username and usernames.retry_after(username, at))
         if wait:
             return too_many_requests(wait, json=False, request=request)
         addresses.charge(address, at)
         response = self.get_response(request)
-        if username and _failed_sign_in(response):
+        if per_username and _failed_sign_in(response):
             usernames.charge(username, at)
+        if username is not None and _signed_in_as(request, response, username):
+            _remember_device(response, username)
         return response

@@ -85,3 +85,43 @@ def test_successful_sign_ins_do_not_count_toward_the_username_limit(operator, li
     assert [attempt("/accounts/login/", "olivia", PASSWORD, "10.1.1.1", http).status_code for _ in range(5)] == [
         302
     ] * 5
+
+
+def test_the_users_own_browser_is_not_slowed_by_a_guessing_campaign(operator, limits):
+    # Olivia signed in from her browser once: it keeps a signed "known device" cookie.
+    server = Client()  # one process's middleware (see above)
+    own_browser = Client()
+    own_browser.handler = server.handler
+    first = attempt("/accounts/login/", "olivia", PASSWORD, "10.1.1.1", own_browser)
+    assert first.status_code == 302
+    cookie = first.cookies[middleware.KNOWN_DEVICE_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["max-age"] == middleware.KNOWN_DEVICE_SECONDS
+    assert "olivia" not in cookie.value  # a hash of the name, signed
+    own_browser.post("/accounts/logout/")  # signing out keeps the device cookie
+
+    # Guesses from many addresses spend olivia's budget: a stranger's browser is slowed...
+    for i in range(3):
+        attempt("/accounts/login/", "olivia", "guess", f"198.51.100.{i}", server)
+    assert attempt("/accounts/login/", "olivia", PASSWORD, "198.51.100.50", server).status_code == 429
+    # ...her own browser is not, from any address, and its failures do not count.
+    assert attempt("/accounts/login/", "olivia", "typo", "10.2.2.2", own_browser).status_code == 200
+    assert attempt("/accounts/login/", "olivia", PASSWORD, "10.2.2.2", own_browser).status_code == 302
+
+
+def test_a_known_device_cookie_counts_only_for_its_own_user_and_cannot_be_forged(operator, limits):
+    server = Client()
+    get_user_model().objects.create_user("mallory", password="mallory-password-1")
+    mallory = Client()
+    mallory.handler = server.handler
+    assert attempt("/accounts/login/", "mallory", "mallory-password-1", "10.3.3.3", mallory).status_code == 302
+    # Signed in as mallory, a POST naming olivia is redirected (already signed in): no cookie for olivia.
+    attempt("/accounts/login/", "olivia", "anything", "10.3.3.3", mallory)
+    mallory.post("/accounts/logout/")
+    for i in range(3):
+        attempt("/accounts/login/", "olivia", "guess", f"198.51.100.{i}", server)
+    assert attempt("/accounts/login/", "olivia", PASSWORD, "10.3.3.3", mallory).status_code == 429
+
+    forged = Client()
+    forged.handler = server.handler
+    forged.cookies[middleware.KNOWN_DEVICE_COOKIE] = middleware._key("olivia")  # unsigned
+    assert attempt("/accounts/login/", "olivia", PASSWORD, "10.4.4.4", forged).status_code == 429
