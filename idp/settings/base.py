@@ -110,9 +110,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-# Not reset on success: with per-address counting, an attacker's own successful sign-in
-# from the same address would otherwise wipe the failures against someone else's account.
-AXES_RESET_ON_SUCCESS = False
+# A successful sign-in forgets that pair's failures (a user's own typos do not add up over
+# days); it cannot wipe anyone else's, since every count belongs to one (username, address).
+AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 # The caller's address as the rate limits see it: behind BEHIND_TLS_PROXY, the one the proxy
 # passed in X-Forwarded-For (idp/http.py), not the proxy's own.

@@ -125,3 +125,19 @@ def test_a_known_device_cookie_counts_only_for_its_own_user_and_cannot_be_forged
     forged.handler = server.handler
     forged.cookies[middleware.KNOWN_DEVICE_COOKIE] = middleware._key("olivia")  # unsigned
     assert attempt("/accounts/login/", "olivia", PASSWORD, "10.4.4.4", forged).status_code == 429
+
+
+def test_a_successful_sign_in_forgets_its_own_failures_only(operator):
+    get_user_model().objects.create_user("mallory", password="mallory-password-1")
+    address = "10.5.5.5"
+    for _ in range(4):
+        attempt("/accounts/login/", "olivia", "typo", address)
+        attempt("/accounts/login/", "mallory", "guess", address)
+    assert attempt("/accounts/login/", "olivia", PASSWORD, address).status_code == 302
+    # olivia's four typos are forgotten: four more do not lock her...
+    for _ in range(4):
+        attempt("/accounts/login/", "olivia", "typo", address)
+    assert attempt("/accounts/login/", "olivia", PASSWORD, address).status_code == 302
+    # ...and her success did not touch mallory's count: the fifth failure locks that pair.
+    attempt("/accounts/login/", "mallory", "guess", address)
+    assert attempt("/accounts/login/", "mallory", "mallory-password-1", address).status_code == 429
