@@ -24,18 +24,18 @@ class UserAdmin(DjangoUserAdmin):
     # and the link to set a new one.
     fieldsets = ((None, {"fields": ("username", "password_status")}), *DjangoUserAdmin.fieldsets[1:])
 
+    @staticmethod
+    def _another_operator(request, user) -> bool:
+        """An operator account (staff or superuser) is changed, given a password or deleted
+        by superusers only: otherwise whoever may change users could set an administrator's
+        password or email and take the account over (the password form asks has_change too)."""
+        return user is not None and (user.is_staff or user.is_superuser) and not request.user.is_superuser
+
     def has_change_permission(self, request, obj=None) -> bool:
-        # An operator account (staff or superuser) is changed by superusers only: otherwise
-        # whoever may change users could set an administrator's password or email and take
-        # the account over (the password form asks this same question).
-        if obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser:
-            return False
-        return super().has_change_permission(request, obj)
+        return not self._another_operator(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and (obj.is_staff or obj.is_superuser) and not request.user.is_superuser:
-            return False
-        return super().has_delete_permission(request, obj)
+        return not self._another_operator(request, obj) and super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = [*super().get_readonly_fields(request, obj), "password_status"]

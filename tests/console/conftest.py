@@ -14,12 +14,15 @@ from django.utils import timezone
 from oauth2_provider.models import set_token_value
 
 from apps.audit import services as audit
+from apps.audit.models import AuditEvent
 from apps.consent.services import remember_consent
 from apps.oauth.keys import get_signing_key
 from apps.oauth.models import ExchangePolicy, Grant, IDToken, RefreshToken, SigningKey
 from apps.oauth.services.clients import issue_user_token
 
 User = get_user_model()
+# What django-axes records of a sign-in, in each of its three models.
+SIGN_IN = {"username": "alice", "ip_address": "10.0.0.9", "user_agent": "test", "http_accept": "*/*", "path_info": "/"}
 
 
 def registered_admins() -> list[tuple[str, admin.ModelAdmin]]:
@@ -69,34 +72,18 @@ def every_record(apis, make_client) -> dict[str, object]:
         "oauth.signingkey": SigningKey.objects.get(algorithm="RS256", state="active"),
         "consent.consent": remember_consent(user=alice, application=web, scopes=["openid"]),
         "axes.accessattempt": AccessAttempt.objects.create(
-            username="alice",
-            ip_address="10.0.0.9",
-            user_agent="test",
-            http_accept="*/*",
-            path_info="/accounts/login/",
+            **SIGN_IN,
             get_data="next=/o/authorize/%3Fcode_challenge%3Dsecret-get-data",
             post_data="username=alice&password=secret-post-data",
             failures_since_start=5,
         ),
-        "axes.accessfailurelog": AccessFailureLog.objects.create(
-            username="alice",
-            ip_address="10.0.0.9",
-            user_agent="test",
-            http_accept="*/*",
-            path_info="/",
-            locked_out=True,
-        ),
+        "axes.accessfailurelog": AccessFailureLog.objects.create(**SIGN_IN, locked_out=True),
         "axes.accesslog": AccessLog.objects.create(
-            username="alice",
-            ip_address="10.0.0.9",
-            user_agent="test",
-            http_accept="*/*",
-            path_info="/",
+            **SIGN_IN,
             session_hash="session-hash-secret-0123456789abcdef",
         ),
     }
     audit.record(event_type=audit.EXCHANGE, granted=True, client_id=web.client_id)
-    from apps.audit.models import AuditEvent
 
     objects["audit.auditevent"] = AuditEvent.objects.get()
     return objects

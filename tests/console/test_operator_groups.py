@@ -110,6 +110,10 @@ def test_an_operator_who_may_change_users_cannot_take_over_an_operator_account(d
         assert client.post(f"/admin/auth/user/{target.pk}/delete/", {"post": "yes"}).status_code == 403
     target.refresh_from_db()
     assert target.username == "colleague"
+    # Nor in bulk: "delete selected" asks about each account.
+    helpdesk.user_permissions.add(*permissions("auth.delete_user"))
+    client.post("/admin/auth/user/", {"action": "delete_selected", "_selected_action": [colleague.pk], "post": "yes"})
+    assert get_user_model().objects.filter(pk=colleague.pk).exists()
 
 
 def test_an_operator_who_may_change_groups_cannot_grant_permissions(db, client):
