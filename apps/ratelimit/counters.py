@@ -18,19 +18,21 @@ RETRY_REDIS_AFTER_SECONDS = 5.0
 
 
 class LocalCounters:
-    """This process's counters. Old windows are dropped as new ones start."""
+    """This process's counters. Old windows are dropped as new ones start, per window length:
+    window numbers of limits with different lengths (60 s, 3600 s) cannot be compared."""
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
-        self._window: dict[int, set[str]] = {}
+        self._windows: dict[int, dict[int, set[str]]] = {}  # expires_in -> window index -> keys
         self._lock = threading.Lock()
 
     def hit(self, key: str, window_index: int, expires_in: int) -> int:
         with self._lock:
-            for stale in [index for index in self._window if index < window_index - 1]:
-                for old_key in self._window.pop(stale):
+            windows = self._windows.setdefault(expires_in, {})
+            for stale in [index for index in windows if index < window_index - 1]:
+                for old_key in windows.pop(stale):
                     self._counts.pop(old_key, None)
-            self._window.setdefault(window_index, set()).add(key)
+            windows.setdefault(window_index, set()).add(key)
             self._counts[key] = self._counts.get(key, 0) + 1
             return self._counts[key]
 

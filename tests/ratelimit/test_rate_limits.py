@@ -189,3 +189,17 @@ def test_an_unparseable_body_gets_the_endpoints_own_answer_with_or_without_limit
     )
     assert oauth_error(response) == (400, "invalid_request")
     assert response.json()["error_description"] == "Request body cannot be parsed."
+
+
+def test_local_counters_of_limits_with_different_windows_do_not_drop_each_other():
+    """A 60 s window's number is far larger than a 3600 s window's: starting one must not
+    count the other as an old window and forget it (a per-username limit over an hour was
+    reset by every sign-in's per-address count)."""
+    local = LocalCounters()
+    hour, minute = WINDOW_START // 3600, WINDOW_START // 60
+    assert local.hit(f"rl:login_username:olivia:{hour}", hour, 3601) == 1
+    assert local.hit(f"rl:login:10.0.0.1:{minute}", minute, 61) == 1
+    assert local.hit(f"rl:login_username:olivia:{hour}", hour, 3601) == 2
+    # Old windows of the same length are still dropped as new ones start.
+    assert local.hit(f"rl:login:10.0.0.1:{minute + 2}", minute + 2, 61) == 1
+    assert f"rl:login:10.0.0.1:{minute}" not in local._counts
