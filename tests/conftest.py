@@ -15,6 +15,7 @@ from apps.oauth.keys import clear_key_cache
 from apps.oauth.services.client_config import clear_client_cache
 from apps.oauth.services.clients import ClientCredentials, save_client
 from apps.ops.logs import redact
+from apps.ratelimit.counters import reset_counters
 from apps.resources.models import ApiResource, ApiScope
 
 TOKEN_URL = "/o/token/"
@@ -74,6 +75,25 @@ def _no_secret_in_any_log_record(request):
         yield
     if scanner.leaks and request.node.get_closest_marker("logs_secrets") is None:
         pytest.fail("a secret reached the logs:\n" + "\n".join(scanner.leaks[:5]))
+
+
+@pytest.fixture
+def rate_limits(settings) -> Iterator[Callable[..., None]]:
+    """Turns the rate limits on (the test settings turn them off), each generous unless the
+    test names it: ``rate_limits(login_username=(3, 60))``. Counters start and end empty."""
+
+    def configure(**overrides: tuple[int, int]) -> None:
+        generous = {
+            "client": (1000, 60),
+            "address_failures": (1000, 60),
+            "login": (1000, 60),
+            "login_username": (1000, 60),
+        }
+        settings.IDP = {**settings.IDP, "RATE_LIMITING": True, "RATE_LIMITS": {**generous, **overrides}}
+
+    reset_counters()
+    yield configure
+    reset_counters()
 
 
 def basic_auth(client_id: str, secret: str) -> str:

@@ -6,7 +6,6 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.ratelimit import middleware
-from apps.ratelimit.counters import reset_counters
 
 PASSWORD = "correct horse battery staple"
 PAGES = ["/accounts/login/", "/admin/login/"]
@@ -45,22 +44,11 @@ def test_the_lockout_page_says_minutes_and_offers_a_way_back(operator):
 
 
 @pytest.fixture
-def limits(settings, monkeypatch):
+def limits(rate_limits, monkeypatch):
     clock = [float(WINDOW_START)]
     monkeypatch.setattr(middleware, "now", lambda: clock[0])
-    settings.IDP = {
-        **settings.IDP,
-        "RATE_LIMITING": True,
-        "RATE_LIMITS": {
-            "client": (1000, 60),
-            "address_failures": (1000, 60),
-            "login": (1000, 60),
-            "login_username": (3, 60),
-        },
-    }
-    reset_counters()
-    yield clock
-    reset_counters()
+    rate_limits(login_username=(3, 60))
+    return clock
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -3,8 +3,6 @@ browser sees when sign-ins to one account are being slowed, in Chromium."""
 
 from django.contrib.auth import get_user_model
 
-from apps.ratelimit.counters import reset_counters
-
 PASSWORD = "correct horse battery staple"
 
 
@@ -36,19 +34,9 @@ def test_sign_out_without_a_return_address_ends_on_the_signed_out_page(chromium,
     page.context.close()
 
 
-def test_a_slowed_sign_in_says_how_long_to_wait(chromium, live_server, transactional_db, settings):
+def test_a_slowed_sign_in_says_how_long_to_wait(chromium, live_server, transactional_db, rate_limits):
     get_user_model().objects.create_user("bob", password=PASSWORD)
-    settings.IDP = {
-        **settings.IDP,
-        "RATE_LIMITING": True,
-        "RATE_LIMITS": {
-            "client": (1000, 60),
-            "address_failures": (1000, 60),
-            "login": (1000, 60),
-            "login_username": (2, 3600),
-        },
-    }
-    reset_counters()
+    rate_limits(login_username=(2, 3600))
     page = chromium.new_context().new_page()
     for _ in range(2):
         sign_in(page, live_server, "bob", "wrong")
@@ -60,4 +48,3 @@ def test_a_slowed_sign_in_says_how_long_to_wait(chromium, live_server, transacti
         page.click("a:text-is('Back to sign-in')")
     assert page.url.endswith("/accounts/login/")
     page.context.close()
-    reset_counters()

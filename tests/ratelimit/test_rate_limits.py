@@ -6,7 +6,7 @@ from django.test import Client
 
 from apps.ratelimit import counters as counters_module
 from apps.ratelimit import middleware
-from apps.ratelimit.counters import LocalCounters, SharedCounters, reset_counters
+from apps.ratelimit.counters import LocalCounters, SharedCounters
 from idp.http import client_address
 from tests.conftest import INTROSPECT_URL, TOKEN_URL, basic_auth, form_post, oauth_error
 
@@ -22,20 +22,8 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def limits(settings, clock):
-    def configure(**overrides):
-        configured = {
-            "client": (1000, 60),
-            "address_failures": (1000, 60),
-            "login": (1000, 60),
-            "login_username": (1000, 60),
-            **overrides,
-        }
-        settings.IDP = {**settings.IDP, "RATE_LIMITING": True, "RATE_LIMITS": configured}
-
-    reset_counters()
-    yield configure
-    reset_counters()
+def limits(rate_limits, clock):
+    return rate_limits
 
 
 @pytest.fixture
