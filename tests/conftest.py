@@ -18,6 +18,8 @@ from apps.ops.logs import redact
 from apps.ratelimit.counters import reset_counters
 from apps.resources.models import ApiResource, ApiScope
 
+pytest_plugins = ["tests.support.key_pool"]
+
 TOKEN_URL = "/o/token/"
 INTROSPECT_URL = "/o/introspect/"
 REVOKE_URL = "/o/revoke_token/"
