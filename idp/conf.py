@@ -1,6 +1,8 @@
 """Access to the project's namespaced ``IDP`` settings dict, with defaults (STYLE.md 7).
 
-Read on every access so ``override_settings(IDP=...)`` works in tests.
+Read on every access so ``override_settings(IDP=...)`` works in tests. What is configured
+is checked at start-up (idp/checks.py): an unknown key or a value of the wrong shape stops
+``manage.py check``, ``migrate`` and ``runserver``.
 """
 
 from typing import Any
