@@ -283,8 +283,9 @@ OAUTH2_PROVIDER = {
     "CLIENT_SECRET_GENERATOR_CLASS": "apps.oauth.secrets.ClientSecretGenerator",
     "CLIENT_SECRET_HASHER": "idp_secret_sha256",
     "OIDC_ENABLED": True,
-    # The issuer DOT writes into ID tokens and RFC 9207 "iss" parameters: ours, never derived
-    # from the request's Host header.
+    # The issuer DOT itself writes into RFC 9207 "iss" authorization-response parameters
+    # (left empty, DOT would take it from the request's Host header). Derived from
+    # IDP["ISSUER"], the one place the issuer is set; idp.E013 refuses a different value.
     "OIDC_ISS_ENDPOINT": IDP["ISSUER"],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,

@@ -12,6 +12,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_H
 SECURE_SSL_REDIRECT = False
 # Tests send many requests from one address; tests/ratelimit turns the limits on itself.
 IDP = {"ISSUER": "https://idp.test", "RATE_LIMITING": False}
+# Derived from the issuer above, as base.py derives it (idp.E013 checks that they agree).
 OAUTH2_PROVIDER = {**OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": IDP["ISSUER"]}
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
