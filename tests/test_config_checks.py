@@ -316,6 +316,13 @@ def test_middleware_in_the_wrong_order_is_an_error_naming_both(settings, path, a
     assert f"MIDDLEWARE: {earlier!r} must come before {later!r}" in [m.msg.split(" (")[0] for m in messages]
 
 
+def test_the_order_rules_name_middleware_the_project_installs(settings):
+    # A rule applies only when both middleware are installed: one that names a moved or
+    # renamed class would pass silently.
+    named = {path for rule in checks.MIDDLEWARE_ORDER for path in rule[:2]} | {checks.AXES}
+    assert named - set(settings.MIDDLEWARE) == set()
+
+
 def test_middleware_left_out_is_no_order_error(settings):
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in {checks.RATE_LIMIT, checks.SERVICE_ENDPOINTS}]
     assert check_ids() == []
