@@ -1,13 +1,9 @@
-"""RFC 9068 JWT access tokens, and the generators DOT calls to mint tokens.
+"""RFC 9068 JWT access tokens: their claims, signing, rows and response.
 
-The grants served directly (apps/oauth/grants/) call :func:`issue_access_token` and
-:func:`record_access_token`. For the grants oauthlib serves (authorization code, refresh),
-DOT calls ``generate_access_token(request)`` (ACCESS_TOKEN_GENERATOR) after the validator
-has put a :class:`~apps.resources.services.TokenPlan` on ``request.token_plan``; the issued
-token is left on ``request.issued_access_token`` for ``save_bearer_token`` to store.
+The token endpoint's pipeline (apps/oauth/token_endpoint.py) signs every access token with
+:func:`issue_access_token` and stores it with :func:`access_token_row`.
 """
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,10 +16,8 @@ from oauth2_provider.models import set_token_value
 from apps.accounts.claims import user_claims
 from apps.oauth.keys import LoadedKey, get_signing_key
 from apps.oauth.models import AccessToken
-from apps.oauth.request_state import internal
-from apps.resources.services import TokenPlan, plan_token
+from apps.resources.services import TokenPlan
 from idp.conf import idp_settings
-from idp.sql import insert_row
 
 ACCESS_TOKEN_JWT_TYPE = "at+jwt"  # RFC 9068 section 2.1
 
@@ -136,11 +130,6 @@ def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any
     return row
 
 
-def record_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> None:
-    """Insert the issued token's row by the fastest path (idp/sql.py)."""
-    insert_row(access_token_row(issued=issued, application=application, user=user, **fields))
-
-
 def bearer_token_response(issued: IssuedAccessToken, plan: TokenPlan) -> dict[str, Any]:
     """RFC 6749 section 5.1, as oauthlib answers for the grants it serves."""
     return {
@@ -149,53 +138,3 @@ def bearer_token_response(issued: IssuedAccessToken, plan: TokenPlan) -> dict[st
         "token_type": "Bearer",
         "scope": " ".join(plan.scopes),
     }
-
-
-def _resource_indicators(request) -> list[str]:
-    """RFC 8707 section 2.2: ``resource`` on a code or refresh token request (repeatable;
-    oauthlib keeps only the last value as an attribute). Without one, a code's token is for
-    every API the code was authorized for."""
-    named = [value for key, value in (request.decoded_body or []) if key == "resource"]
-    grant = internal(request, "grant_row")
-    if not named and grant is not None:
-        return list(grant.resource)
-    return named
-
-
-def token_plan_for(request) -> TokenPlan:
-    """The plan the grant put on the request, or one derived from the request's scopes for
-    grants whose scopes were validated earlier (authorization code, refresh).
-
-    Those scopes are what the code or refresh token was authorized for, so plan_token's own
-    rule (each resource needs one of the requested scopes) refuses a resource beyond them
-    with ``invalid_target``: the same check as at the authorization endpoint."""
-    plan = internal(request, "token_plan")
-    if plan is None:
-        plan = plan_token(
-            allowed_scopes=request.client.allowed_scope_objects(),
-            requested_scopes=request.scopes or [],
-            resource_uris=_resource_indicators(request),
-            one_token_per_audience=False,
-        )
-        request.token_plan = plan
-        # oauthlib answers ``scope`` (RFC 6749 section 5.1) from request.scopes; a resource
-        # may have narrowed them.
-        request.scopes = list(plan.scopes)
-    return plan
-
-
-def token_lifetime(request) -> int:
-    """oauthlib's ``token_expires_in`` hook: the response's ``expires_in``."""
-    return token_plan_for(request).lifetime
-
-
-def generate_access_token(request, refresh_token: bool = False) -> str:
-    """DOT's ACCESS_TOKEN_GENERATOR."""
-    issued = issue_access_token(client_id=request.client.client_id, user=request.user, plan=token_plan_for(request))
-    request.issued_access_token = issued
-    return issued.token
-
-
-def generate_opaque_token(request, refresh_token: bool = False) -> str:
-    """DOT's REFRESH_TOKEN_GENERATOR: refresh tokens stay opaque (256 random bits)."""
-    return secrets.token_urlsafe(32)

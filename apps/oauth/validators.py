@@ -1,23 +1,17 @@
 """Our OAuth2Validator: DOT's persistence and policy hooks, bent to per-API audiences."""
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import revoke_access_token
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 
 from apps.accounts.claims import USER_CLAIMS, user_claims
-from apps.oauth.errors import InvalidGrant, OAuth2Error, UnsupportedResponseType
+from apps.oauth.errors import InvalidClient, OAuth2Error, UnsupportedResponseType
 from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
-from apps.oauth.request_state import internal
-from apps.oauth.secrets import verify_client_secret
-from apps.oauth.services.client_auth import presented_credentials
-from apps.oauth.tokens import store_access_token
-from apps.ops import metrics
-from apps.resources.services import default_scopes, plan_token, scopes_for_audience
+from apps.oauth.services import client_auth
+from apps.resources.services import TokenPlan, default_scopes, plan_token, scopes_for_audience
 from idp.conf import idp_settings
 
 
@@ -26,6 +20,16 @@ def resource_indicators(request) -> list[str]:
     parameter, which may repeat; oauthlib keeps only the last one as an attribute). The
     consent form posts to the same address, so its POST sees the same values."""
     return [value for key, value in request.uri_query_params if key == "resource"]
+
+
+def authorization_plan(client: Application, scopes: list[str], request) -> TokenPlan:
+    """What an authorization request for ``scopes`` (and its ``resource`` values) grants."""
+    return plan_token(
+        allowed_scopes=client.allowed_scope_objects(),
+        requested_scopes=scopes,
+        resource_uris=resource_indicators(request),
+        one_token_per_audience=client.one_token_per_audience,
+    )
 
 
 def revoke_tokens_from_code(grant: Grant) -> None:
@@ -38,26 +42,16 @@ def revoke_tokens_from_code(grant: Grant) -> None:
         revoke_access_token(access_token)
 
 
-def require_code_verifier(request) -> None:
-    """RFC 7636 section 4.5: every code here was issued with a challenge (PKCE is required),
-    so a token request without ``code_verifier`` can never redeem one."""
-    if request.grant_type == "authorization_code" and not request.code_verifier:
-        raise InvalidGrant(description="code_verifier is required (PKCE).", request=request)
-
-
 class OAuth2Validator(DotOAuth2Validator):
     def authenticate_client(self, request, *args, **kwargs) -> bool:
-        """The rule of apps/oauth/services/client_auth.py, for the grants and endpoints oauthlib
-        serves: one authentication method per request, confidential clients only."""
-        presented = presented_credentials(
-            request.headers.get("HTTP_AUTHORIZATION"),
-            {"client_id": request.client_id, "client_secret": getattr(request, "client_secret", None)},
-        )
-        if presented is None or self._load_application(presented.client_id, request) is None:
+        """The rule of apps/oauth/services/client_auth.py, for the endpoints oauthlib serves
+        (introspection, revocation): one method per request, confidential clients only."""
+        form = {"client_id": request.client_id, "client_secret": getattr(request, "client_secret", None)}
+        try:
+            request.client = client_auth.authenticate(request.headers.get("HTTP_AUTHORIZATION"), form)
+        except InvalidClient:
             return False
-        return request.client.client_type == Application.CLIENT_CONFIDENTIAL and verify_client_secret(
-            presented.client_secret, request.client.client_secret
-        )
+        return True
 
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         """Grant types are checked by their RFC names against the client's list."""
@@ -71,71 +65,12 @@ class OAuth2Validator(DotOAuth2Validator):
         ``resource`` into the code's plan; raises ``invalid_scope`` or ``invalid_target``
         with a description of what was refused."""
         try:
-            plan = plan_token(
-                allowed_scopes=client.allowed_scope_objects(),
-                requested_scopes=scopes,
-                resource_uris=resource_indicators(request),
-                one_token_per_audience=client.one_token_per_audience,
-            )
+            plan = authorization_plan(client, scopes, request)
         except OAuth2Error as error:
             # Re-raised with the request, so that at the authorization endpoint the error goes
             # back to the client's redirect URI with its state (RFC 6749 section 4.1.2.1).
             raise type(error)(description=error.description, request=request) from None
-        request.token_plan = plan
         request.scopes = list(plan.scopes)
-        return True
-
-    def save_bearer_token(self, token, request, *args, **kwargs) -> None:
-        if request.grant_type == "authorization_code":
-            return self._redeem_code_and_save(token, request)
-        # Without a refresh token the save is one INSERT: it needs no transaction of its own
-        # (DOT opens one regardless; that is two extra round trips on every token request).
-        if "refresh_token" not in token:
-            return self._save_bearer_token(token, request, *args, **kwargs)
-        return super().save_bearer_token(token, request, *args, **kwargs)
-
-    # --- authorization codes: single use (RFC 6749 sections 4.1.2 and 10.5) ---------------
-
-    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
-        grant = Grant.objects.select_related("user").filter(code=code, application=client).first()
-        if grant is None or grant.is_expired() or not grant.user.is_active:
-            return False
-        if grant.redeemed_at is not None:
-            # A replayed code: whoever holds it may have stolen it, so the tokens issued
-            # from it are revoked too.
-            revoke_tokens_from_code(grant)
-            return False
-        request.grant_row = grant
-        request.auth_time = grant.auth_time
-        request.scopes = grant.scope.split()
-        request.user = grant.user
-        if grant.nonce:
-            request.nonce = grant.nonce
-        if grant.claims:
-            request.claims = json.loads(grant.claims)
-        return True
-
-    def _redeem_code_and_save(self, token, request) -> None:
-        """Claim the code and store its tokens in one transaction; of two concurrent
-        redemptions exactly one claims it (the UPDATE's WHERE is re-checked under the row lock)."""
-        grant = internal(request, "grant_row")
-        with transaction.atomic():
-            claimed = Grant.objects.filter(pk=grant.pk, redeemed_at__isnull=True).update(redeemed_at=timezone.now())
-            if claimed:
-                self._save_bearer_token(token, request)
-                access_token = internal(request, "stored_access_token")
-                family = RefreshToken.objects.filter(access_token=access_token).values_list("token_family", flat=True)
-                Grant.objects.filter(pk=grant.pk).update(access_token=access_token, token_family=family.first())
-                return
-        revoke_tokens_from_code(Grant.objects.get(pk=grant.pk))
-        raise InvalidGrant(description="The authorization code has already been used.", request=request)
-
-    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, *args, **kwargs) -> bool:
-        """RFC 6749 section 4.1.3: the redirect_uri must be the one the code was issued for;
-        a mismatch is invalid_grant (section 5.2), not oauthlib's invalid_request."""
-        grant = Grant.objects.filter(code=code, application=client).first()
-        if grant is None or not grant.redirect_uri_allowed(redirect_uri):
-            raise InvalidGrant(description="redirect_uri does not match the authorization request.")
         return True
 
     def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs) -> bool:
@@ -155,8 +90,10 @@ class OAuth2Validator(DotOAuth2Validator):
     def _create_authorization_code(self, request, code, expires=None) -> Grant:
         # RFC 8707 section 2.2: the code remembers every API it was authorized for (named by
         # resource, or implied by its scopes); a resource at the token endpoint may only
-        # narrow that. DOT stores request.resource on the Grant.
-        request.resource = [resource.resource_uri for resource in internal(request, "token_plan").resources]
+        # narrow that. DOT stores request.resource on the Grant. The plan is made again from
+        # the scopes validate_scopes settled on: the same inputs, the same APIs.
+        plan = authorization_plan(request.client, request.scopes, request)
+        request.resource = [resource.resource_uri for resource in plan.resources]
         grant = super()._create_authorization_code(request, code, expires)
         auth_time = getattr(request.user, "session_auth_time", None)  # set by the consent view
         if auth_time is not None:
@@ -164,48 +101,13 @@ class OAuth2Validator(DotOAuth2Validator):
             grant.save(update_fields=["auth_time"])
         return grant
 
-    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        # A disabled user's sessions end: no new tokens from old refresh tokens.
-        return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs) and (
-            request.user is not None and request.user.is_active
-        )
-
-    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
-        # Nothing left to do: the code was claimed when its tokens were saved.
-        return None
-
-    # --- refresh tokens: rotation under a row lock ------------------------------------------
-
-    def _save_bearer_token(self, token, request, *args, **kwargs) -> None:
-        if request.grant_type == "refresh_token":
-            # Two concurrent refreshes both pass validation; the row lock lets one rotate
-            # the token and the other, once it gets the lock, finds it already revoked.
-            current = request.refresh_token_instance
-            if not RefreshToken.objects.select_for_update().filter(pk=current.pk, revoked__isnull=True).exists():
-                raise InvalidGrant(description="The refresh token has already been used.", request=request)
-        return super()._save_bearer_token(token, request, *args, **kwargs)
-
     def _check_and_set_request_resource(self, request) -> None:
         # DOT's RFC 8707 support matches audiences as URL prefixes of the protected
         # resource's address (and refuses URNs). Our audiences are named API resources,
-        # resolved by plan_token (validate_scopes at the authorization endpoint,
-        # apps/oauth/tokens.token_plan_for at the token endpoint) and stored in
+        # resolved by plan_token (validate_scopes at the authorization endpoint, the grants
+        # at the token endpoint) and stored in
         # AccessToken.audience, so DOT's columns on the tokens stay empty.
         request.resource = []
-
-    def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
-        # DOT's ``expires`` is recomputed from ``expires_in``; the JWT's own exp is the truth.
-        id_token = token.get("id_token")
-        request.stored_access_token = store_access_token(
-            issued=internal(request, "issued_access_token"),
-            application=request.client,
-            user=request.user,
-            id_token=self._load_id_token(id_token) if id_token else None,
-            source_refresh_token=source_refresh_token,
-        )
-        # Authorization code and refresh token: the grants oauthlib serves.
-        metrics.token_issued(grant=request.grant_type, audience=request.stored_access_token.audience)
-        return request.stored_access_token
 
     def _load_access_token(self, token) -> AccessToken | None:
         """The stored row of a bearer token, only while its user and client are enabled.
@@ -230,14 +132,6 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def get_oidc_issuer_endpoint(self, request) -> str:
         return idp_settings.ISSUER
-
-    def get_id_token_dictionary(self, token, token_handler, request):
-        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
-        # auth_time: when this browser session signed in, not the user's last sign-in anywhere.
-        auth_time = internal(request, "auth_time")
-        if auth_time is not None:
-            claims["auth_time"] = int(auth_time.timestamp())
-        return claims, expiration_time
 
     def get_additional_claims(self, request) -> dict[str, Any]:
         """User claims for ID tokens and userinfo; DOT releases each only with its scope

@@ -10,17 +10,19 @@ from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from apps.oauth.errors import InvalidRequest, OAuth2Error, error_response
-from apps.oauth.grants import GRANTS
+from apps.oauth.grants import GRANTS, grant_types
 from apps.oauth.keys import jwks_document
 from apps.oauth.models import Application
+from apps.oauth.params import reject_repeated_parameters
+from apps.oauth.services import client_auth
 from apps.oauth.services.discovery import server_metadata
 from apps.oauth.services.revocation import revoke_client_tokens
+from apps.oauth.token_endpoint import token_response
 from idp.conf import idp_settings
 
 
@@ -66,22 +68,28 @@ def parse_form(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-# Every parameter these endpoints accept that carries a credential or a token, kept out of
-# Django's error reports: client authentication, each grant's (RFC 6749, RFC 7636, RFC 7521,
-# RFC 8693) and the token of introspection and revocation.
-_SECRET_PARAMETERS = (
-    "client_secret", "client_assertion", "code", "code_verifier", "refresh_token",
-    "assertion", "subject_token", "actor_token", "token",
-)  # fmt: skip
+def secret_parameters() -> tuple[str, ...]:
+    """Every parameter these endpoints accept that carries a credential or a token, kept out of
+    Django's error reports: each grant's, each client-authentication method's, and the
+    ``token`` of introspection and revocation (RFC 7662, RFC 7009)."""
+    # client_assertion (RFC 7521 section 4.2) is a credential even before a method reads it.
+    names = {"token", "client_assertion"}
+    for grant in GRANTS.values():
+        names |= grant.SECRET_PARAMETERS
+    for method in client_auth.METHODS:
+        names |= method.SECRET_PARAMETERS
+    return tuple(sorted(names))
 
 
 @method_decorator(csrf_exempt, name="dispatch")
-@method_decorator(sensitive_post_parameters(*_SECRET_PARAMETERS), name="dispatch")
 class OAuthEndpoint(OAuthLibMixin, View):
     """Base of the client-facing POST endpoints: every answer is RFC 6749 section 5.2 JSON,
     even for a body Django itself refuses to parse."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # What sensitive_post_parameters() does, with names read from the registries when
+        # the request comes (a grant registered later is covered too).
+        request.sensitive_post_parameters = secret_parameters()
         if (refused := parse_form(request)) is not None:
             return refused
         if has_control_characters(request):
@@ -92,23 +100,22 @@ class OAuthEndpoint(OAuthLibMixin, View):
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 section 5.1
 
 
+def _repeated(request: HttpRequest) -> HttpResponse | None:
+    """RFC 7662 and RFC 7009 (as RFC 6749 section 3.2 for the token endpoint, whose pipeline
+    checks it): a parameter sent twice is refused before oauthlib reads the request."""
+    try:
+        reject_repeated_parameters(request.POST)
+    except InvalidRequest as error:
+        return _oauth_response({**_NO_STORE, **error.headers}, error.json, error.status_code)
+    return None
+
+
 class TokenView(OAuthEndpoint):
-    """/o/token/ for every grant (RFC 6749 section 3.2): client credentials and token
-    exchange directly (apps/oauth/grants/), the browser-born grants through oauthlib. Unlike
-    DOT's view it does not re-read the issued token from the database to send a signal."""
+    """/o/token/ for every grant: apps/oauth/token_endpoint.py."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        grant = GRANTS.get(request.POST.get("grant_type", ""))
-        if grant is None:
-            _url, headers, body, status = self.create_token_response(request)
-            # oauthlib leaves out no-store on errors raised before a grant runs (unsupported or
-            # empty grant_type); every answer of this endpoint carries it (RFC 6749 section 5.1).
-            return _oauth_response({**_NO_STORE, **headers}, body, status)
         try:
-            # RFC 6749 section 3.2: parameters go in the body (oauthlib refuses the same).
-            if request.GET:
-                raise InvalidRequest(description="URL query parameters are not allowed.")
-            body = grant(request)
+            body = token_response(request)
         except OAuth2Error as error:
             return _oauth_response({**_NO_STORE, **error.headers}, error.json, error.status_code)
         return _oauth_response(_NO_STORE, json.dumps(body), 200)
@@ -119,6 +126,8 @@ class IntrospectView(OAuthEndpoint):
     active only to the API resource it was issued for."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if (refused := _repeated(request)) is not None:
+            return refused
         headers, body, status = self.get_oauthlib_core().create_introspect_response(request)
         return _oauth_response(headers, body, status)
 
@@ -128,6 +137,8 @@ class RevokeTokenView(OAuthEndpoint):
     every token exchanged from it (AccessToken.parent cascades)."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if (refused := _repeated(request)) is not None:
+            return refused
         _url, headers, body, status = self.create_revocation_response(request)
         return _oauth_response(headers, body, status)
 
@@ -139,15 +150,14 @@ class JwksView(View):
         return response
 
 
-class MetadataView(OAuthLibMixin, View):
+class MetadataView(View):
     """RFC 8414 ``/.well-known/oauth-authorization-server`` and OIDC Discovery
-    ``/.well-known/openid-configuration``; the grant list is read from the live server."""
+    ``/.well-known/openid-configuration``; the grant list is the token endpoint's registry."""
 
     openid = False
 
     def get(self, request: HttpRequest) -> JsonResponse:
-        grant_types = [*self.get_oauthlib_core().server.grant_types, *GRANTS]
-        return JsonResponse(server_metadata(grant_types=grant_types, openid=self.openid))
+        return JsonResponse(server_metadata(grant_types=grant_types(), openid=self.openid))
 
 
 class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):

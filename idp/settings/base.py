@@ -277,9 +277,6 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "apps.oauth.validators.OAuth2Validator",
     "OAUTH2_BACKEND_CLASS": "apps.oauth.backends.OAuthLibCore",
     "SCOPES_BACKEND_CLASS": "apps.resources.scopes.DatabaseScopes",
-    "ACCESS_TOKEN_GENERATOR": "apps.oauth.tokens.generate_access_token",
-    # Set explicitly: left unset, refresh tokens would be minted by the JWT generator above.
-    "REFRESH_TOKEN_GENERATOR": "apps.oauth.tokens.generate_opaque_token",
     "CLIENT_SECRET_GENERATOR_CLASS": "apps.oauth.secrets.ClientSecretGenerator",
     "CLIENT_SECRET_HASHER": "idp_secret_sha256",
     "OIDC_ENABLED": True,

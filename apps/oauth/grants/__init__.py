@@ -1,19 +1,34 @@
-"""The grants /o/token/ serves directly, one module each, by ``grant_type``.
+"""The grants /o/token/ serves, by ``grant_type``: the registry.
 
-Service-to-service grants are served here without oauthlib: they are paid on every hop of
-every request in the system. The browser-born grants (authorization code, refresh token)
-go through DOT and oauthlib (apps/oauth/server.py).
+Registering a :class:`~apps.oauth.grants.base.Grant` subclass is all a new grant needs: the
+token endpoint (apps/oauth/token_endpoint.py) serves it with client authentication,
+parameter checks, issuance, storage, audit and metrics; discovery lists it; its secret
+parameters are kept out of error reports.
 """
 
-from collections.abc import Callable
-from typing import Any
+from apps.oauth.grants.base import Grant
+from apps.oauth.grants.client_credentials import ClientCredentialsGrant
+from apps.oauth.grants.oauthlib_grants import AuthorizationCodeGrant, RefreshTokenGrant
+from apps.oauth.grants.on_behalf_of import OnBehalfOfGrant
+from apps.oauth.grants.token_exchange import TokenExchangeGrant
 
-from django.http import HttpRequest
+GRANTS: dict[str, Grant] = {}
 
-from apps.oauth.grants import client_credentials, on_behalf_of, token_exchange
 
-GRANTS: dict[str, Callable[[HttpRequest], dict[str, Any]]] = {
-    client_credentials.GRANT_TYPE: client_credentials.token_response,
-    token_exchange.GRANT_TYPE: token_exchange.token_response,
-    on_behalf_of.GRANT_TYPE: on_behalf_of.token_response,
-}
+def register(grant: type[Grant]) -> type[Grant]:
+    """Serve ``grant`` at the token endpoint (usable as a class decorator)."""
+    GRANTS[grant.GRANT_TYPE] = grant()
+    return grant
+
+
+def unregister(grant_type: str) -> None:
+    GRANTS.pop(grant_type, None)
+
+
+for _grant in (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant, TokenExchangeGrant, OnBehalfOfGrant):
+    register(_grant)
+
+
+def grant_types() -> list[str]:
+    """RFC 8414 ``grant_types_supported``, in registration order."""
+    return list(GRANTS)

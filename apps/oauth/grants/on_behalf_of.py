@@ -8,7 +8,8 @@ extension, not RFC 7523):
     scope=<target scopes>
 
 is decided by the same exchange policies and checks as RFC 8693 (the client needs the
-token-exchange grant and a policy); the response has no ``issued_token_type``, as Entra's.
+token-exchange grant and a policy), audited as they are; the response has no
+``issued_token_type``, as Entra's.
 
 Without ``requested_token_use`` the request is an RFC 7523 section 2.1 JWT authorization
 grant, which needs trusted external issuers this IdP does not have yet: once the client is
@@ -19,17 +20,29 @@ exchange.
 from typing import Any, NoReturn
 
 import jwt
-from django.http import HttpRequest, QueryDict
+from django.http import QueryDict
 from django.urls import reverse
 
 from apps.oauth.errors import InvalidGrant, InvalidRequest
-from apps.oauth.grants.token_exchange import exchange_token
+from apps.oauth.grants.base import Decision, Grant, TokenRequest
+from apps.oauth.grants.token_exchange import TokenExchangeGrant, exchange_decision
 from apps.oauth.params import scope_list
-from apps.oauth.services.exchange import ACCESS_TOKEN_TYPE, ExchangeRequest
+from apps.oauth.services.exchange import ACCESS_TOKEN_TYPE, ExchangeRequest, evaluate_exchange
 from idp.conf import idp_settings
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ON_BEHALF_OF = "on_behalf_of"
+
+
+class OnBehalfOfGrant(Grant):
+    GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    # An alias of token exchange: the same permission, audit event and counters.
+    PERMISSION = TokenExchangeGrant.GRANT_TYPE
+    SECRET_PARAMETERS = frozenset({"assertion"})
+    AUDIT_EVENT = TokenExchangeGrant.AUDIT_EVENT
+    EXCHANGE = True
+
+    def decide(self, request: TokenRequest) -> Decision:
+        return exchange_decision(evaluate_exchange(client=request.client, params=exchange_request(request.params)))
 
 
 def exchange_request(params: QueryDict) -> ExchangeRequest:
@@ -74,9 +87,3 @@ def refuse_jwt_authorization_grant(assertion: str | None) -> NoReturn:
         description="This IdP accepts jwt-bearer only in its on-behalf-of form (requested_token_use=on_behalf_of) "
         "for now; JWT authorization grants from external issuers are not accepted yet."
     )
-
-
-def token_response(request: HttpRequest) -> dict[str, Any]:
-    # Refusals, RFC 7523's included, are audited as the exchange's are.
-    _exchange, body = exchange_token(request, read=exchange_request, grant_type=GRANT_TYPE)
-    return body

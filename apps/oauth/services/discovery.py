@@ -5,10 +5,9 @@ from typing import Any
 from django.urls import reverse
 
 from apps.accounts.claims import USER_CLAIMS
+from apps.oauth.services.client_auth import METHOD_NAMES as CLIENT_AUTH_METHODS
 from apps.resources.models import ApiScope, SigningAlgorithm
 from idp.conf import idp_settings
-
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from typing import Any
 from django.utils import timezone
 
 from apps.accounts.claims import user_claims
-from apps.oauth.errors import OAuth2Error
+from apps.oauth.errors import OAuth2Error, UnauthorizedClient
 from apps.oauth.grants.client_credentials import client_credentials_plan
-from apps.oauth.models import Application
+from apps.oauth.models import Application, GrantType
 from apps.oauth.services.exchange import POLICY_CHECKS, Exchange, ExchangeRequest
 from apps.oauth.tokens import access_token_claims, access_token_header
 from apps.resources.models import ApiResource
@@ -31,6 +31,8 @@ def preview_token(
     ``user`` holds for the client's own API. Nothing is signed or stored."""
     try:
         if exchange_target is None and user is None:
+            if GrantType.CLIENT_CREDENTIALS not in client.allowed_grant_types:
+                raise UnauthorizedClient()
             plan = client_credentials_plan(client, requested_scopes=scopes)
             claims = access_token_claims(client_id=client.client_id, user=None, plan=plan)
         elif exchange_target is None:
