@@ -1,11 +1,14 @@
-"""One exception class per OAuth error code (STYLE.md 4).
+"""One exception class per OAuth error code (STYLE.md 4), and the one renderer of answers.
 
-They are oauthlib ``OAuth2Error`` subclasses, so oauthlib's endpoints render them as
-RFC 6749 section 5.2 JSON (``error``, ``error_description``) with the right status, and
-our own views render them with :func:`error_response`, the one other place that does.
+The classes are oauthlib ``OAuth2Error`` subclasses, so oauthlib's endpoints raise and
+serialise them too. Every JSON answer of the OAuth endpoints, success or error, ours or
+oauthlib's, goes out through :func:`oauth_response`, which knows which kind of endpoint it
+answers for (:class:`Endpoint`): that decides the challenge of a 401.
 """
 
-from django.http import JsonResponse
+import enum
+
+from django.http import HttpResponse
 from oauthlib.oauth2.rfc6749 import errors as _oauthlib
 
 OAuth2Error = _oauthlib.OAuth2Error
@@ -45,9 +48,33 @@ def shown(value: str, limit: int = 100) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[:limit] + "..."
 
 
-def error_response(error: OAuth2Error) -> JsonResponse:
-    response = JsonResponse(dict(error.twotuples), status=error.status_code)
-    for name, value in error.headers.items():
+class Endpoint(enum.Enum):
+    # Token, introspection, revocation: the caller is a client (RFC 6749 section 5.2: a 401
+    # names the scheme clients authenticate with).
+    CLIENT = "client"
+    # Userinfo: a protected resource (RFC 6750 section 3: oauthlib's Bearer challenge stays).
+    PROTECTED_RESOURCE = "protected_resource"
+
+
+# RFC 6749 section 5.1: token responses, and errors about them, are never cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def oauth_response(
+    body: str | bytes, status: int, headers: dict[str, str] | None = None, *, endpoint: Endpoint = Endpoint.CLIENT
+) -> HttpResponse:
+    """A JSON answer of an OAuth endpoint: ``body`` as serialised (by us or oauthlib)."""
+    response = HttpResponse(content=body or "", status=status, content_type="application/json")
+    # Set here because these endpoints skip CommonMiddleware, which would (keep-alive for all).
+    response["Content-Length"] = str(len(response.content))
+    for name, value in (headers or {}).items():
         response[name] = value
-    response["Cache-Control"] = "no-store"
+    if status == 401 and endpoint is Endpoint.CLIENT:
+        # oauthlib's default is a Bearer challenge, which is for resource servers.
+        response["WWW-Authenticate"] = 'Basic realm="oauth", error="invalid_client"'
     return response
+
+
+def error_response(error: OAuth2Error, *, endpoint: Endpoint = Endpoint.CLIENT) -> HttpResponse:
+    """RFC 6749 section 5.2: ``error`` and ``error_description`` with the error's status."""
+    return oauth_response(error.json, error.status_code, {**NO_STORE, **error.headers}, endpoint=endpoint)

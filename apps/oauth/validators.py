@@ -3,14 +3,18 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 from django.utils import timezone
+from jwcrypto import jwk
 from oauth2_provider.models import revoke_access_token
 from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
 
 from apps.accounts.claims import USER_CLAIMS, user_claims
 from apps.oauth.errors import InvalidClient, OAuth2Error, UnsupportedResponseType
+from apps.oauth.keys import active_jwk_for_id_tokens, get_signing_key
 from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
 from apps.oauth.services import client_auth
+from apps.resources.models import SigningAlgorithm
 from apps.resources.services import TokenPlan, default_scopes, plan_token, scopes_for_audience
 from idp.conf import idp_settings
 
@@ -132,6 +136,31 @@ class OAuth2Validator(DotOAuth2Validator):
 
     def get_oidc_issuer_endpoint(self, request) -> str:
         return idp_settings.ISSUER
+
+    # DOT signs and checks ID tokens with ``request.client.jwk_key``, a key per client from
+    # settings; ours are the IdP's active RS256 key (its kid is the RFC 7638 thumbprint DOT
+    # would put there), so the two methods that use the client's key are replaced.
+
+    def finalize_id_token(self, id_token, token, token_handler, request) -> str:
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:  # oauthlib bug #746, as DOT works around
+            id_token["nonce"] = request.nonce
+        key = get_signing_key(SigningAlgorithm.RS256)
+        signed = jwt.encode(id_token, key.private_key, algorithm=key.algorithm, headers={"typ": "JWT", "kid": key.kid})
+        self._save_id_token(id_token["jti"], request, expiration_time)
+        return signed
+
+    def _get_key_for_token(self, token) -> jwk.JWK | None:
+        """The key an ID token of ours (``id_token_hint``, the row lookup after signing) is
+        checked with, if its ``aud`` names one of our clients (as DOT decides)."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None
+        if "aud" not in claims or self._get_client_by_audience(claims["aud"]) is None:
+            return None
+        return active_jwk_for_id_tokens()
 
     def get_additional_claims(self, request) -> dict[str, Any]:
         """User claims for ID tokens and userinfo; DOT releases each only with its scope

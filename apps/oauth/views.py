@@ -14,7 +14,7 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.views.mixins import OAuthLibMixin
 
-from apps.oauth.errors import InvalidRequest, OAuth2Error, error_response
+from apps.oauth.errors import NO_STORE, Endpoint, InvalidRequest, OAuth2Error, error_response, oauth_response
 from apps.oauth.grants import GRANTS, grant_types
 from apps.oauth.keys import jwks_document
 from apps.oauth.models import Application
@@ -24,20 +24,6 @@ from apps.oauth.services.discovery import server_metadata
 from apps.oauth.services.revocation import revoke_client_tokens
 from apps.oauth.token_endpoint import token_response
 from idp.conf import idp_settings
-
-
-def _oauth_response(headers: dict[str, str], body: str, status: int, *, client_endpoint: bool = True) -> HttpResponse:
-    response = HttpResponse(content=body or "", status=status, content_type="application/json")
-    # Set here because these endpoints skip CommonMiddleware, which would (keep-alive for all).
-    response["Content-Length"] = str(len(response.content))
-    for name, value in headers.items():
-        response[name] = value
-    if status == 401 and client_endpoint:
-        # RFC 6749 section 5.2: the challenge names the scheme clients authenticate with
-        # here (oauthlib's default is a Bearer challenge, which is for resource servers).
-        response["WWW-Authenticate"] = 'Basic realm="oauth", error="invalid_client"'
-    return response
-
 
 _CONTROL_CHARACTERS = frozenset(map(chr, [*range(0x20), 0x7F]))
 
@@ -97,16 +83,13 @@ class OAuthEndpoint(OAuthLibMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
 
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 section 5.1
-
-
 def _repeated(request: HttpRequest) -> HttpResponse | None:
     """RFC 7662 and RFC 7009 (as RFC 6749 section 3.2 for the token endpoint, whose pipeline
     checks it): a parameter sent twice is refused before oauthlib reads the request."""
     try:
         reject_repeated_parameters(request.POST)
     except InvalidRequest as error:
-        return _oauth_response({**_NO_STORE, **error.headers}, error.json, error.status_code)
+        return error_response(error)
     return None
 
 
@@ -117,8 +100,8 @@ class TokenView(OAuthEndpoint):
         try:
             body = token_response(request)
         except OAuth2Error as error:
-            return _oauth_response({**_NO_STORE, **error.headers}, error.json, error.status_code)
-        return _oauth_response(_NO_STORE, json.dumps(body), 200)
+            return error_response(error)
+        return oauth_response(json.dumps(body), 200, NO_STORE)
 
 
 class IntrospectView(OAuthEndpoint):
@@ -129,7 +112,7 @@ class IntrospectView(OAuthEndpoint):
         if (refused := _repeated(request)) is not None:
             return refused
         headers, body, status = self.get_oauthlib_core().create_introspect_response(request)
-        return _oauth_response(headers, body, status)
+        return oauth_response(body, status, headers)
 
 
 class RevokeTokenView(OAuthEndpoint):
@@ -140,7 +123,7 @@ class RevokeTokenView(OAuthEndpoint):
         if (refused := _repeated(request)) is not None:
             return refused
         _url, headers, body, status = self.create_revocation_response(request)
-        return _oauth_response(headers, body, status)
+        return oauth_response(body, status, headers)
 
 
 class JwksView(View):
@@ -190,4 +173,4 @@ class UserInfoView(dot_views.UserInfoView):
     def _create_userinfo_response(self, request: HttpRequest) -> HttpResponse:
         _url, headers, body, status = self.create_userinfo_response(request)
         # A protected resource: its 401 keeps oauthlib's Bearer challenge (RFC 6750 section 3).
-        return _oauth_response(headers, body, status, client_endpoint=False)
+        return oauth_response(body, status, headers, endpoint=Endpoint.PROTECTED_RESOURCE)

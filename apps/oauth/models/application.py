@@ -161,10 +161,3 @@ class Application(AbstractApplication):
                 )
             )
         return self._enabled_exchange_policies
-
-    @property
-    def jwk_key(self):
-        """ID tokens are signed with the IdP's active RS256 key, not a key in settings."""
-        from apps.oauth.keys import active_jwk_for_id_tokens
-
-        return active_jwk_for_id_tokens()
