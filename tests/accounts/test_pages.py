@@ -6,7 +6,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from apps.consent.services import remember_consent
-from tests.flows import Pkce, authorize_url
+from tests.support.flows import Pkce, authorize_url
 
 
 def test_an_empty_sign_in_form_says_what_is_missing(client, db):

@@ -9,7 +9,7 @@ from django.test import Client
 from apps.audit.models import AuditEvent
 from apps.oauth.models import Application, KeyState, SigningKey
 from apps.resources.models import ApiScope
-from tests.conftest import basic_auth, form_post
+from tests.support.http import basic_auth, form_post
 
 
 def new_client_form(apis, **overrides) -> dict:

@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 
 from apps.oauth.services.clients import save_client
 from apps.resources.models import ApiResource, ApiScope
-from tests.flows import Pkce
-from tests.flows import authorize_url as _authorize_url
+from tests.support.flows import Pkce
+from tests.support.flows import authorize_url as _authorize_url
 
 SCOPE = "openid shoppingbasket.fullaccess"
 PASSWORD = "a-long-demo-password"

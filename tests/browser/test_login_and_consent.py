@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from apps.consent.models import Consent
 from apps.oauth.services.clients import save_client
 from apps.resources.models import ApiResource, ApiScope
-from tests.conftest import basic_auth
-from tests.flows import Pkce, authorize_url
+from tests.support.flows import Pkce, authorize_url
+from tests.support.http import basic_auth
 
 REDIRECT_URI = "https://web.test/callback"
 SCOPE = "openid profile shoppingbasket.fullaccess"

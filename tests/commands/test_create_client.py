@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.oauth.models import Application
-from tests.conftest import basic_auth, form_post
+from tests.support.http import basic_auth, form_post
 
 
 def create(*args: str) -> str:

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from apps.oauth.models import Application
 from apps.resources.models import ApiResource, ApiScope
-from tests.conftest import ISSUER, basic_auth, form_post
+from tests.support.http import ISSUER, basic_auth, form_post
 
 
 def seed() -> dict:

@@ -1,12 +1,11 @@
 """One object of every model the admin shows, with known secrets, and operators holding
-exactly the permissions a test names."""
+exactly the permissions a test names (tests/support/admin.py finds them)."""
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
-from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
@@ -23,10 +22,6 @@ from apps.oauth.services.clients import issue_user_token
 User = get_user_model()
 # What django-axes records of a sign-in, in each of its three models.
 SIGN_IN = {"username": "alice", "ip_address": "10.0.0.9", "user_agent": "test", "http_accept": "*/*", "path_info": "/"}
-
-
-def registered_admins() -> list[tuple[str, admin.ModelAdmin]]:
-    return sorted((model._meta.label_lower, model_admin) for model, model_admin in admin.site._registry.items())
 
 
 @pytest.fixture
@@ -87,23 +82,6 @@ def every_record(apis, make_client) -> dict[str, object]:
 
     objects["audit.auditevent"] = AuditEvent.objects.get()
     return objects
-
-
-def permissions(*codenames: str) -> list[Permission]:
-    """Permissions by "app_label.codename"."""
-    found = []
-    for name in codenames:
-        app_label, codename = name.split(".")
-        found.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return found
-
-
-def view_permissions() -> list[Permission]:
-    """ "Can view" on every model the admin shows."""
-    return [
-        Permission.objects.get(content_type__app_label=model._meta.app_label, codename=f"view_{model._meta.model_name}")
-        for model in admin.site._registry
-    ]
 
 
 @pytest.fixture

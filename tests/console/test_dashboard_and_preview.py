@@ -4,8 +4,8 @@ are not changelists: the dashboard on the admin index and a client's token previ
 from django.contrib.auth import get_user_model
 
 from apps.oauth.keys import get_signing_key
-from tests.console.conftest import permissions
 from tests.oauth.test_token_preview import claims_in
+from tests.support.admin import permissions
 
 
 def test_staff_without_permissions_see_no_counts_or_key_ids(db, operator_client):

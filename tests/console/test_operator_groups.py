@@ -4,7 +4,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 
-from tests.console.conftest import registered_admins
+from tests.support.admin import registered_admins
 
 CONFIGURATION = {"oauth.application", "oauth.exchangepolicy", "resources.apiresource", "resources.apiscope"}
 
@@ -95,7 +95,7 @@ def test_a_security_admin_cannot_grant_privileges(db, client):
 def test_an_operator_who_may_change_users_cannot_take_over_an_operator_account(db, client, admin_user):
     from django.contrib.auth import get_user_model
 
-    from tests.console.conftest import permissions
+    from tests.support.admin import permissions
 
     helpdesk = get_user_model().objects.create_user("helpdesk", password="pw-helpdesk-1", is_staff=True)
     helpdesk.user_permissions.set(permissions("auth.view_user", "auth.change_user"))
@@ -120,7 +120,7 @@ def test_an_operator_who_may_change_groups_cannot_grant_permissions(db, client):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
-    from tests.console.conftest import permissions
+    from tests.support.admin import permissions
 
     operator = get_user_model().objects.create_user("groupie", password="pw-groupie-1", is_staff=True)
     operator.user_permissions.set(permissions("auth.view_group", "auth.change_group", "auth.add_group"))

@@ -13,7 +13,7 @@ from django.urls import reverse
 from apps.console.checks import policy_problems
 from apps.console.policy import MODEL_POLICIES, Kind, secret_fields, touches_secret
 from apps.console.site import OperatorAdminSite
-from tests.console.conftest import permissions, registered_admins, view_permissions
+from tests.support.admin import permissions, registered_admins, view_permissions
 
 ADMINS = registered_admins()
 LABELS = [label for label, _ in ADMINS]

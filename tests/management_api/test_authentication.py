@@ -11,8 +11,8 @@ from apps.management_api.authentication import READ_SCOPE, WRITE_SCOPE
 from apps.oauth.services.clients import issue_user_token
 from apps.oauth.tokens import issue_access_token, store_access_token
 from apps.resources.services import plan_token
-from tests.conftest import REVOKE_URL, basic_auth, form_post
-from tests.management_api.conftest import call, challenge
+from tests.support.http import REVOKE_URL, basic_auth, challenge, form_post
+from tests.support.management_api import call
 
 pytestmark = pytest.mark.django_db
 

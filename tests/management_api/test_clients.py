@@ -3,7 +3,7 @@
 import pytest
 
 from apps.oauth.models import AccessToken, Application
-from tests.conftest import TOKEN_URL, basic_auth, form_post, oauth_error
+from tests.support.http import TOKEN_URL, basic_auth, form_post, oauth_error
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from apps.resources.models import ApiResource
-from tests.management_api.conftest import API
+from tests.support.management_api import API
 
 pytestmark = pytest.mark.django_db
 

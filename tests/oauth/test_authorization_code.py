@@ -6,8 +6,8 @@ from django.test import Client
 
 from apps.consent.models import Consent
 from apps.oauth.models import AccessToken, RefreshToken
-from tests.conftest import oauth_error
-from tests.flows import REDIRECT_URI, Pkce, approve, authorize_url, race, redeem, redirect_params
+from tests.support.flows import REDIRECT_URI, Pkce, approve, authorize_url, race, redeem, redirect_params
+from tests.support.http import oauth_error
 
 SCOPE = "openid profile shoppingbasket.fullaccess"
 
@@ -205,7 +205,7 @@ def test_code_replay_is_invalid_grant_and_revokes_the_first_tokens(browser, api,
 
 
 def test_code_replay_after_refresh_revokes_the_whole_family(browser, api, web):
-    from tests.flows import refresh
+    from tests.support.flows import refresh
 
     pkce = Pkce.new()
     code = approve(browser, web.client.client_id, SCOPE, pkce)["code"]

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from apps.accounts.sessions import SESSION_KEY
 from apps.oauth.models import Grant
-from tests.flows import REDIRECT_URI, Pkce, authorize_url, redeem
+from tests.support.flows import REDIRECT_URI, Pkce, authorize_url, redeem
 
 SCOPE = "openid shoppingbasket.fullaccess"
 LOOPBACK_URI = "http://127.0.0.1:8001/callback"

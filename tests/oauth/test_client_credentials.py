@@ -6,7 +6,8 @@ import jwt
 import pytest
 
 from apps.oauth.models import AccessToken, Application
-from tests.conftest import ISSUER, basic_auth, form_post, jwks, oauth_error, verify
+from tests.support.http import ISSUER, basic_auth, form_post, oauth_error
+from tests.support.tokens import jwks, verify
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from apps.oauth import secrets as secrets_module
 from apps.oauth.models import Application
 from apps.oauth.secrets import RandomSecretHasher, generate_client_secret
 from apps.oauth.services.clients import rotate_client_secret
-from tests.conftest import oauth_error
+from tests.support.http import oauth_error
 
 
 def test_generated_secrets_carry_256_bits():

@@ -3,8 +3,8 @@
 from django.test import Client
 
 from apps.consent.models import Consent
-from tests.conftest import oauth_error
-from tests.flows import Pkce, approve, redeem, refresh
+from tests.support.flows import Pkce, approve, redeem, refresh
+from tests.support.http import oauth_error
 
 
 def test_page_lists_consents_with_scope_descriptions(browser, web):
@@ -45,7 +45,7 @@ def test_page_needs_a_session(db):
 def test_consent_form_requires_csrf(alice, web):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(alice)
-    from tests.flows import authorize_url
+    from tests.support.flows import authorize_url
 
     page = browser.get(authorize_url(web.client.client_id, "openid", Pkce.new()))
     data = {k: v for k, v in page.context["form"].initial.items() if v is not None}

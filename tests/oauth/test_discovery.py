@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import ISSUER
+from tests.support.http import ISSUER
 
 BASE = ISSUER
 

@@ -12,8 +12,8 @@ from apps.oauth.grants import token_exchange
 from apps.oauth.models import AccessToken, Application
 from apps.oauth.services.clients import issue_user_token
 from apps.resources.models import ApiResource, ApiScope
-from tests.conftest import oauth_error
-from tests.oauth.conftest import ACCESS_TOKEN_TYPE
+from tests.support.http import oauth_error
+from tests.support.tokens import ACCESS_TOKEN_TYPE
 
 
 def claims_of(token: str) -> dict:

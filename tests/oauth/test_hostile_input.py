@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.oauth.models import Application
-from tests.conftest import INTROSPECT_URL, REVOKE_URL, TOKEN_URL, basic_auth, form_post, oauth_error
+from tests.support.http import INTROSPECT_URL, REVOKE_URL, TOKEN_URL, basic_auth, form_post, oauth_error
 
 ENDPOINTS = [TOKEN_URL, INTROSPECT_URL, REVOKE_URL]
 

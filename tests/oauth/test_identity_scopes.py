@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from apps.oauth.models import AccessToken
-from tests.conftest import INTROSPECT_URL, ISSUER, basic_auth, form_post
-from tests.flows import Pkce, approve, redeem, refresh
+from tests.support.flows import Pkce, approve, redeem, refresh
+from tests.support.http import INTROSPECT_URL, ISSUER, basic_auth, form_post
 
 IDENTITY_AND_BASKET = "openid profile email shoppingbasket.fullaccess"
 

@@ -6,7 +6,7 @@ import pytest
 
 from apps.oauth.models import AccessToken
 from apps.oauth.services.clients import issue_user_token
-from tests.conftest import INTROSPECT_URL, ISSUER, basic_auth, form_post, oauth_error
+from tests.support.http import INTROSPECT_URL, ISSUER, basic_auth, form_post, oauth_error
 
 
 @pytest.fixture

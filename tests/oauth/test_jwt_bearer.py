@@ -8,7 +8,7 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.oauth.models import AccessToken
-from tests.conftest import ISSUER, oauth_error
+from tests.support.http import ISSUER, oauth_error
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

@@ -12,7 +12,8 @@ from jwcrypto import jwk
 
 from apps.oauth.keys import clear_key_cache, create_key, get_signing_key, jwks_document, rotate_keys
 from apps.oauth.models import KeyState, SigningKey
-from tests.conftest import JWKS_URL, verify
+from tests.support.http import JWKS_URL
+from tests.support.tokens import verify
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
 

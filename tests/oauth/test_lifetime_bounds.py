@@ -12,7 +12,7 @@ from django.db import connection
 from apps.oauth.keys import ensure_signing_keys, rotate_keys
 from apps.oauth.models import ExchangePolicy, KeyState, SigningKey
 from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, ApiResource
-from tests.conftest import JWKS_URL
+from tests.support.http import JWKS_URL
 
 # What a column can hold: SQLite takes 10**12 (it overflowed dates), PostgreSQL's integer
 # stops at 2**31 - 1; both are far beyond the one-day bound.

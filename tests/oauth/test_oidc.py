@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from apps.oauth.models import AccessToken, RefreshToken
-from tests.flows import Pkce, approve, redeem
+from tests.support.flows import Pkce, approve, redeem
 
 
 def tokens_for(browser, web, scope: str, **extra) -> dict:

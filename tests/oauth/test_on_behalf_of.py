@@ -4,7 +4,7 @@ import jwt
 import pytest
 
 from apps.audit.models import AuditEvent
-from tests.conftest import oauth_error
+from tests.support.http import oauth_error
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

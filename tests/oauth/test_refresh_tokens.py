@@ -5,8 +5,8 @@ from django.db import connection
 from django.test import Client
 
 from apps.oauth.models import RefreshToken
-from tests.conftest import oauth_error
-from tests.flows import Pkce, approve, race, redeem, refresh
+from tests.support.flows import Pkce, approve, race, redeem, refresh
+from tests.support.http import oauth_error
 
 SCOPE = "openid shoppingbasket.fullaccess"
 

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.oauth.models import AccessToken
-from tests.conftest import REVOKE_URL, basic_auth, form_post, oauth_error
+from tests.support.http import REVOKE_URL, basic_auth, form_post, oauth_error
 
 
 @pytest.fixture

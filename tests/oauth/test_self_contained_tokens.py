@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.oauth.models import AccessToken
-from tests.conftest import INTROSPECT_URL, basic_auth, form_post, oauth_error, verify
-from tests.oauth.conftest import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
+from tests.support.http import INTROSPECT_URL, basic_auth, form_post, oauth_error
+from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, verify
 
 
 @pytest.fixture

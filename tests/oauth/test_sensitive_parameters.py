@@ -4,7 +4,7 @@ endpoint marks every secret-bearing parameter it accepts as sensitive."""
 import pytest
 from django.test import Client
 
-from tests.conftest import INTROSPECT_URL, REVOKE_URL, TOKEN_URL, form_post
+from tests.support.http import INTROSPECT_URL, REVOKE_URL, TOKEN_URL, form_post
 
 # Every parameter of the token endpoint that carries a credential or a token:
 # RFC 6749 sections 2.3.1, 4.1.3 and 6; RFC 7636 section 4.5; RFC 7521 section 4.2 (and

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from apps.audit.models import AuditEvent
 from apps.oauth.models import AccessToken, Application, ExchangeMode
 from apps.resources.models import ApiResource, ApiScope
-from tests.conftest import INTROSPECT_URL, REVOKE_URL, basic_auth, form_post, oauth_error, verify
-from tests.oauth.conftest import ACCESS_TOKEN_TYPE
+from tests.support.http import INTROSPECT_URL, REVOKE_URL, basic_auth, form_post, oauth_error
+from tests.support.tokens import ACCESS_TOKEN_TYPE, verify
 
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 

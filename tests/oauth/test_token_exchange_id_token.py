@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.oauth.keys import get_signing_key
 from apps.oauth.models import AccessToken, Application, IDToken
-from tests.conftest import ISSUER, oauth_error
+from tests.support.http import ISSUER, oauth_error
 
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 

@@ -15,8 +15,8 @@ from apps.oauth.services.clients import rotate_client_secret
 from apps.oauth.tokens import issue_access_token, record_access_token
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.services import plan_token
-from tests.conftest import JWKS_URL, TOKEN_URL, basic_auth, form_post, oauth_error
-from tests.oauth.conftest import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
+from tests.support.http import JWKS_URL, TOKEN_URL, basic_auth, form_post, oauth_error
+from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
 
 CC = {"grant_type": "client_credentials", "scope": "eventcatalog.read"}
 

@@ -5,7 +5,7 @@ import pytest
 from django.db import InterfaceError, OperationalError
 from django.test import Client
 
-from tests.conftest import TOKEN_URL, basic_auth, form_post
+from tests.support.http import TOKEN_URL, basic_auth, form_post
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.ops.logs import RedactSecretsFilter
-from tests.conftest import INTROSPECT_URL, REVOKE_URL, basic_auth, form_post
+from tests.support.http import INTROSPECT_URL, REVOKE_URL, basic_auth, form_post
 
 PASSWORD = "Correct-Horse-7f3a9c-Battery"
 WRONG_PASSWORD = "Wrong-Password-51d0e2-Staple"

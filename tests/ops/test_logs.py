@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from apps.ops.logs import REDACTED, JsonFormatter, RedactSecretsFilter, redact
-from tests.conftest import TOKEN_URL, form_post
+from tests.support.http import TOKEN_URL, form_post
 from tests.test_settings import settings_value
 
 JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
@@ -116,7 +116,7 @@ def test_an_unknown_log_format_is_refused():
 
 @pytest.mark.logs_secrets
 def test_the_suite_wide_log_scan_sees_a_token_before_the_console_redacts_it():
-    from tests.conftest import scanning_logs
+    from tests.support.logs import scanning_logs
 
     with scanning_logs() as scanner:
         logging.getLogger("apps.example").warning("presented %s", "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl")

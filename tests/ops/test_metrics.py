@@ -10,8 +10,8 @@ import pytest
 from django.core.checks import run_checks
 from django.test import Client
 
-from tests.flows import Pkce, approve, redeem, refresh
-from tests.ops.conftest import METRICS_TOKEN, METRICS_URL, sample_value
+from tests.support.flows import Pkce, approve, redeem, refresh
+from tests.support.metrics import METRICS_TOKEN, METRICS_URL, sample_value
 from tests.test_settings import ROOT
 
 CC = {"grant_type": "client_credentials", "scope": "eventcatalog.read"}

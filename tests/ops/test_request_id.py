@@ -7,8 +7,8 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.ops.request_id import current_request_id, request_id_from
-from tests.conftest import TOKEN_URL, basic_auth, form_post
-from tests.oauth.conftest import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
+from tests.support.http import TOKEN_URL, basic_auth, form_post
+from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
 
 
 def test_a_request_id_is_generated_and_echoed(client, db):

@@ -8,7 +8,7 @@ from apps.ratelimit import counters as counters_module
 from apps.ratelimit import middleware
 from apps.ratelimit.counters import LocalCounters, SharedCounters
 from idp.http import client_address
-from tests.conftest import INTROSPECT_URL, TOKEN_URL, basic_auth, form_post, oauth_error
+from tests.support.http import INTROSPECT_URL, TOKEN_URL, basic_auth, form_post, oauth_error
 
 WINDOW_START = 1_800_000_000  # a multiple of every window below: Retry-After is the whole window
 

@@ -6,7 +6,7 @@ import pytest
 from apps.oauth.models import AccessToken
 from apps.resources.models import ApiResource
 from apps.resources.services import plan_token
-from tests.conftest import oauth_error
+from tests.support.http import oauth_error
 
 
 def claims_of(body: dict) -> dict:

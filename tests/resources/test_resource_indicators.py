@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.oauth.models import AccessToken, Grant
-from tests.conftest import TOKEN_URL, basic_auth, form_post, oauth_error
-from tests.flows import REDIRECT_URI, Pkce, approve, authorize_url, redeem, redirect_params, refresh
+from tests.support.flows import REDIRECT_URI, Pkce, approve, authorize_url, redeem, redirect_params, refresh
+from tests.support.http import TOKEN_URL, basic_auth, form_post, oauth_error
 
 SCOPE = "openid profile eventcatalog.read shoppingbasket.fullaccess"
 BASKET = "urn:test:shoppingbasket"

@@ -8,9 +8,18 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.oauth.models import AccessToken, Grant, RefreshToken
-from tests.conftest import basic_auth, form_post, oauth_error
-from tests.flows import REDIRECT_URI, Pkce, approve, authorize_url, redeem, redirect_params, refresh
-from tests.security.conftest import consent_form_data, error_page_code
+from tests.support.flows import (
+    REDIRECT_URI,
+    Pkce,
+    approve,
+    authorize_url,
+    consent_form_data,
+    error_page_code,
+    redeem,
+    redirect_params,
+    refresh,
+)
+from tests.support.http import basic_auth, form_post, oauth_error
 
 SCOPE = "openid shoppingbasket.fullaccess"
 INVALID_GRANT = (400, "invalid_grant")

@@ -14,8 +14,8 @@ from django.test import Client
 
 from apps.consent.models import Consent
 from apps.oauth.models import AccessToken, Grant
-from tests.flows import REDIRECT_URI, Pkce, approve, authorize_url, redeem, redirect_params
-from tests.security.conftest import LOGIN_URL, consent_form_data
+from tests.support.flows import REDIRECT_URI, Pkce, approve, authorize_url, consent_form_data, redeem, redirect_params
+from tests.support.http import LOGIN_URL
 
 SCOPE = "openid shoppingbasket.fullaccess"
 PASSWORD = "correct horse battery staple"

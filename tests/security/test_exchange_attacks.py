@@ -9,8 +9,9 @@ from django.test import Client
 from apps.audit.models import AuditEvent
 from apps.oauth.models import AccessToken, Application, ExchangePolicy
 from apps.resources.models import ApiScope
-from tests.conftest import oauth_error
-from tests.security.conftest import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, resigned, revoke
+from tests.support.forgery import resigned
+from tests.support.http import oauth_error, revoke
+from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
 
 REFUSED = (400, "invalid_request")
 

@@ -22,19 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.oauth.services.clients import ClientCredentials, issue_user_token
-from tests.conftest import INTROSPECT_URL, REVOKE_URL, TOKEN_URL, basic_auth
-from tests.flows import REDIRECT_URI, Pkce, approve, redeem
-from tests.security.conftest import (
-    ACCESS_TOKEN_TYPE,
-    ID_TOKEN_TYPE,
-    LOGIN_URL,
-    TOKEN_EXCHANGE,
-    alg_none,
-    hs256_with_public_key,
-    row_counts,
-    with_claims,
-    with_header,
-)
+from tests.support.flows import REDIRECT_URI, Pkce, approve, redeem
+from tests.support.forgery import alg_none, hs256_with_public_key, with_claims, with_header
+from tests.support.http import INTROSPECT_URL, LOGIN_URL, REVOKE_URL, TOKEN_URL, basic_auth
+from tests.support.tokens import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, TOKEN_EXCHANGE, row_counts
 
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")),

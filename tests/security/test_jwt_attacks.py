@@ -9,13 +9,10 @@ import pytest
 from django.test import Client
 
 from apps.oauth.models import AccessToken
-from tests.conftest import oauth_error
-from tests.security.conftest import (
-    ID_TOKEN_TYPE,
+from tests.support.forgery import (
     INJECTED_KIDS,
     alg_none,
     hs256_with_public_key,
-    introspect,
     part,
     resigned,
     signed_by_stranger,
@@ -23,6 +20,8 @@ from tests.security.conftest import (
     with_claims,
     with_header,
 )
+from tests.support.http import introspect, oauth_error
+from tests.support.tokens import ID_TOKEN_TYPE
 
 INACTIVE = {"active": False}
 

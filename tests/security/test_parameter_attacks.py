@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 
 from apps.oauth.models import AccessToken, Grant
-from tests.conftest import INTROSPECT_URL, REVOKE_URL, TOKEN_URL, basic_auth, form_post, oauth_error
-from tests.flows import REDIRECT_URI, Pkce, authorize_url
-from tests.security.conftest import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, error_page_code
+from tests.support.flows import REDIRECT_URI, Pkce, authorize_url, error_page_code
+from tests.support.http import INTROSPECT_URL, REVOKE_URL, TOKEN_URL, basic_auth, form_post, oauth_error
+from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
 
 ONE_MB = 1024 * 1024
 OVER_DJANGO_LIMIT = 3 * ONE_MB  # DATA_UPLOAD_MAX_MEMORY_SIZE is 2.5 MB

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from django.db import connection
 from django.test import Client
 
-from tests.conftest import TOKEN_URL, basic_auth, form_post
+from tests.support.http import TOKEN_URL, basic_auth, form_post
 
 REDIRECT_URI = "https://web.test/callback"
 
@@ -58,6 +58,16 @@ def approve(browser: Client, client_id: str, scope: str, pkce: Pkce, **extra) ->
         data = {name: value for name, value in form.initial.items() if value is not None}
         response = browser.post("/o/authorize/", {**data, "allow": "Authorize"})
     return redirect_params(response)
+
+
+def error_page_code(response) -> str:
+    """The OAuth error code an authorization error page shows (asserting it is not a redirect)."""
+    assert "Location" not in response, response["Location"]
+    return response.context["error"].error
+
+
+def consent_form_data(response) -> dict[str, str]:
+    return {k: v for k, v in response.context["form"].initial.items() if v is not None}
 
 
 def redeem(api: Client, credentials, code: str, verifier: str | None, redirect_uri: str = REDIRECT_URI):
