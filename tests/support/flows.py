@@ -70,8 +70,8 @@ def consent_form_data(response) -> dict[str, str]:
     return {k: v for k, v in response.context["form"].initial.items() if v is not None}
 
 
-def redeem(api: Client, credentials, code: str, verifier: str | None, redirect_uri: str = REDIRECT_URI):
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+def redeem(api: Client, credentials, code: str, verifier: str | None, redirect_uri: str = REDIRECT_URI, **extra: str):
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, **extra}
     if verifier is not None:
         data["code_verifier"] = verifier
     return form_post(
