@@ -1,5 +1,6 @@
 """DRF authentication for services protected by the IdP: RFC 9068 JWT access tokens checked
-locally against the IdP's JWKS.
+locally against the IdP's JWKS, the verifier plugged into the toolkit's one RFC 6750
+implementation (:mod:`apps.resource_server.bearer`).
 
 Settings, in the service's Django settings::
 
@@ -16,8 +17,8 @@ from typing import Any
 
 import jwt
 from django.conf import settings
-from rest_framework import authentication, exceptions
 
+from apps.resource_server.bearer import BearerAuthentication, InvalidToken
 from apps.resource_server.jose import unverified_header
 from apps.resource_server.jwks import JwksCache, http_fetch
 
@@ -61,17 +62,17 @@ def jwks_for(uri: str) -> JwksCache:
 
 
 def validate_access_token(token: str, *, issuer: str, audience: str, jwks: JwksCache, leeway: float = 30) -> TokenUser:
-    """Check one token as RFC 9068 section 4 asks; raises ``AuthenticationFailed``."""
+    """Check one token as RFC 9068 section 4 asks; raises :class:`InvalidToken`."""
     header = unverified_header(token)
     if header is None:
-        raise exceptions.AuthenticationFailed("Malformed token.")
+        raise InvalidToken("Malformed token.")
     if header.get("typ") not in ACCESS_TOKEN_TYPES:
-        raise exceptions.AuthenticationFailed("Not an access token (typ must be at+jwt).")
+        raise InvalidToken("Not an access token (typ must be at+jwt).")
     if header.get("alg") not in ALGORITHMS:
-        raise exceptions.AuthenticationFailed("Token algorithm not accepted.")
+        raise InvalidToken("Token algorithm not accepted.")
     key = jwks.key_for(header.get("kid"))  # jku, x5u and embedded jwk headers are ignored
     if key is None:
-        raise exceptions.AuthenticationFailed("Unknown signing key.")
+        raise InvalidToken("Unknown signing key.")
     try:
         claims = jwt.decode(
             token,
@@ -83,9 +84,9 @@ def validate_access_token(token: str, *, issuer: str, audience: str, jwks: JwksC
             options={"require": REQUIRED_CLAIMS},
         )
     except jwt.ExpiredSignatureError:
-        raise exceptions.AuthenticationFailed("Token expired.") from None
+        raise InvalidToken("Token expired.") from None
     except jwt.PyJWTError as error:
-        raise exceptions.AuthenticationFailed(f"Token rejected: {error}") from None
+        raise InvalidToken(f"Token rejected: {error}") from None
     return TokenUser(
         sub=claims["sub"],
         client_id=claims["client_id"],
@@ -95,26 +96,22 @@ def validate_access_token(token: str, *, issuer: str, audience: str, jwks: JwksC
     )
 
 
-class JwtAccessTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <token>`` only (RFC 6750 2.1): a token in the query string is refused."""
+class JwtAccessTokenAuthentication(BearerAuthentication):
+    """``Authorization: Bearer <token>`` (RFC 6750 section 2.1) with an RFC 9068 access token
+    for this service (``RESOURCE_SERVER``); ``request.auth`` is its claims. The challenges
+    name realm ``api``."""
 
-    def authenticate(self, request):
-        if "access_token" in request.query_params:
-            raise exceptions.AuthenticationFailed("Send the access token in the Authorization header.")
-        parts = authentication.get_authorization_header(request).split()
-        if not parts or parts[0].lower() != b"bearer":
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+    realm = "api"
+
+    def verify(self, token: str) -> TokenUser:
         config = _config()
-        user = validate_access_token(
-            parts[1].decode("ascii", "replace"),
+        return validate_access_token(
+            token,
             issuer=config["ISSUER"],
             audience=config["AUDIENCE"],
             jwks=jwks_for(config["JWKS_URI"]),
             leeway=config["LEEWAY_SECONDS"],
         )
-        return user, user.claims
 
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="api"'
+    def auth_for(self, principal: TokenUser, token: str) -> dict[str, Any]:
+        return principal.claims

@@ -4,6 +4,8 @@ from collections.abc import Collection, Mapping
 
 from rest_framework import permissions
 
+from apps.resource_server.bearer import InsufficientScope, realm_of
+
 
 def required_scopes_for(required: object, method: str) -> frozenset[str]:
     """The scopes ``method`` needs, from a view's ``required_scopes``; empty means refused.
@@ -27,15 +29,18 @@ class HasScopes(permissions.BasePermission):
         class EventView(APIView):
             required_scopes = {"GET": ["eventcatalog.read"], "POST": ["eventcatalog.write"]}
 
-    A list instead of a dict applies to every method. Missing scope: 403. A view, or a
-    method, with no scope listed is refused, not opened: a public endpoint does not use
-    this permission (see :func:`required_scopes_for` for HEAD and OPTIONS)."""
+    A list instead of a dict applies to every method. Missing scope: 403 ``insufficient_scope``
+    with the RFC 6750 challenge naming the scopes needed (section 3.1). A view, or a method,
+    with no scope listed is refused, not opened: a public endpoint does not use this
+    permission (see :func:`required_scopes_for` for HEAD and OPTIONS). No token: DRF's 401."""
 
     message = "insufficient_scope"
 
     def has_permission(self, request, view) -> bool:
         scopes = getattr(request.user, "scopes", None)
         if scopes is None:
-            return False
+            return False  # not authenticated by a token: DRF answers 401 with the challenge
         required = required_scopes_for(getattr(view, "required_scopes", None), request.method)
-        return bool(required) and required <= scopes
+        if not required or not required <= scopes:
+            raise InsufficientScope(required, realm=realm_of(request))
+        return True

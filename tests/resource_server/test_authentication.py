@@ -176,12 +176,20 @@ def test_missing_scope_is_403_and_missing_token_is_401(fetches):
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_token_in_the_query_string_is_401(fetches):
-    assert call(None, query=f"?access_token={token_for('eventcatalog.read')}").status_code == 401
+def test_token_in_the_query_string_is_invalid_request(fetches):
+    # RFC 6750 section 3.1: a token sent another way than the header is a malformed request
+    # (400 invalid_request; it was 401), the same answer as the management API's and /metrics'.
+    response = call(None, query=f"?access_token={token_for('eventcatalog.read')}")
+    assert (response.status_code, response.data) == (400, {"detail": "invalid_request"})
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="api", error="invalid_request", '
+        'error_description="Send the access token in the Authorization header, not in the URL or body."'
+    )
 
 
-@pytest.mark.parametrize("header", ["Bearer a b", "Bearer garbage", "Bearer e30.e30.e30"])
+@pytest.mark.parametrize("header", ["Bearer garbage", "Bearer e30.e30.e30"])
 def test_malformed_authorization_is_401(fetches, header):
+    # "Bearer a b" (two tokens) is a malformed header: 400 invalid_request, in test_bearer.py.
     request = APIRequestFactory().get("/events/", HTTP_AUTHORIZATION=header)
     response = EventView.as_view()(request)
     assert response.status_code == 401
