@@ -2,10 +2,11 @@
 the IdP verifies every token that comes back to it (signature with our published keys,
 ``typ``, ``iss``, expiry, and the stored row: not revoked), plus ``aud`` = ``idp-admin``.
 
-Errors follow RFC 6750 section 3: 401 ``invalid_token``, 403 ``insufficient_scope`` (with
-the ``scope`` needed), 400 ``invalid_request``, each with its ``WWW-Authenticate`` challenge.
-No session or cookie authentication: nothing here can be reached by a browser's ambient
-credentials, so there is no CSRF surface.
+The verifier is in-process (:func:`admin_caller`); reading the header, the errors and their
+challenges are the resource-server toolkit's RFC 6750 implementation
+(:mod:`apps.resource_server.bearer`): 401 ``invalid_token``, 403 ``insufficient_scope`` (with
+the ``scope`` needed), 400 ``invalid_request``. No session or cookie authentication: nothing
+here can be reached by a browser's ambient credentials, so there is no CSRF surface.
 """
 
 from dataclasses import dataclass
@@ -13,12 +14,13 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions
-from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework import permissions
 
 from apps.management_api.parsers import RequestTooLarge
 from apps.oauth.errors import OAuth2Error
 from apps.oauth.services.token_verification import active_access_token
+from apps.resource_server import bearer
+from apps.resource_server.bearer import BearerAuthentication, InsufficientScope, InvalidToken
 
 AUDIENCE = "idp-admin"
 READ_SCOPE = "idp.admin.read"
@@ -37,83 +39,45 @@ class AdminCaller:
     is_authenticated: bool = True
 
 
-class BearerError(exceptions.APIException):
-    """An RFC 6750 section 3.1 error: rendered as ``{"error", "error_description"}`` with the
-    matching ``WWW-Authenticate`` challenge by :func:`exception_handler`."""
-
-    error = ""
-    scope = ""
-
-    def challenge(self) -> str:
-        params = [f'realm="{REALM}"', f'error="{self.error}"', f'error_description="{self.detail}"']
-        if self.scope:
-            params.append(f'scope="{self.scope}"')
-        return "Bearer " + ", ".join(params)
-
-
-class InvalidRequest(BearerError):
-    status_code = 400
-    error = "invalid_request"
-
-
-class InvalidToken(BearerError, exceptions.AuthenticationFailed):
-    status_code = 401
-    error = "invalid_token"
-
-
-class InsufficientScope(BearerError, exceptions.PermissionDenied):
-    status_code = 403
-    error = "insufficient_scope"
-
-    def __init__(self, scope: str) -> None:
-        super().__init__(f"This request needs the {scope} scope.")
-        self.scope = scope
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     if isinstance(exc, RequestDataTooBig):
         # Django refuses a body beyond DATA_UPLOAD_MAX_MEMORY_SIZE when DRF reads it, before
         # the parser's own, smaller bound: the same JSON answer, not Django's HTML 400 page.
         exc = RequestTooLarge()
-    response = drf_exception_handler(exc, context)
-    if isinstance(exc, BearerError) and response is not None:
-        response.data = {"error": exc.error, "error_description": str(exc.detail)}
-        response["WWW-Authenticate"] = exc.challenge()
-    return response
+    return bearer.exception_handler(exc, context)
 
 
-class IdpAccessTokenAuthentication(authentication.BaseAuthentication):
+def admin_caller(token: str) -> AdminCaller:
+    """The in-process verifier: a token of ours for ``idp-admin``, from an active client,
+    obtained with client credentials; raises :class:`InvalidToken`."""
+    try:
+        claims, row = active_access_token(token, what="The access token")
+    except OAuth2Error as error:
+        raise InvalidToken(error.description) from None
+    audiences = claims.get("aud")
+    if AUDIENCE not in (audiences if isinstance(audiences, list) else [audiences]):
+        raise InvalidToken(f"The access token is not for this API (its aud must include {AUDIENCE}).")
+    # Automation only: a user's token, even from a client granted these scopes, would give
+    # every user who signs in to that client the operators' powers.
+    if row.user is not None:
+        raise InvalidToken("The management API takes client-credentials tokens only.")
+    # Disabling a client cuts off the tokens it already holds, as token exchange does.
+    if not row.application.is_active:
+        raise InvalidToken("The access token's client is disabled.")
+    return AdminCaller(
+        client_id=str(claims.get("client_id", "")),
+        subject=str(claims["sub"]),
+        scopes=frozenset(str(claims.get("scope", "")).split()),
+    )
+
+
+class IdpAccessTokenAuthentication(BearerAuthentication):
     """``Authorization: Bearer <JWT>`` (RFC 6750 section 2.1) with a token of ours for ``idp-admin``."""
 
-    def authenticate(self, request) -> tuple[AdminCaller, dict[str, Any]] | None:
-        parts = authentication.get_authorization_header(request).split()
-        if not parts or parts[0].lower() != b"bearer":
-            return None  # no credentials: 401 without an error code (RFC 6750 section 3.1)
-        if len(parts) != 2:
-            raise InvalidRequest("The Authorization header must be 'Bearer <token>'.")
-        try:
-            claims, row = active_access_token(parts[1].decode("ascii", "replace"), what="The access token")
-        except OAuth2Error as error:
-            raise InvalidToken(error.description) from None
-        audiences = claims.get("aud")
-        if AUDIENCE not in (audiences if isinstance(audiences, list) else [audiences]):
-            raise InvalidToken(f"The access token is not for this API (its aud must include {AUDIENCE}).")
-        # Automation only: a user's token, even from a client granted these scopes, would give
-        # every user who signs in to that client the operators' powers.
-        if row.user is not None:
-            raise InvalidToken("The management API takes client-credentials tokens only.")
-        # Disabling a client cuts off the tokens it already holds, as token exchange does.
-        if not row.application.is_active:
-            raise InvalidToken("The access token's client is disabled.")
-        caller = AdminCaller(
-            client_id=str(claims.get("client_id", "")),
-            subject=str(claims["sub"]),
-            scopes=frozenset(str(claims.get("scope", "")).split()),
-        )
-        return caller, claims
+    realm = REALM
 
-    def authenticate_header(self, request) -> str:
-        return f'Bearer realm="{REALM}"'
+    def verify(self, token: str) -> AdminCaller:
+        return admin_caller(token)
 
 
 class AdminScopes(permissions.BasePermission):
@@ -121,10 +85,10 @@ class AdminScopes(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if not isinstance(request.user, AdminCaller):
-            return False  # DRF answers 401 with our authenticate_header
+            return False  # DRF answers 401 with the authentication's challenge
         required = READ_SCOPE if request.method in permissions.SAFE_METHODS else WRITE_SCOPE
         if required not in request.user.scopes:
-            raise InsufficientScope(required)
+            raise InsufficientScope([required], realm=REALM)
         return True
 
 

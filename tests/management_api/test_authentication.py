@@ -114,3 +114,73 @@ def test_a_users_token_is_invalid_token_even_from_a_client_with_the_scopes(clien
     response = call(client, "delete", "resources/idp-admin/", token)
     assert_invalid_token(response)
     assert "client-credentials tokens only" in response.json()["error_description"]
+
+
+# --- RFC 6750 through the toolkit's implementation (apps/resource_server/bearer.py), exactly -------
+
+NO_ERROR = 'Bearer realm="idp-admin"'
+IN_QUERY_OR_BODY = (
+    'Bearer realm="idp-admin", error="invalid_request", '
+    'error_description="Send the access token in the Authorization header, not in the URL or body."'
+)
+
+
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Token abc", "Bearer"])
+def test_another_scheme_or_no_token_is_401_without_an_error_code(client, authorization):
+    response = client.get("/api/admin/clients/", HTTP_AUTHORIZATION=authorization)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == NO_ERROR
+    assert "error" not in response.json()
+
+
+@pytest.mark.parametrize("authorization", ["Bearer {token} {token}", "Bearer {token},", "Bearer a=b"])
+def test_two_tokens_or_a_malformed_header_is_invalid_request(client, write_token, authorization):
+    response = client.get("/api/admin/clients/", HTTP_AUTHORIZATION=authorization.format(token=write_token))
+    assert response.status_code == 400
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="idp-admin", error="invalid_request", '
+        "error_description=\"The Authorization header must be 'Bearer <token>'.\""
+    )
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_token_in_the_query_is_invalid_request(client, write_token):
+    response = client.get(f"/api/admin/clients/?access_token={write_token}")
+    assert response.status_code == 400
+    assert response["WWW-Authenticate"] == IN_QUERY_OR_BODY
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "Send the access token in the Authorization header, not in the URL or body.",
+    }
+
+
+def test_token_in_a_form_body_is_invalid_request_even_with_the_header(client, write_token):
+    response = form_post(
+        client, "/api/admin/resources/", {"access_token": write_token}, HTTP_AUTHORIZATION=f"Bearer {write_token}"
+    )
+    assert response.status_code == 400
+    assert response["WWW-Authenticate"] == IN_QUERY_OR_BODY
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_bad_token_challenge_is_exact(client):
+    response = call(client, "get", "clients/", "not-a-jwt")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="idp-admin", error="invalid_token", '
+        'error_description="The access token is not acceptable: not a JWT."'
+    )
+    assert response.json()["error"] == "invalid_token"
+
+
+def test_missing_scope_challenge_is_exact(client, read_token):
+    response = call(client, "delete", "resources/eventcatalog/", read_token)
+    assert response.status_code == 403
+    assert response["WWW-Authenticate"] == (
+        'Bearer realm="idp-admin", error="insufficient_scope", '
+        f'error_description="This request needs the {WRITE_SCOPE} scope.", scope="{WRITE_SCOPE}"'
+    )
+    assert response.json() == {
+        "error": "insufficient_scope",
+        "error_description": f"This request needs the {WRITE_SCOPE} scope.",
+    }
