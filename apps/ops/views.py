@@ -8,7 +8,10 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from apps.ops import health, metrics
+from apps.resource_server.bearer import BearerError, InvalidToken, verified
 from idp.conf import idp_settings
+
+METRICS_REALM = "metrics"
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -33,19 +36,12 @@ def readyz(request: HttpRequest) -> HttpResponse:
     return _no_store(JsonResponse(body, status=200 if ready else 503))
 
 
-def _presented_token(request: HttpRequest) -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-def metrics_allowed(request: HttpRequest) -> bool:
-    """A bearer token equal to METRICS_TOKEN (compared in constant time), or nothing at all
-    when the operator said so with METRICS_ALLOW_UNAUTHENTICATED and set no token."""
+def metrics_token(token: str) -> None:
+    """The in-process verifier of /metrics: the bearer token equals METRICS_TOKEN, compared in
+    constant time; with no METRICS_TOKEN set, no token is right."""
     expected = idp_settings.METRICS_TOKEN
-    if not expected:
-        return idp_settings.METRICS_ALLOW_UNAUTHENTICATED
-    presented = _presented_token(request)
-    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise InvalidToken("Not the metrics token.")
 
 
 @require_GET
@@ -54,8 +50,11 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     that does not exist."""
     if not idp_settings.METRICS_ENABLED:
         raise Http404
-    if not metrics_allowed(request):
-        response = HttpResponse(status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return _no_store(response)
+    # Open only when the operator said so and set no token (a set token always wins).
+    if idp_settings.METRICS_TOKEN or not idp_settings.METRICS_ALLOW_UNAUTHENTICATED:
+        try:
+            verified(request, metrics_token, realm=METRICS_REALM)
+        except BearerError as error:
+            # The challenge names the error; the body stays empty: a scraper reads the status.
+            return _no_store(HttpResponse(status=error.status_code, headers=error.headers()))
     return _no_store(HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST))

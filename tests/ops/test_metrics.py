@@ -26,13 +26,25 @@ def test_metrics_are_off_by_default(client, db):
     assert client.get(METRICS_URL, HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}").status_code == 404
 
 
+WRONG_TOKEN = 'Bearer realm="metrics", error="invalid_token", error_description="Not the metrics token."'
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", f"Basic {METRICS_TOKEN}", "Bearer "])
-def test_a_scrape_without_the_token_is_refused(client, metrics_enabled, authorization):
+@pytest.mark.parametrize(
+    "authorization, challenge",
+    [
+        # No Bearer credentials presented: no error code (RFC 6750 section 3.1).
+        (None, 'Bearer realm="metrics"'),
+        (f"Basic {METRICS_TOKEN}", 'Bearer realm="metrics"'),
+        ("Bearer ", 'Bearer realm="metrics"'),
+        ("Bearer wrong-token", WRONG_TOKEN),
+    ],
+)
+def test_a_scrape_without_the_token_is_refused(client, metrics_enabled, authorization, challenge):
     headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
     response = client.get(METRICS_URL, **headers)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert response["WWW-Authenticate"] == challenge
     assert response.content == b""
 
 
@@ -181,3 +193,47 @@ def test_gunicorn_starts_from_empty_metric_files_and_forgets_dead_workers(tmp_pa
     assert not (tmp_path / "gauge_livesum_456.db").exists()
     config["on_starting"](server=None)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- RFC 6750 through the toolkit's implementation (apps/resource_server/bearer.py), exactly -------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path, authorization, challenge",
+    [
+        (
+            METRICS_URL,
+            f"Bearer {METRICS_TOKEN} {METRICS_TOKEN}",
+            'Bearer realm="metrics", error="invalid_request", '
+            "error_description=\"The Authorization header must be 'Bearer <token>'.\"",
+        ),
+        (
+            f"{METRICS_URL}?access_token={METRICS_TOKEN}",
+            None,
+            'Bearer realm="metrics", error="invalid_request", '
+            'error_description="Send the access token in the Authorization header, not in the URL or body."',
+        ),
+    ],
+)
+def test_two_tokens_or_a_token_in_the_query_is_invalid_request(client, metrics_enabled, path, authorization, challenge):
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = client.get(path, **headers)
+    assert response.status_code == 400
+    assert response["WWW-Authenticate"] == challenge
+    assert response["Cache-Control"] == "no-store"
+    assert response.content == b""  # the challenge names the error; a scraper reads the status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer"])
+def test_the_scheme_is_case_insensitive(client, metrics_enabled, scheme):
+    assert client.get(METRICS_URL, HTTP_AUTHORIZATION=f"{scheme} {METRICS_TOKEN}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_with_no_token_set_every_token_is_invalid_token(client, settings):
+    settings.IDP = {**settings.IDP, "METRICS_ENABLED": True, "METRICS_TOKEN": ""}
+    response = client.get(METRICS_URL, HTTP_AUTHORIZATION="Bearer anything")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == WRONG_TOKEN
