@@ -5,7 +5,9 @@ an active and a next key per algorithm (apps/oauth/keys.py). A 2048-bit RSA key 
 0.14 s to generate; across the suite that was most of the run time. The keys are generated
 once per session instead, by the application's own generator, and each test gets them in
 the same order: within one test no pooled key is handed out twice, so every key a test
-creates has its own kid, as with real generation.
+creates has its own kid, as with real generation. Across tests the keys repeat: a failure
+that depends on one key's value (a kid starting with "-" read as an option by a command's
+argument parser, say) shows in every test that takes that key, for one session only.
 """
 
 import threading
