@@ -12,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from apps.oauth.models import AccessToken, Application, ConfigGeneration
 from apps.oauth.services.client_config import GENERATION_ROW
 from apps.oauth.services.clients import rotate_client_secret
-from apps.oauth.tokens import issue_access_token, record_access_token
+from apps.oauth.tokens import access_token_row, issue_access_token
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.services import plan_token
+from idp.sql import insert_rows
 from tests.support.http import JWKS_URL, TOKEN_URL, basic_auth, form_post, oauth_error
 from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
 
@@ -154,7 +155,7 @@ def test_inserted_row_is_what_save_would_store(apis, catalog_admin):
     client = catalog_admin.client
     plan = plan_token(allowed_scopes=client.allowed_scope_objects(), requested_scopes=["eventcatalog.read"])
     issued = issue_access_token(client_id=client.client_id, user=None, plan=plan)
-    record_access_token(issued=issued, application=client, user=None)
+    insert_rows(access_token_row(issued=issued, application=client, user=None))  # as the token endpoint does
     row = AccessToken.objects.get(jti=issued.jti)
     assert row.token == ""  # RFC 9700: never the bearer token itself
     assert row.token_checksum == hashlib.sha256(issued.token.encode()).hexdigest()
