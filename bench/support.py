@@ -24,9 +24,9 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from apps.demo_data.services import seed_demo  # noqa: E402
 from apps.oauth.models import AccessToken, Application  # noqa: E402
-from apps.oauth.services.clients import issue_user_token  # noqa: E402
-from apps.oauth.services.demo import seed_demo  # noqa: E402
+from apps.tokens.issuance import issue_user_token  # noqa: E402
 
 
 def alice_token() -> str:
@@ -80,12 +80,12 @@ def fill(rows: int) -> dict:
 
 def validate(count: int = 20_000) -> dict:
     """Per-call time of the toolkit's validate_access_token on a cached JWKS, both algorithms."""
-    from apps.oauth.keys import jwks_document
-    from apps.oauth.tokens import issue_access_token
+    from apps.keys.services import jwks_document
     from apps.resource_server.authentication import validate_access_token
     from apps.resource_server.jwks import JwksCache
     from apps.resources.models import ApiResource
     from apps.resources.services import TokenPlan
+    from apps.tokens.issuance import issue_access_token
     from idp.conf import idp_settings
 
     call_command("migrate", verbosity=0)

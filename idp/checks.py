@@ -245,7 +245,7 @@ def issuer(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 
     No trailing "/": tokens and discovery carry the issuer verbatim and resource servers
     compare it exactly (RFC 8414 section 3.3, RFC 9068 section 4), while every URL we publish
-    is built from it without the slash (``ISSUER.rstrip("/")`` in apps/oauth), so
+    is built from it without the slash (``ISSUER.rstrip("/")`` in apps/endpoints and apps/tokens), so
     "https://idp.example.com/" would be one issuer in tokens and look like another in every
     URL and in the demo's ``IDP_URL``. One spelling, without the slash, leaves no doubt.
     """
@@ -316,7 +316,7 @@ def oidc_issuer(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 
 @register(TAG)
 def service_endpoints(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
-    """ServiceEndpointMiddleware (apps/oauth/middleware.py) resolves these names on the first
+    """ServiceEndpointMiddleware (apps/endpoints/middleware.py) resolves these names on the first
     request; a wrong one would fail that request and every one after it."""
     names = _value("SERVICE_ENDPOINTS")
     if not SHAPES["SERVICE_ENDPOINTS"][0](names):
@@ -342,7 +342,7 @@ REQUEST_ID = "apps.ops.middleware.RequestIdMiddleware"
 REQUEST_METRICS = "apps.ops.middleware.RequestMetricsMiddleware"
 SECURITY = "django.middleware.security.SecurityMiddleware"
 RATE_LIMIT = "apps.ratelimit.middleware.RateLimitMiddleware"
-SERVICE_ENDPOINTS = "apps.oauth.middleware.ServiceEndpointMiddleware"
+SERVICE_ENDPOINTS = "apps.endpoints.middleware.ServiceEndpointMiddleware"
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
 CSRF = "django.middleware.csrf.CsrfViewMiddleware"
 AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"

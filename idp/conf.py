@@ -23,9 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEY_CACHE_SECONDS": 30,
     # Longest a process reuses a client's configuration (scopes, APIs, exchange policies)
     # that changed without Django signals (QuerySet.update(), raw SQL). Saves through the
-    # ORM or the admin apply on the next request (apps/oauth/services/client_config.py).
+    # ORM or the admin apply on the next request (apps/clients/config_cache.py).
     "CLIENT_CONFIG_MAX_AGE_SECONDS": 60,
-    # URL names served past the browser middleware (apps/oauth/middleware.py).
+    # URL names served past the browser middleware (apps/endpoints/middleware.py).
     "SERVICE_ENDPOINTS": [
         "oauth2_provider:token",
         "oauth2_provider:introspect",

@@ -2,11 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from apps.accounts.views import HomeView
-from apps.oauth import views as oauth_views
+from apps.endpoints import views as oauth_views
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
-    path("o/", include("apps.oauth.urls")),
+    path("o/", include("apps.endpoints.urls")),
     path(
         ".well-known/openid-configuration",
         oauth_views.MetadataView.as_view(openid=True),

@@ -3,8 +3,8 @@
 
 import pytest
 
-from apps.oauth.keys import clear_key_cache
-from apps.oauth.services.client_config import clear_client_cache
+from apps.clients.config_cache import clear_client_cache
+from apps.keys.services import clear_key_cache
 from tests.support.logs import scanning_logs
 
 pytest_plugins = ["tests.support.key_pool", "tests.support.fixtures"]

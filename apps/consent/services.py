@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from apps.consent.models import Consent
 from apps.oauth.models import Application
-from apps.oauth.services.revocation import revoke_client_tokens
 from apps.resources.models import ApiResource, ApiScope
+from apps.tokens.revocation import revoke_client_tokens
 from idp.conf import idp_settings
 
 

@@ -17,10 +17,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import permissions
 
 from apps.management_api.parsers import RequestTooLarge
-from apps.oauth.errors import OAuth2Error
-from apps.oauth.services.token_verification import active_access_token
+from apps.protocol.errors import OAuth2Error
 from apps.resource_server import bearer
 from apps.resource_server.bearer import BearerAuthentication, InsufficientScope, InvalidToken
+from apps.tokens.verification import active_access_token
 
 AUDIENCE = "idp-admin"
 READ_SCOPE = "idp.admin.read"

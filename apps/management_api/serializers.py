@@ -7,9 +7,9 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from apps.accounts.claims import USER_CLAIMS
 from apps.audit.models import AuditEvent
 from apps.oauth.models import Application, ExchangePolicy, GrantType
+from apps.resources.claims import USER_CLAIMS
 from apps.resources.models import ApiResource, ApiScope
 
 

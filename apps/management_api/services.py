@@ -9,8 +9,8 @@ from django.db import models, transaction
 from rest_framework.serializers import BaseSerializer
 
 from apps.audit import services as audit
+from apps.clients.services import ClientCredentials, rotate_client_secret, save_client
 from apps.oauth.models import Application
-from apps.oauth.services.clients import ClientCredentials, rotate_client_secret, save_client
 from apps.resources.models import ApiResource, ApiScope
 
 MANAGEMENT_API_CHANGE = "management_api.change"

@@ -14,7 +14,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.defaults import server_error as django_server_error
 
-from apps.oauth.errors import TemporarilyUnavailable, error_response
+from apps.protocol.errors import TemporarilyUnavailable, error_response
 
 RETRY_AFTER_SECONDS = 2
 

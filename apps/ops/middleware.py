@@ -1,5 +1,5 @@
 """The first two middleware of every request, service endpoints included (they come before
-apps.oauth.middleware.ServiceEndpointMiddleware, which ends the chain for those)."""
+apps.endpoints.middleware.ServiceEndpointMiddleware, which ends the chain for those)."""
 
 import time
 from collections.abc import Callable

@@ -31,10 +31,10 @@ from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
 
-from apps.oauth.errors import TemporarilyUnavailable, error_response
-from apps.oauth.middleware import service_path
-from apps.oauth.services.client_auth import claimed_client_id
-from apps.oauth.views import parse_form
+from apps.clients.authentication import claimed_client_id
+from apps.endpoints.middleware import service_path
+from apps.protocol.errors import TemporarilyUnavailable, error_response
+from apps.protocol.forms import parse_form
 from apps.ratelimit.limits import Limit, Limiter, now
 from idp.conf import idp_settings
 from idp.http import client_address

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from apps.accounts.claims import USER_CLAIMS
+from apps.resources.claims import USER_CLAIMS
 
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 scope_token_validator = RegexValidator(r"^[\x21\x23-\x5B\x5D-\x7E]+$", "Not a valid RFC 6749 scope token.")

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 
-from apps.oauth.errors import InvalidScope, InvalidTarget, shown
+from apps.protocol.errors import InvalidScope, InvalidTarget, shown
 from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, ApiResource, ApiScope, validate_absolute_uri
 from idp.conf import idp_settings
 

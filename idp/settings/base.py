@@ -58,6 +58,15 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.resources",
     "apps.oauth",
+    "apps.protocol",
+    "apps.keys",
+    "apps.clients",
+    "apps.tokens",
+    "apps.provider",
+    "apps.grants",
+    "apps.authorize",
+    "apps.endpoints",
+    "apps.demo_data",
     "apps.audit",
     "apps.consent",
     "apps.ops",
@@ -76,7 +85,7 @@ MIDDLEWARE = [
     "apps.ratelimit.middleware.RateLimitMiddleware",
     # The token, introspection and revocation endpoints and the JWKS stop here: what
     # follows is for browsers.
-    "apps.oauth.middleware.ServiceEndpointMiddleware",
+    "apps.endpoints.middleware.ServiceEndpointMiddleware",
     # Serves the admin's static files under gunicorn without a separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -181,8 +190,8 @@ PASSWORD_HASHERS = [
     # Human passwords: slow on purpose.
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
-    # Client secrets: 256 random bits, so a single keyed hash is enough (see apps/oauth/secrets.py).
-    "apps.oauth.secrets.RandomSecretHasher",
+    # Client secrets: 256 random bits, so a single keyed hash is enough (see apps/clients/secrets.py).
+    "apps.clients.secrets.RandomSecretHasher",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -272,12 +281,12 @@ OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth.IDToken"
 
 OAUTH2_PROVIDER = {
     # DOT's seams: our server (grants), validator (policy + persistence), backend (request parsing).
-    "OAUTH2_SERVER_CLASS": "apps.oauth.server.Server",
-    "OIDC_SERVER_CLASS": "apps.oauth.server.Server",
-    "OAUTH2_VALIDATOR_CLASS": "apps.oauth.validators.OAuth2Validator",
-    "OAUTH2_BACKEND_CLASS": "apps.oauth.backends.OAuthLibCore",
+    "OAUTH2_SERVER_CLASS": "apps.provider.server.Server",
+    "OIDC_SERVER_CLASS": "apps.provider.server.Server",
+    "OAUTH2_VALIDATOR_CLASS": "apps.provider.validators.OAuth2Validator",
+    "OAUTH2_BACKEND_CLASS": "apps.provider.backends.OAuthLibCore",
     "SCOPES_BACKEND_CLASS": "apps.resources.scopes.DatabaseScopes",
-    "CLIENT_SECRET_GENERATOR_CLASS": "apps.oauth.secrets.ClientSecretGenerator",
+    "CLIENT_SECRET_GENERATOR_CLASS": "apps.clients.secrets.ClientSecretGenerator",
     "CLIENT_SECRET_HASHER": "idp_secret_sha256",
     "OIDC_ENABLED": True,
     # The issuer DOT itself writes into RFC 9207 "iss" authorization-response parameters
@@ -287,7 +296,7 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
-    # Our logout view revokes the client's tokens itself (apps/oauth/views.py).
+    # Our logout view revokes the client's tokens itself (apps/endpoints/views.py).
     "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
     "PKCE_REQUIRED": True,
     "ROTATE_REFRESH_TOKEN": True,
@@ -308,11 +317,11 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
-    "APPLICATION_ADMIN_CLASS": "apps.oauth.admin.ApplicationAdmin",
-    "ACCESS_TOKEN_ADMIN_CLASS": "apps.oauth.admin.AccessTokenAdmin",
-    "REFRESH_TOKEN_ADMIN_CLASS": "apps.oauth.admin.RefreshTokenAdmin",
-    "GRANT_ADMIN_CLASS": "apps.oauth.admin.GrantAdmin",
-    "ID_TOKEN_ADMIN_CLASS": "apps.oauth.admin.IDTokenAdmin",
+    "APPLICATION_ADMIN_CLASS": "apps.console.admin.ApplicationAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "apps.console.admin.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "apps.console.admin.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "apps.console.admin.GrantAdmin",
+    "ID_TOKEN_ADMIN_CLASS": "apps.console.admin.IDTokenAdmin",
 }
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()

@@ -110,7 +110,7 @@ def test_admin_changes_are_audited(admin_client, apis):
 
 
 def test_rotate_keys_action(admin_client, db):
-    from apps.oauth.keys import get_signing_key
+    from apps.keys.services import get_signing_key
 
     old = get_signing_key("RS256").kid
     key = SigningKey.objects.get(kid=old)
@@ -131,7 +131,7 @@ def test_non_staff_users_get_no_admin_page(db, path):
 
 def test_dashboard_counts_tokens_and_exchanges_of_the_last_day(admin_client, apis, make_client, client):
     from apps.audit import services as audit
-    from apps.oauth.keys import get_signing_key
+    from apps.keys.services import get_signing_key
 
     service = make_client("svc", scopes=["eventcatalog.read"])
     for _ in range(3):

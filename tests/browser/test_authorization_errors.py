@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 
-from apps.oauth.services.clients import save_client
+from apps.clients.services import save_client
 from apps.resources.models import ApiResource, ApiScope
 from tests.support.flows import Pkce
 from tests.support.flows import authorize_url as _authorize_url

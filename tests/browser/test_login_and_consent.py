@@ -7,8 +7,8 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 
+from apps.clients.services import save_client
 from apps.consent.models import Consent
-from apps.oauth.services.clients import save_client
 from apps.resources.models import ApiResource, ApiScope
 from tests.support.flows import Pkce, authorize_url
 from tests.support.http import basic_auth

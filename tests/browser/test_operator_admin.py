@@ -8,8 +8,8 @@ import requests
 from django.contrib.auth import get_user_model
 
 from apps.oauth.models import AccessToken, Application, ExchangePolicy
-from apps.oauth.services.clients import issue_user_token
 from apps.resources.models import ApiResource, ApiScope
+from apps.tokens.issuance import issue_user_token
 
 PASSWORD = "operator-password-for-tests"
 

@@ -6,9 +6,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
+from apps.clients.services import save_client
 from apps.oauth.models import AccessToken, Application
-from apps.oauth.services.clients import issue_user_token, save_client
 from apps.resources.models import ApiResource, ApiScope
+from apps.tokens.issuance import issue_user_token
 
 PASSWORD = "operator-password-for-tests"
 GROUPS = importlib.import_module("apps.console.migrations.0001_operator_groups").GROUPS

@@ -90,7 +90,7 @@ def test_seed_is_idempotent_and_only_the_latest_credentials_work(client):
 
 @pytest.mark.django_db
 def test_seeded_basket_exchanges_alices_token_for_discount(client, settings):
-    from apps.oauth.services.clients import issue_user_token
+    from apps.tokens.issuance import issue_user_token
 
     demo = seed()
     alice = get_user_model().objects.get(username="alice")

@@ -15,9 +15,9 @@ from oauth2_provider.models import set_token_value
 from apps.audit import services as audit
 from apps.audit.models import AuditEvent
 from apps.consent.services import remember_consent
-from apps.oauth.keys import get_signing_key
+from apps.keys.services import get_signing_key
 from apps.oauth.models import ExchangePolicy, Grant, IDToken, RefreshToken, SigningKey
-from apps.oauth.services.clients import issue_user_token
+from apps.tokens.issuance import issue_user_token
 
 User = get_user_model()
 # What django-axes records of a sign-in, in each of its three models.

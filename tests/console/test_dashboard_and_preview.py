@@ -3,7 +3,7 @@ are not changelists: the dashboard on the admin index and a client's token previ
 
 from django.contrib.auth import get_user_model
 
-from apps.oauth.keys import get_signing_key
+from apps.keys.services import get_signing_key
 from tests.oauth.test_token_preview import claims_in
 from tests.support.admin import permissions
 
@@ -60,7 +60,7 @@ def test_with_view_user_a_username_is_typed_not_picked(apis, make_client, operat
 def test_filters_offer_only_what_the_list_holds_or_the_operator_may_view(apis, make_client, operator_client):
     from django.contrib.auth import get_user_model
 
-    from apps.oauth.services.clients import issue_user_token
+    from apps.tokens.issuance import issue_user_token
 
     used = make_client(
         "client-with-tokens",

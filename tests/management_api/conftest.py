@@ -4,8 +4,8 @@ from collections.abc import Callable
 
 import pytest
 
+from apps.clients.services import ClientCredentials
 from apps.management_api.authentication import READ_SCOPE, WRITE_SCOPE
-from apps.oauth.services.clients import ClientCredentials
 from tests.support.management_api import call
 
 

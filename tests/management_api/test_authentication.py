@@ -8,9 +8,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.utils import timezone
 
 from apps.management_api.authentication import READ_SCOPE, WRITE_SCOPE
-from apps.oauth.services.clients import issue_user_token
-from apps.oauth.tokens import issue_access_token, store_access_token
 from apps.resources.services import plan_token
+from apps.tokens.issuance import issue_access_token, issue_user_token, store_access_token
 from tests.support.http import REVOKE_URL, basic_auth, challenge, form_post
 from tests.support.management_api import call
 

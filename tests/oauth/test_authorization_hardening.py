@@ -9,7 +9,7 @@ from django.test import Client
 
 from apps.accounts.sessions import SESSION_KEY
 from apps.oauth.models import AccessToken, Grant
-from apps.oauth.services.clients import issue_user_token
+from apps.tokens.issuance import issue_user_token
 from tests.support.flows import Pkce, approve, authorize_url, redeem, redirect_params, refresh
 from tests.support.http import oauth_error
 

@@ -6,10 +6,10 @@ from unittest import mock
 import pytest
 from django.contrib.auth.hashers import check_password, identify_hasher
 
-from apps.oauth import secrets as secrets_module
+from apps.clients import secrets as secrets_module
+from apps.clients.secrets import RandomSecretHasher, generate_client_secret
+from apps.clients.services import rotate_client_secret
 from apps.oauth.models import Application
-from apps.oauth.secrets import RandomSecretHasher, generate_client_secret
-from apps.oauth.services.clients import rotate_client_secret
 from tests.support.http import oauth_error
 
 

@@ -4,7 +4,7 @@
 import pytest
 from django.test import Client
 
-from apps.oauth.services.clients import issue_user_token
+from apps.tokens.issuance import issue_user_token
 from tests.support.http import INTROSPECT_URL, basic_auth, form_post, oauth_error
 
 

@@ -7,11 +7,11 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.oauth.errors import OAuth2Error
-from apps.oauth.grants import token_exchange
+from apps.grants import token_exchange
 from apps.oauth.models import AccessToken, Application
-from apps.oauth.services.clients import issue_user_token
+from apps.protocol.errors import OAuth2Error
 from apps.resources.models import ApiResource, ApiScope
+from apps.tokens.issuance import issue_user_token
 from tests.support.http import oauth_error
 from tests.support.tokens import ACCESS_TOKEN_TYPE
 
@@ -115,7 +115,7 @@ def test_exp_is_clamped_to_the_subject_tokens_exp(basket, basket_policy, mint, e
 
 def test_subject_expiring_between_checks_is_invalid_request(basket, basket_policy, alice_token):
     """limit_lifetime re-checks the subject's exp: it may lapse after signature verification."""
-    from apps.oauth.services.exchange import Exchange, ExchangeRequest, limit_lifetime
+    from apps.grants.exchange import Exchange, ExchangeRequest, limit_lifetime
     from apps.resources.services import TokenPlan
 
     exchange = Exchange(

@@ -9,11 +9,11 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from apps.audit.models import AuditEvent, Outcome
-from apps.oauth.errors import InvalidGrant
-from apps.oauth.grants import GRANTS, register, unregister
-from apps.oauth.grants.base import Decision, Grant, TokenRequest
+from apps.endpoints.views import secret_parameters
+from apps.grants.base import Decision, Grant, TokenRequest
+from apps.grants.registry import GRANTS, register, unregister
 from apps.oauth.models import AccessToken
-from apps.oauth.views import secret_parameters
+from apps.protocol.errors import InvalidGrant
 from apps.resources.services import plan_token
 from tests.support.http import TOKEN_URL, basic_auth, form_post, oauth_error
 

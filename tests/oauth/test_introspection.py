@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from apps.oauth.models import AccessToken
-from apps.oauth.services.clients import issue_user_token
+from apps.tokens.issuance import issue_user_token
 from tests.support.http import INTROSPECT_URL, ISSUER, basic_auth, form_post, oauth_error
 
 

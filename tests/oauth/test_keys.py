@@ -10,7 +10,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 from jwcrypto import jwk
 
-from apps.oauth.keys import clear_key_cache, create_key, get_signing_key, jwks_document, rotate_keys
+from apps.keys.services import clear_key_cache, create_key, get_signing_key, jwks_document, rotate_keys
 from apps.oauth.models import KeyState, SigningKey
 from tests.support.http import JWKS_URL
 from tests.support.tokens import verify

@@ -9,7 +9,7 @@ from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from apps.oauth.keys import ensure_signing_keys, rotate_keys
+from apps.keys.services import ensure_signing_keys, rotate_keys
 from apps.oauth.models import ExchangePolicy, KeyState, SigningKey
 from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, ApiResource
 from tests.support.http import JWKS_URL

@@ -7,7 +7,7 @@ import jwt
 import pytest
 from django.utils import timezone
 
-from apps.oauth.keys import get_signing_key
+from apps.keys.services import get_signing_key
 from apps.oauth.models import AccessToken, Application, IDToken
 from tests.support.http import ISSUER, oauth_error
 

@@ -9,12 +9,12 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
+from apps.clients.config_cache import GENERATION_ROW
+from apps.clients.services import rotate_client_secret
 from apps.oauth.models import AccessToken, Application, ConfigGeneration
-from apps.oauth.services.client_config import GENERATION_ROW
-from apps.oauth.services.clients import rotate_client_secret
-from apps.oauth.tokens import access_token_row, issue_access_token
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.services import plan_token
+from apps.tokens.issuance import access_token_row, issue_access_token
 from idp.sql import insert_rows
 from tests.support.http import JWKS_URL, TOKEN_URL, basic_auth, form_post, oauth_error
 from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
@@ -223,7 +223,7 @@ def test_non_ascii_basic_header_is_not_ignored_for_body_credentials(client, cata
 def test_service_endpoints_are_found_under_a_script_prefix(rf):
     from django.urls import set_script_prefix
 
-    from apps.oauth.middleware import ServiceEndpointMiddleware
+    from apps.endpoints.middleware import ServiceEndpointMiddleware
 
     middleware = ServiceEndpointMiddleware(lambda request: "passed on")
     set_script_prefix("/idp/")
@@ -239,7 +239,7 @@ def test_service_endpoints_are_found_under_a_script_prefix(rf):
 def test_unknown_service_endpoint_name_is_a_configuration_error(settings):
     from django.core.exceptions import ImproperlyConfigured
 
-    from apps.oauth.middleware import ServiceEndpointMiddleware
+    from apps.endpoints.middleware import ServiceEndpointMiddleware
 
     settings.IDP = {**settings.IDP, "SERVICE_ENDPOINTS": ["no-such-url"]}
     with pytest.raises(ImproperlyConfigured):

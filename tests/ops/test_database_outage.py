@@ -18,7 +18,7 @@ def test_token_endpoint_answers_503_when_the_database_is_unreachable(http, monke
     def unreachable(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("apps.oauth.services.client_auth.client_record", unreachable)
+    monkeypatch.setattr("apps.clients.authentication.client_record", unreachable)
     response = form_post(
         http, TOKEN_URL, {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic_auth("svc", "secret")
     )
@@ -42,7 +42,7 @@ def test_any_other_error_is_still_a_500(http, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("a bug")
 
-    monkeypatch.setattr("apps.oauth.services.client_auth.client_record", broken)
+    monkeypatch.setattr("apps.clients.authentication.client_record", broken)
     response = form_post(
         http, TOKEN_URL, {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic_auth("svc", "secret")
     )

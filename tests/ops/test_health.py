@@ -5,7 +5,7 @@ from unittest import mock
 import pytest
 from django.db import OperationalError, connection
 
-from apps.oauth.keys import create_key, rotate_keys
+from apps.keys.services import create_key, rotate_keys
 from apps.oauth.models import KeyState
 
 

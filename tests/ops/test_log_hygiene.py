@@ -75,6 +75,6 @@ def test_no_secret_is_ever_logged(every_record, client, basket, basket_policy, w
 
 
 def _user_token(web, alice) -> str:
-    from apps.oauth.services.clients import issue_user_token
+    from apps.tokens.issuance import issue_user_token
 
     return issue_user_token(client=web.client, user=alice, scopes=["shoppingbasket.fullaccess"]).token

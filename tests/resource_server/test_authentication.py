@@ -14,14 +14,14 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from apps.oauth.keys import jwks_document, rotate_keys
-from apps.oauth.tokens import issue_access_token
+from apps.keys.services import jwks_document, rotate_keys
 from apps.resource_server import authentication
 from apps.resource_server.authentication import JwtAccessTokenAuthentication
 from apps.resource_server.jwks import JwksCache
 from apps.resource_server.permissions import HasScopes
 from apps.resources.models import ApiScope
 from apps.resources.services import plan_token
+from apps.tokens.issuance import issue_access_token
 
 ISSUER = "https://idp.test"
 

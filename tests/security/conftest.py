@@ -11,7 +11,7 @@ from django.test import Client
 from hypothesis.configuration import set_hypothesis_home_dir
 from rest_framework.test import APIRequestFactory
 
-from apps.oauth.keys import jwks_document
+from apps.keys.services import jwks_document
 from apps.resource_server import authentication
 from apps.resource_server.jwks import JwksCache
 from tests.resource_server.test_authentication import EventView

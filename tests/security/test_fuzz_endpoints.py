@@ -21,7 +21,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.oauth.services.clients import ClientCredentials, issue_user_token
+from apps.clients.services import ClientCredentials
+from apps.tokens.issuance import issue_user_token
 from tests.support.flows import REDIRECT_URI, Pkce, approve, redeem
 from tests.support.forgery import alg_none, hs256_with_public_key, with_claims, with_header
 from tests.support.http import INTROSPECT_URL, LOGIN_URL, REVOKE_URL, TOKEN_URL, basic_auth

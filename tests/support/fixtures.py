@@ -11,12 +11,12 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from apps.clients.services import ClientCredentials, save_client
 from apps.oauth.models import ExchangeMode, ExchangePolicy
-from apps.oauth.services.clients import ClientCredentials, issue_user_token, save_client
-from apps.oauth.tokens import issue_access_token, store_access_token
 from apps.ratelimit.counters import reset_counters
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.services import plan_token
+from apps.tokens.issuance import issue_access_token, issue_user_token, store_access_token
 from tests.support.http import TOKEN_URL, basic_auth, form_post
 from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
 

@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from apps.oauth.keys import get_signing_key, jwks_document
-from apps.oauth.tokens import IssuedAccessToken, store_access_token
+from apps.keys.services import get_signing_key, jwks_document
+from apps.tokens.issuance import IssuedAccessToken, store_access_token
 
 
 def b64(data: bytes) -> str:

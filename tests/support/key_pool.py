@@ -1,7 +1,7 @@
 """A session-wide pool of signing keys, handed out in place of freshly generated ones.
 
 Every test starts on an empty database, so the first token it issues makes the IdP create
-an active and a next key per algorithm (apps/oauth/keys.py). A 2048-bit RSA key costs about
+an active and a next key per algorithm (apps/keys/services.py). A 2048-bit RSA key costs about
 0.14 s to generate; across the suite that was most of the run time. The keys are generated
 once per session instead, by the application's own generator, and each test gets them in
 the same order: within one test no pooled key is handed out twice, so every key a test
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from apps.oauth import keys
+from apps.keys import services as keys
 from apps.resources.models import SigningAlgorithm
 from idp.conf import idp_settings
 

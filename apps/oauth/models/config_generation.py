@@ -7,7 +7,7 @@ class ConfigGeneration(models.Model):
     """Changed (to a fresh random number) by every save or delete of a client, API resource,
     scope or exchange policy. The token endpoint reads it in the same query as the client's
     row and reuses its per-process copy of that client's configuration while the value is
-    unchanged (apps/oauth/services/client_config.py). Random rather than a counter, so a
+    unchanged (apps/clients/config_cache.py). Random rather than a counter, so a
     rolled-back change can never make an old value current again."""
 
     value = models.BigIntegerField(default=0)

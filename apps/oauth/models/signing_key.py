@@ -1,4 +1,4 @@
-"""Token signing keys with a next -> active -> retired life cycle (see apps/oauth/keys.py)."""
+"""Token signing keys with a next -> active -> retired life cycle (see apps/keys/services.py)."""
 
 from django.db import models
 from django.db.models import Q

@@ -1,0 +1,159 @@
+"""Client authentication (RFC 6749 section 2.3), one rule for every endpoint that asks for it.
+
+Each method is a :class:`ClientAuthMethod` in :data:`METHODS`: the token endpoint, the
+introspection and revocation endpoints (through the oauthlib validator), discovery's
+``*_auth_methods_supported`` and the list of parameters kept out of error reports all read
+that list, so a new method (``private_key_jwt``) is one class added there.
+
+A request uses exactly one method (RFC 6749 section 2.3: "MUST NOT use more than one
+authentication method in each request"); only confidential, enabled clients authenticate.
+"""
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import unquote_plus
+
+from django.http import HttpRequest
+
+from apps.clients.config_cache import client_record
+from apps.clients.secrets import verify_client_secret
+from apps.oauth.models import Application
+from apps.protocol.errors import InvalidClient
+
+MAX_CLIENT_ID_LENGTH = Application._meta.get_field("client_id").max_length
+
+# The form as the methods read it: one value per name (repeats are refused earlier).
+Form = Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class PresentedCredentials:
+    client_id: str
+    client_secret: str
+
+
+def _acceptable_client_id(client_id: str) -> bool:
+    # Never a lookup key no client can have: a NUL would even make PostgreSQL refuse the query.
+    return len(client_id) <= MAX_CLIENT_ID_LENGTH and client_id.isprintable()
+
+
+def _verified(credentials: PresentedCredentials | None) -> Application:
+    record = client_record(credentials.client_id) if credentials else None
+    if (
+        record is None
+        or not record.is_active
+        or record.application.client_type != Application.CLIENT_CONFIDENTIAL
+        or not verify_client_secret(credentials.client_secret, record.client_secret)
+    ):
+        raise InvalidClient()
+    return record.application
+
+
+class ClientAuthMethod:
+    """One way for a client to prove itself. ``applies`` says whether the request uses it;
+    ``client_id`` names the client it claims to be (for the audit trail, unverified);
+    ``authenticate`` returns the client or raises ``invalid_client``."""
+
+    NAME: ClassVar[str]  # as in RFC 8414 ``token_endpoint_auth_methods_supported``
+    SECRET_PARAMETERS: ClassVar[frozenset[str]] = frozenset()
+
+    def applies(self, authorization: str, form: Form) -> bool:
+        raise NotImplementedError
+
+    def client_id(self, authorization: str, form: Form) -> str | None:
+        raise NotImplementedError
+
+    def authenticate(self, authorization: str, form: Form) -> Application:
+        raise NotImplementedError
+
+
+class ClientSecretBasic(ClientAuthMethod):
+    """RFC 6749 section 2.3.1: ``Authorization: Basic`` with the form-urlencoded id and secret."""
+
+    NAME = "client_secret_basic"
+
+    def applies(self, authorization: str, form: Form) -> bool:
+        return authorization.partition(" ")[0] == "Basic"
+
+    def _credentials(self, authorization: str, form: Form) -> PresentedCredentials | None:
+        encoded = authorization.partition(" ")[2]
+        if form.get("client_secret") is not None or not encoded.isascii():
+            return None  # a secret sent two ways
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        client_id, colon, client_secret = decoded.partition(":")
+        if not colon:
+            return None
+        presented = PresentedCredentials(unquote_plus(client_id), unquote_plus(client_secret))
+        # A body client_id naming another client than the one authenticating: which client
+        # is asking is ambiguous, so the request authenticates no one.
+        named = form.get("client_id")
+        if named is not None and named != presented.client_id:
+            return None
+        return presented if _acceptable_client_id(presented.client_id) else None
+
+    def client_id(self, authorization: str, form: Form) -> str | None:
+        presented = self._credentials(authorization, form)
+        return presented.client_id if presented else None
+
+    def authenticate(self, authorization: str, form: Form) -> Application:
+        return _verified(self._credentials(authorization, form))
+
+
+class ClientSecretPost(ClientAuthMethod):
+    """RFC 6749 section 2.3.1: ``client_id`` and ``client_secret`` in the form body."""
+
+    NAME = "client_secret_post"
+    SECRET_PARAMETERS = frozenset({"client_secret"})
+
+    def applies(self, authorization: str, form: Form) -> bool:
+        return bool(form.get("client_id"))
+
+    def _credentials(self, form: Form) -> PresentedCredentials | None:
+        client_id = form.get("client_id") or ""
+        if not _acceptable_client_id(client_id):
+            return None
+        return PresentedCredentials(client_id, form.get("client_secret") or "")
+
+    def client_id(self, authorization: str, form: Form) -> str | None:
+        presented = self._credentials(form)
+        return presented.client_id if presented else None
+
+    def authenticate(self, authorization: str, form: Form) -> Application:
+        return _verified(self._credentials(form))
+
+
+METHODS: tuple[ClientAuthMethod, ...] = (ClientSecretBasic(), ClientSecretPost())
+METHOD_NAMES: list[str] = [method.NAME for method in METHODS]
+
+
+def _method(authorization: str, form: Form) -> ClientAuthMethod | None:
+    """The method a request uses. A header in another scheme (Bearer, ...) is not a client
+    credential and is ignored; the first method that applies decides, and each refuses a
+    request that also carries another method's credentials."""
+    return next((method for method in METHODS if method.applies(authorization, form)), None)
+
+
+def authenticate(authorization: str | None, form: Form) -> Application:
+    """The confidential, enabled client the request authenticates as; else ``invalid_client``."""
+    method = _method(authorization or "", form)
+    if method is None:
+        raise InvalidClient()
+    return method.authenticate(authorization or "", form)
+
+
+def authenticate_client(request: HttpRequest) -> Application:
+    return authenticate(request.META.get("HTTP_AUTHORIZATION"), request.POST)
+
+
+def claimed_client_id(request: HttpRequest) -> str:
+    """The client_id a request names, authenticated or not (for the audit trail and the
+    per-client rate limit)."""
+    authorization = request.META.get("HTTP_AUTHORIZATION") or ""
+    method = _method(authorization, request.POST)
+    return (method.client_id(authorization, request.POST) or "") if method else ""

@@ -1,0 +1,52 @@
+"""Server metadata: RFC 8414 and OpenID Connect Discovery 1.0, derived from what is wired up."""
+
+from typing import Any
+
+from django.urls import reverse
+
+from apps.clients.authentication import METHOD_NAMES as CLIENT_AUTH_METHODS
+from apps.resources.claims import USER_CLAIMS
+from apps.resources.models import ApiScope, SigningAlgorithm
+from idp.conf import idp_settings
+
+
+def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
+    issuer = idp_settings.ISSUER.rstrip("/")
+
+    def url(name: str) -> str:
+        return issuer + reverse(name)
+
+    metadata: dict[str, Any] = {
+        "issuer": idp_settings.ISSUER,
+        "authorization_endpoint": url("oauth2_provider:authorize"),
+        "token_endpoint": url("oauth2_provider:token"),
+        "introspection_endpoint": url("oauth2_provider:introspect"),
+        "revocation_endpoint": url("oauth2_provider:revoke-token"),
+        "jwks_uri": url("jwks"),
+        "grant_types_supported": grant_types,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "scopes_supported": list(ApiScope.objects.order_by("name").values_list("name", flat=True)),
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "code_challenge_methods_supported": ["S256"],
+        # RFC 9068 access tokens are signed with these; each API resource picks one.
+        "access_token_signing_alg_values_supported": SigningAlgorithm.values,
+        "authorization_response_iss_parameter_supported": True,
+        # RFC 9101 / OpenID Connect Core 6: the authorization endpoint refuses request objects
+        # (request_not_supported); left out, request_uri would default to supported.
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+    }
+    if openid:
+        metadata.update(
+            {
+                "userinfo_endpoint": url("oauth2_provider:user-info"),
+                "end_session_endpoint": url("oauth2_provider:rp-initiated-logout"),
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", *USER_CLAIMS],
+            }
+        )
+    return metadata

@@ -1,0 +1,81 @@
+"""What a grant is to the token endpoint: a class that reads its parameters and decides.
+
+A grant never authenticates the client, signs, stores, audits, counts or renders: the one
+pipeline (apps/grants/pipeline.py) does that for every grant, in the same order. A
+grant's :meth:`Grant.decide` gets an authenticated client that may use the grant and
+returns a :class:`Decision` (what to issue) or raises one typed OAuth error.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from django.http import HttpRequest, QueryDict
+
+from apps.oauth.models import AccessToken, Application
+from apps.resources.services import TokenPlan
+from apps.tokens.issuance import IssuedAccessToken
+
+# What a grant that stores its tokens itself returns: the response's extra members
+# (refresh_token, id_token).
+Persist = Callable[[IssuedAccessToken], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    """One token request, after the pipeline's checks: the form, the HTTP request it came in
+    (for headers), and the client it authenticated."""
+
+    params: QueryDict
+    http: HttpRequest
+    client: Application
+
+
+@dataclass
+class Decision:
+    """What a grant decided to issue: one access token under ``plan``."""
+
+    plan: TokenPlan
+    user: Any = None
+    # The token's sub when it is not the user's or the client's own (an exchange keeps its
+    # subject token's).
+    subject: str | None = None
+    extra_claims: dict[str, Any] | None = None
+    # The token this one derives from (lineage): revoking it revokes this one. If it is
+    # revoked while this one is being issued, the insert fails and the request is refused.
+    parent: AccessToken | None = None
+    # Members added to the RFC 6749 section 5.1 response (e.g. RFC 8693's issued_token_type).
+    response: dict[str, Any] = field(default_factory=dict)
+    # Grants whose tokens DOT stores (codes, refresh rotation) persist them themselves; the
+    # others' rows are written by the pipeline, together with the audit event.
+    persist: Persist | None = None
+    # The audit event's subject and details (no secrets: they are stored and exported).
+    audit_subject: str = ""
+    audit_details: dict[str, Any] = field(default_factory=dict)
+
+
+class Grant:
+    """Base of every grant served at /o/token/. A subclass sets the class attributes and
+    implements :meth:`decide`; registering it (apps/grants/__init__.py) is all it takes
+    to be served, listed in discovery and kept out of error reports."""
+
+    # The grant_type value (RFC 6749 section 4, or an extension URI).
+    GRANT_TYPE: ClassVar[str]
+    # The grant type a client must be allowed (Application.allowed_grant_types) to use this
+    # grant; an alias of another grant names that one.
+    PERMISSION: ClassVar[str | None] = None
+    # Request parameters that carry a credential or a token: hidden from error reports.
+    SECRET_PARAMETERS: ClassVar[frozenset[str]] = frozenset()
+    # Whether each outcome, granted or refused, is written to the audit trail. On unless a
+    # grant says why not.
+    AUDITED: ClassVar[bool] = True
+    AUDIT_EVENT: ClassVar[str] = "token.issued"
+    # Whether outcomes are also counted as token exchanges (idp_token_exchanges).
+    EXCHANGE: ClassVar[bool] = False
+
+    @classmethod
+    def permission(cls) -> str:
+        return cls.PERMISSION or cls.GRANT_TYPE
+
+    def decide(self, request: TokenRequest) -> Decision:
+        raise NotImplementedError

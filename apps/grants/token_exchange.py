@@ -1,0 +1,56 @@
+"""OAuth 2.0 Token Exchange, RFC 8693, at /o/token/.
+
+A service holding a user's token (issued for the service's own API) exchanges it for a
+narrower token to call the next API on the user's behalf. The decision is made by
+apps/grants/exchange.py; this grant reads the request into it. The pipeline issues
+the token, writes its lineage row and audit event together, and audits refusals too.
+"""
+
+from django.http import QueryDict
+
+from apps.audit import services as audit
+from apps.grants.base import Decision, Grant, TokenRequest
+from apps.grants.exchange import Exchange, ExchangeRequest, evaluate_exchange
+from apps.oauth.models import GrantType
+from apps.protocol.params import scope_list
+
+
+class TokenExchangeGrant(Grant):
+    GRANT_TYPE = GrantType.TOKEN_EXCHANGE.value
+    SECRET_PARAMETERS = frozenset({"subject_token", "actor_token"})
+    AUDIT_EVENT = audit.EXCHANGE
+    EXCHANGE = True
+
+    def read(self, params: QueryDict) -> ExchangeRequest:
+        """The RFC 8693 section 2.1 parameters (``resource`` is RFC 8707's)."""
+        return ExchangeRequest(
+            subject_token=params.get("subject_token"),
+            subject_token_type=params.get("subject_token_type"),
+            actor_token=params.get("actor_token"),
+            actor_token_type=params.get("actor_token_type"),
+            requested_token_type=params.get("requested_token_type"),
+            audiences=tuple(params.getlist("audience")),
+            resources=tuple(params.getlist("resource")),
+            scopes=tuple(scope_list(params.get("scope")) or ()),
+        )
+
+    def decide(self, request: TokenRequest) -> Decision:
+        exchange = evaluate_exchange(client=request.client, params=self.read(request.params))
+        decision = exchange_decision(exchange)
+        # RFC 8693 section 2.2.1
+        decision.response["issued_token_type"] = exchange.issued_token_type
+        return decision
+
+
+def exchange_decision(exchange: Exchange) -> Decision:
+    """An exchange's token: the subject token's sub, the acting chain in ``act``, and the
+    subject token as its parent."""
+    return Decision(
+        plan=exchange.plan,
+        user=exchange.user,
+        subject=exchange.subject,
+        extra_claims={"act": exchange.act} if exchange.act else None,
+        parent=exchange.subject_row,
+        audit_subject=exchange.subject,
+        audit_details={"act": exchange.act, "policy": exchange.policy.pk if exchange.policy else None},
+    )

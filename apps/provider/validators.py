@@ -1,0 +1,201 @@
+"""Our OAuth2Validator: DOT's persistence and policy hooks, bent to per-API audiences."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from django.utils import timezone
+from jwcrypto import jwk
+from oauth2_provider.models import revoke_access_token
+from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Validator
+
+from apps.clients import authentication as client_auth
+from apps.keys.services import active_jwk_for_id_tokens, get_signing_key
+from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
+from apps.protocol.errors import InvalidClient, OAuth2Error, UnsupportedResponseType
+from apps.resources.claims import USER_CLAIMS, user_claims
+from apps.resources.models import SigningAlgorithm
+from apps.resources.services import TokenPlan, default_scopes, plan_token, scopes_for_audience
+from idp.conf import idp_settings
+
+
+def resource_indicators(request) -> list[str]:
+    """Every ``resource`` of the authorization request (RFC 8707 section 2.1: a query
+    parameter, which may repeat; oauthlib keeps only the last one as an attribute). The
+    consent form posts to the same address, so its POST sees the same values."""
+    return [value for key, value in request.uri_query_params if key == "resource"]
+
+
+def authorization_plan(client: Application, scopes: list[str], request) -> TokenPlan:
+    """What an authorization request for ``scopes`` (and its ``resource`` values) grants."""
+    return plan_token(
+        allowed_scopes=client.allowed_scope_objects(),
+        requested_scopes=scopes,
+        resource_uris=resource_indicators(request),
+        one_token_per_audience=client.one_token_per_audience,
+    )
+
+
+def revoke_tokens_from_code(grant: Grant) -> None:
+    """Revoke what an authorization code produced: its access token, its refresh token family
+    (every rotation since) and every token exchanged from them."""
+    if grant.token_family is not None:
+        RefreshToken.revoke_family(grant.token_family)
+    access_token = AccessToken.objects.filter(pk=grant.access_token_id).first() if grant.access_token_id else None
+    if access_token is not None:
+        revoke_access_token(access_token)
+
+
+class OAuth2Validator(DotOAuth2Validator):
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        """The rule of apps/clients/authentication.py, for the endpoints oauthlib serves
+        (introspection, revocation): one method per request, confidential clients only."""
+        form = {"client_id": request.client_id, "client_secret": getattr(request, "client_secret", None)}
+        try:
+            request.client = client_auth.authenticate(request.headers.get("HTTP_AUTHORIZATION"), form)
+        except InvalidClient:
+            return False
+        return True
+
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
+        """Grant types are checked by their RFC names against the client's list."""
+        return grant_type in client.allowed_grant_types
+
+    def get_default_scopes(self, client_id, request, *args, **kwargs) -> list[str]:
+        return default_scopes(request.client.allowed_scope_objects())
+
+    def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs) -> bool:
+        """At the authorization endpoint (the only caller): resolve scopes and RFC 8707
+        ``resource`` into the code's plan; raises ``invalid_scope`` or ``invalid_target``
+        with a description of what was refused."""
+        try:
+            plan = authorization_plan(client, scopes, request)
+        except OAuth2Error as error:
+            # Re-raised with the request, so that at the authorization endpoint the error goes
+            # back to the client's redirect URI with its state (RFC 6749 section 4.1.2.1).
+            raise type(error)(description=error.description, request=request) from None
+        request.scopes = list(plan.scopes)
+        return True
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs) -> bool:
+        """RFC 9700 section 2.1.2: only ``code``; implicit and hybrid responses are not offered."""
+        if response_type != "code":
+            raise UnsupportedResponseType(request=request)
+        return client.allows_grant_type(Application.GRANT_AUTHORIZATION_CODE)
+
+    def validate_silent_login(self, request) -> bool:
+        # prompt=none: the authorization view answers login_required / consent_required
+        # itself (it knows the Django session; oauthlib's request does not).
+        return True
+
+    def validate_silent_authorization(self, request) -> bool:
+        return True
+
+    def _create_authorization_code(self, request, code, expires=None) -> Grant:
+        # RFC 8707 section 2.2: the code remembers every API it was authorized for (named by
+        # resource, or implied by its scopes); a resource at the token endpoint may only
+        # narrow that. DOT stores request.resource on the Grant. The plan is made again from
+        # the scopes validate_scopes settled on: the same inputs, the same APIs.
+        plan = authorization_plan(request.client, request.scopes, request)
+        request.resource = [resource.resource_uri for resource in plan.resources]
+        grant = super()._create_authorization_code(request, code, expires)
+        auth_time = getattr(request.user, "session_auth_time", None)  # set by the consent view
+        if auth_time is not None:
+            grant.auth_time = datetime.fromtimestamp(auth_time, tz=UTC)
+            grant.save(update_fields=["auth_time"])
+        return grant
+
+    def _check_and_set_request_resource(self, request) -> None:
+        # DOT's RFC 8707 support matches audiences as URL prefixes of the protected
+        # resource's address (and refuses URNs). Our audiences are named API resources,
+        # resolved by plan_token (validate_scopes at the authorization endpoint, the grants
+        # at the token endpoint) and stored in
+        # AccessToken.audience, so DOT's columns on the tokens stay empty.
+        request.resource = []
+
+    def _load_access_token(self, token) -> AccessToken | None:
+        """The stored row of a bearer token, only while its user and client are enabled.
+        Every bearer-token check (DOT's validate_bearer_token, so userinfo; introspection)
+        loads through here: DOT checks the client only (``is_usable``), never the user, and
+        disabling a user must end the tokens they already hold (RFC 6750 section 3.1
+        ``invalid_token``; RFC 7662 section 2.2 ``active: false``)."""
+        access_token = super()._load_access_token(token)
+        if access_token is None:
+            return None
+        user, application = access_token.user, access_token.application
+        if (user is not None and not user.is_active) or (application is not None and not application.is_active):
+            return None
+        return access_token
+
+    def validate_jwt_bearer_token(self, token, scopes, request) -> bool:
+        # oauthlib's OIDC server scores every "ey..." bearer token as an ID token; our
+        # access tokens are JWTs too, and are validated like any stored access token.
+        return self.validate_bearer_token(token, scopes, request)
+
+    # --- OpenID Connect --------------------------------------------------------------------
+
+    def get_oidc_issuer_endpoint(self, request) -> str:
+        return idp_settings.ISSUER
+
+    # DOT signs and checks ID tokens with ``request.client.jwk_key``, a key per client from
+    # settings; ours are the IdP's active RS256 key (its kid is the RFC 7638 thumbprint DOT
+    # would put there), so the two methods that use the client's key are replaced.
+
+    def finalize_id_token(self, id_token, token, token_handler, request) -> str:
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:  # oauthlib bug #746, as DOT works around
+            id_token["nonce"] = request.nonce
+        key = get_signing_key(SigningAlgorithm.RS256)
+        signed = jwt.encode(id_token, key.private_key, algorithm=key.algorithm, headers={"typ": "JWT", "kid": key.kid})
+        self._save_id_token(id_token["jti"], request, expiration_time)
+        return signed
+
+    def _get_key_for_token(self, token) -> jwk.JWK | None:
+        """The key an ID token of ours (``id_token_hint``, the row lookup after signing) is
+        checked with, if its ``aud`` names one of our clients (as DOT decides)."""
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None
+        if "aud" not in claims or self._get_client_by_audience(claims["aud"]) is None:
+            return None
+        return active_jwk_for_id_tokens()
+
+    def get_additional_claims(self, request) -> dict[str, Any]:
+        """User claims for ID tokens and userinfo; DOT releases each only with its scope
+        (``oidc_claim_scope``: profile -> names, email -> email)."""
+        claims = user_claims(request.user, USER_CLAIMS)
+        if request.user.email:
+            claims["email_verified"] = False  # we do not verify addresses
+        return claims
+
+    def introspect_token(self, token, token_type_hint, request, *args, **kwargs) -> dict[str, Any] | None:
+        """RFC 7662: only for the API the token is for. Anything else is ``active: false``."""
+        caller: Application = request.client
+        # oauthlib lets a public client through with its client_id alone; it proves nothing.
+        if caller.client_type != Application.CLIENT_CONFIDENTIAL or caller.resource_id is None:
+            return None
+        access_token = self._load_access_token(token)
+        if access_token is None or access_token.expires <= timezone.now():
+            return None
+        if caller.resource.audience not in access_token.audience:
+            return None
+        claims: dict[str, Any] = {
+            # RFC 9068 section 2.2.3: the API sees its own scopes; the row also keeps the
+            # identity scopes granted with them, for userinfo.
+            "scope": " ".join(scopes_for_audience(scopes=access_token.scope.split(), audience=access_token.audience)),
+            "client_id": access_token.application.client_id,
+            "token_type": "Bearer",
+            "exp": int(access_token.expires.timestamp()),
+            "iat": int(access_token.created.timestamp()),
+            "sub": access_token.subject,
+            **({"act": access_token.act} if access_token.act else {}),
+            "aud": access_token.audience,
+            "iss": idp_settings.ISSUER,
+            "jti": str(access_token.jti),
+        }
+        # RFC 7662 section 2.2's ``username`` is a user claim: only for an API that receives it.
+        if access_token.user is not None and "preferred_username" in caller.resource.user_claims:
+            claims["username"] = access_token.user.get_username()
+        return claims

@@ -1,0 +1,158 @@
+"""RFC 9068 JWT access tokens: their claims, signing, rows and response.
+
+The token endpoint's pipeline (apps/grants/pipeline.py) signs every access token with
+:func:`issue_access_token` and stores it with :func:`access_token_row`.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from django.utils import timezone
+from oauth2_provider.models import set_token_value
+
+from apps.keys.services import LoadedKey, get_signing_key
+from apps.oauth.models import AccessToken, Application
+from apps.resources.claims import user_claims
+from apps.resources.services import TokenPlan, plan_token
+from idp.conf import idp_settings
+
+ACCESS_TOKEN_JWT_TYPE = "at+jwt"  # RFC 9068 section 2.1
+
+
+@dataclass(frozen=True)
+class IssuedAccessToken:
+    token: str
+    claims: dict[str, Any]
+    # Everything granted, identity scopes included; the JWT's scope claim may say less
+    # (TokenPlan.audience_scopes). None: what the claim says.
+    granted_scope: str | None = None
+
+    @property
+    def stored_scope(self) -> str:
+        """The scope its row keeps: DOT's userinfo and the refresh grant read it."""
+        return self.claims["scope"] if self.granted_scope is None else self.granted_scope
+
+    @property
+    def jti(self) -> uuid.UUID:
+        return uuid.UUID(self.claims["jti"])
+
+    @property
+    def audience(self) -> list[str]:
+        return self.claims["aud"]
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.claims["exp"], tz=UTC)
+
+
+def access_token_claims(
+    *,
+    client_id: str,
+    user: Any,
+    plan: TokenPlan,
+    subject: str | None = None,
+    now: datetime | None = None,
+    extra_claims: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The claims of one access token (RFC 9068 section 2.2), unsigned."""
+    issuer = idp_settings.ISSUER
+    now = (now or timezone.now()).replace(microsecond=0)
+    expires_at = now + timedelta(seconds=plan.lifetime)
+    if plan.not_after is not None:
+        expires_at = min(expires_at, plan.not_after)
+    # RFC 9068 section 2.2: without a resource owner, sub identifies the client itself.
+    # An exchanged token keeps its subject token's sub (given explicitly).
+    subject = subject or (str(user.pk) if user is not None else client_id)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": subject,
+        # A token whose scopes name no API (e.g. only "openid") is for the IdP's own userinfo.
+        "aud": plan.audience or [issuer],
+        "exp": int(expires_at.timestamp()),
+        "iat": int(now.timestamp()),
+        "jti": str(uuid.uuid4()),
+        "client_id": client_id,
+        # RFC 9068 section 2.2.3: only scopes that mean something to the aud. Identity scopes
+        # are the IdP's, so a token for an API leaves them out; its row keeps them (userinfo
+        # needs them) and the token response lists them (the client must learn openid was
+        # granted, RFC 6749 section 5.1).
+        "scope": " ".join(plan.audience_scopes),
+    }
+    if user is not None and plan.user_claims:
+        claims.update(user_claims(user, plan.user_claims))
+    if extra_claims:
+        claims.update(extra_claims)
+    return claims
+
+
+def _header(key: LoadedKey) -> dict[str, str]:
+    return {"alg": key.algorithm, "typ": ACCESS_TOKEN_JWT_TYPE, "kid": key.kid}
+
+
+def access_token_header(plan: TokenPlan) -> dict[str, str]:
+    return _header(get_signing_key(plan.signing_algorithm))
+
+
+def issue_access_token(*, plan: TokenPlan, **claim_arguments: Any) -> IssuedAccessToken:
+    """Build and sign one access token; arguments as for :func:`access_token_claims`."""
+    claims = access_token_claims(plan=plan, **claim_arguments)
+    key = get_signing_key(plan.signing_algorithm)
+    # The same header the admin's token preview shows.
+    token = jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers=_header(key))
+    return IssuedAccessToken(token=token, claims=claims, granted_scope=" ".join(plan.scopes))
+
+
+def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
+    """The row that keeps an issued token: for revocation, introspection, lineage and the
+    admin. Only its checksum is stored (RFC 9700 token storage), never the bearer token."""
+    row = AccessToken(
+        user=user,
+        application=application,
+        jti=issued.jti,
+        subject=issued.claims["sub"],
+        audience=issued.audience,
+        scope=issued.stored_scope,
+        act=issued.claims.get("act"),
+        expires=issued.expires_at,
+        **fields,
+    )
+    set_token_value(row, issued.token)
+    return row
+
+
+def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
+    """Save the issued token's row and return it (for rows other rows will refer to)."""
+    row = access_token_row(issued=issued, application=application, user=user, **fields)
+    row.save()
+    return row
+
+
+def bearer_token_response(issued: IssuedAccessToken, plan: TokenPlan) -> dict[str, Any]:
+    """RFC 6749 section 5.1, as oauthlib answers for the grants it serves."""
+    return {
+        "access_token": issued.token,
+        "expires_in": plan.lifetime,
+        "token_type": "Bearer",
+        "scope": " ".join(plan.scopes),
+    }
+
+
+def issue_user_token(
+    *, client: Application, user, scopes: Sequence[str], resource_uris: Sequence[str] = ()
+) -> IssuedAccessToken:
+    """Issue and store an access token for ``user`` and ``client`` as the authorization code
+    grant would after consent: same audience resolution, same storage. For tests and the
+    DEBUG-only ``issue_token`` command; never exposed over HTTP."""
+    plan = plan_token(
+        allowed_scopes=client.allowed_scope_objects(),
+        requested_scopes=scopes,
+        resource_uris=resource_uris,
+        one_token_per_audience=client.one_token_per_audience,
+    )
+    issued = issue_access_token(client_id=client.client_id, user=user, plan=plan)
+    store_access_token(issued=issued, application=client, user=user)
+    return issued
