@@ -150,3 +150,27 @@ def test_the_cycle_finder_sees_every_kind_of_reference(tmp_path):
     assert found == {"upper", "other", "oauth", "strings", "consent"}
     assert find_cycle({"a": {"b": ["x"]}, "b": {"c": ["y"]}, "c": {"a": ["z"]}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b": ["x"]}, "b": {}}) is None
+
+
+def documented_layers() -> list[str]:
+    """The apps in the order docs/architecture.md's map lists them, bottom first."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    return re.findall(r"^\| `([a-z_]+)` \|", text.split("## The app map", 1)[1].split("\n## ", 1)[0], re.M)
+
+
+def test_every_app_is_in_the_documented_map_once():
+    layers = documented_layers()
+    assert sorted(layers) == app_packages(), "docs/architecture.md's map and apps/ differ"
+
+
+def test_every_dependency_points_to_an_app_listed_before_it():
+    """The map is the architecture: an app uses only apps listed before it, so the map can be
+    read bottom-up and a new dependency either fits it or changes the document."""
+    position = {app: i for i, app in enumerate(documented_layers())}
+    upward = [
+        f"{app} -> {target} ({evidence[0]})"
+        for app, targets in app_graph().items()
+        for target, evidence in targets.items()
+        if position[target] > position[app]
+    ]
+    assert not upward, "dependencies on apps listed later in docs/architecture.md:\n" + "\n".join(upward)
