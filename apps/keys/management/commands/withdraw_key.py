@@ -10,7 +10,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("kid", help="The key's kid (the admin's Signing keys list shows it).")
+        parser.add_argument(
+            "kid", help="The key's kid (the admin's Signing keys list shows it); after -- if it begins with -."
+        )
 
     def handle(self, *args, **options) -> None:
         try:
