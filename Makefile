@@ -31,9 +31,11 @@ test: install
 test-postgres:
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/test $(MAKE) test
 
+## Style, formatting and types (ruff, mypy with the Django and DRF plugins); CI runs it.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## The IdP and the GloboTicket demo services as separate processes (open http://127.0.0.1:8001).
 demo: install

@@ -33,9 +33,8 @@ from idp.sql import insert_rows
 
 @dataclass(frozen=True)
 class Issued:
-    decision: Decision
     token: IssuedAccessToken
-    body: dict[str, Any]
+    body: dict[str, Any]  # the RFC 6749 section 5.1 response
 
 
 def grant_for(request: HttpRequest) -> Grant:
@@ -55,8 +54,7 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
         raise InvalidRequest(description="URL query parameters are not allowed.")
     # RFC 6749 section 3.2: no parameter twice. Which grant runs must not depend on which
     # copy a parser keeps; any other repeat is refused (and audited) as the grant's.
-    repeated = repeated_parameters(request.POST)
-    if "grant_type" in repeated:
+    if "grant_type" in repeated_parameters(request.POST):
         reject_repeated_parameters(request.POST)
     grant = grant_for(request)
     client: Application | None = None
@@ -94,14 +92,14 @@ def _issue(request: HttpRequest, grant: Grant, client: Application, decision: De
         body.update(decision.persist(token))
         if grant.AUDITED:
             audit.write(_audit_event(request, grant, client=client, decision=decision))
-        return Issued(decision, token, body)
+        return Issued(token, body)
     rows: list[Any] = []
     if decision.plan.stored:
         rows.append(access_token_row(issued=token, application=client, user=decision.user, parent=decision.parent))
     if grant.AUDITED:
         rows.append(_audit_event(request, grant, client=client, decision=decision))
     if not rows:
-        return Issued(decision, token, body)
+        return Issued(token, body)
     try:
         # The token, its lineage and its audit event land together or not at all.
         insert_rows(*rows)
@@ -111,7 +109,7 @@ def _issue(request: HttpRequest, grant: Grant, client: Application, decision: De
         # The token this one derives from was revoked (its row deleted) after it was
         # checked: the lineage foreign key refuses the new row, and so do we.
         raise InvalidRequest(description="subject_token is not acceptable: revoked or expired.") from None
-    return Issued(decision, token, body)
+    return Issued(token, body)
 
 
 def _audit_event(
