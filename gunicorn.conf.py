@@ -8,8 +8,13 @@ itself) and GUNICORN_THREADS in the environment.
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import multiprocess
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -27,14 +32,14 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"
 PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
-def on_starting(server) -> None:
+def on_starting(server: "Arbiter") -> None:
     """A previous run's files would be added to this run's counts: start from none."""
     if PROMETHEUS_MULTIPROC_DIR:
         for stale in Path(PROMETHEUS_MULTIPROC_DIR).glob("*.db"):
             stale.unlink()
 
 
-def child_exit(server, worker) -> None:
+def child_exit(server: "Arbiter", worker: "Worker") -> None:
     """A dead worker's live gauges must stop counting (its counters stay in the totals)."""
     if PROMETHEUS_MULTIPROC_DIR:
         multiprocess.mark_process_dead(worker.pid)

@@ -11,7 +11,9 @@ import io
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,9 +75,17 @@ def main() -> None:
             "HTTP_AUTHORIZATION": basic(client),
             "REMOTE_ADDR": "127.0.0.1",
         }
-        statuses = []
-        response = handler(environ, lambda status, headers: statuses.append(status))
-        payload = b"".join(response)
+        statuses: list[str] = []
+        written: list[bytes] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: object = None
+        ) -> Callable[[bytes], object]:
+            statuses.append(status)
+            return written.append  # WSGI's write(): Django returns the body instead, but the contract asks for one
+
+        response = handler(environ, start_response)
+        payload = b"".join([*written, *response])
         response.close()
         if not statuses[0].startswith("200"):
             raise SystemExit(f"{statuses[0]}: {payload.decode()}")
@@ -85,7 +95,7 @@ def main() -> None:
         call()
     statements: list[str] = []
 
-    def log_sql(execute, sql, params, many, context):
+    def log_sql(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         statements.append(sql)
         return execute(sql, params, many, context)
 

@@ -23,7 +23,6 @@ Prints a markdown report (docs/reliability.md keeps the last one).
 import http.client
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.token_bench import basic, exchange_body, free_port, peak_rss_mib, wait_until_serving  # noqa: E402
+from bench.token_bench import basic, exchange_body, free_port, peak_rss_mib, search, wait_until_serving  # noqa: E402
 
 PYTHON = sys.executable
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -87,7 +86,7 @@ def wait_answering(url: str, process: subprocess.Popen, timeout: float = 30) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited")
+            raise SystemExit(f"{process.args!r} exited")
         if Connection(url.rsplit("/", 1)[0]).get("/" + url.rsplit("/", 1)[1], "")[0]:
             return
         time.sleep(0.2)
@@ -340,7 +339,7 @@ def worker_rss_mib(deployment: Deployment) -> list[float]:
     sizes = []
     for pid in children.read_text().split():
         status = Path(f"/proc/{pid}/status").read_text()
-        sizes.append(int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024)
+        sizes.append(int(search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024)
     return sizes
 
 
@@ -435,7 +434,7 @@ def scenario_postgres(report: list[str]) -> bool:
     events: list[str] = []
     try:
         operations = mixed_operations(deployment)[:2]  # token requests: what must not be lost
-        state = {"stopped": None, "started": None}
+        state: dict[str, float | None] = {"stopped": None, "started": None}
 
         def fault(elapsed: float) -> None:
             if state["stopped"] is None and elapsed >= 6:
@@ -450,6 +449,8 @@ def scenario_postgres(report: list[str]) -> bool:
 
         outcomes = run_load(deployment.base, operations, connections=16, seconds=30, during=fault)
         back_at = state["started"]
+        if back_at is None:  # fault() starts it again at 14 s of the 30, or raises
+            raise SystemExit("PostgreSQL was not started again during the run")
         during = [o for o in outcomes if 6.5 <= o.at <= back_at]
         after = [o for o in outcomes if o.at > back_at]
         first_ok = min((o.at for o in after if o.status == 200), default=None)

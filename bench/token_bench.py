@@ -72,6 +72,15 @@ def wait_until_serving(url: str, server: subprocess.Popen, timeout: float = 30) 
     raise SystemExit(f"gunicorn did not serve {url} within {timeout}s")
 
 
+def search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    """``re.search`` in output whose format the benchmark relies on: no match means the tool's
+    output changed, said with the output rather than as an AttributeError on None."""
+    found = re.search(pattern, text, flags)
+    if found is None:
+        raise SystemExit(f"no match for {pattern!r} in:\n{text}")
+    return found
+
+
 def wrk(url: str, body: str, authorization: str, *, duration: str = DURATION, connections: int = CONNECTIONS) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
@@ -92,11 +101,11 @@ def wrk(url: str, body: str, authorization: str, *, duration: str = DURATION, co
         raise SystemExit(f"{errors.group(1)} requests failed:\n{out}")
 
     def percentile(p: str) -> float:
-        value, unit = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        value, unit = search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
         return float(value) * UNITS[unit]
 
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "rps": float(search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": percentile("50"),
         "p99": percentile("99"),
     }
@@ -148,7 +157,7 @@ def peak_rss_mib(master_pid: int) -> list[float]:
     peaks = []
     for pid in children:
         status = Path(f"/proc/{pid}/status").read_text()
-        peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+        peaks.append(int(search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
     return peaks
 
 

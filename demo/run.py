@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -25,7 +26,7 @@ def _wait(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited while starting")
+            raise RuntimeError(f"{process.args!r} exited while starting")
         try:
             urllib.request.urlopen(url, timeout=1)
             return
@@ -45,7 +46,9 @@ def manage(*args: str, env: dict[str, str]) -> str:
     ).stdout
 
 
-def start(idp_port: int, ports: dict[str, int], idp_env: dict[str, str], web_client: dict | None = None):
+def start(
+    idp_port: int, ports: dict[str, int], idp_env: dict[str, str], web_client: dict | None = None
+) -> tuple[list[subprocess.Popen[bytes]], dict[str, Any]]:
     """Migrate and seed the IdP, start it and the four services; returns (processes, demo JSON)."""
     idp_url = f"http://127.0.0.1:{idp_port}"
     env = {**os.environ, **idp_env, **IDP_SETTINGS, "DEBUG": "1", "PORT": str(idp_port), "IDP_ISSUER": idp_url}
@@ -77,7 +80,7 @@ def start(idp_port: int, ports: dict[str, int], idp_env: dict[str, str], web_cli
     return processes, demo
 
 
-def stop(processes) -> None:
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

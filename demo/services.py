@@ -4,10 +4,10 @@ import base64
 import hashlib
 import secrets
 import threading
+from typing import TypedDict
 from urllib.parse import urlencode
 
 import requests
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.utils.html import escape
@@ -17,8 +17,16 @@ from rest_framework.views import APIView
 from apps.resource_server.authentication import JwtAccessTokenAuthentication
 from apps.resource_server.exchange import TokenClient
 from apps.resource_server.permissions import HasScopes
+from demo import config
 
-EVENTS = {
+
+class Event(TypedDict):
+    id: int
+    name: str
+    price: int
+
+
+EVENTS: dict[int, Event] = {
     1: {"id": 1, "name": "John Egbert Live", "price": 65},
     2: {"id": 2, "name": "The State of Affairs", "price": 85},
 }
@@ -66,7 +74,7 @@ _token_client: TokenClient | None = None
 def token_client() -> TokenClient:
     global _token_client
     if _token_client is None:
-        _token_client = TokenClient(f"{settings.IDP_URL}/o/token/", settings.CLIENT_ID, settings.CLIENT_SECRET)
+        _token_client = TokenClient(f"{config.IDP_URL}/o/token/", config.CLIENT_ID, config.CLIENT_SECRET)
     return _token_client
 
 
@@ -80,7 +88,7 @@ class Basket(Protected):
         incoming = request.META["HTTP_AUTHORIZATION"].split(" ", 1)[1]
         downstream = token_client().on_behalf_of(incoming, audience="discount", scope="discount.fullaccess")
         discount = requests.get(
-            f"{settings.URLS['discount']}/discount", headers={"Authorization": f"Bearer {downstream}"}, timeout=10
+            f"{config.URLS['discount']}/discount", headers={"Authorization": f"Bearer {downstream}"}, timeout=10
         ).json()
         return Response(
             {"user": request.user.sub, "items": items, "total": total, "discount": discount,
@@ -104,7 +112,7 @@ class DiscountRate(Protected):
     def get(self, request):
         downstream = token_client().client_credentials(scope="discount.fullaccess")
         discount = requests.get(
-            f"{settings.URLS['discount']}/discount", headers={"Authorization": f"Bearer {downstream}"}, timeout=10
+            f"{config.URLS['discount']}/discount", headers={"Authorization": f"Bearer {downstream}"}, timeout=10
         ).json()
         return Response({"percent": discount["percent"], "discount_saw": discount})
 
@@ -115,7 +123,7 @@ SCOPE = "openid profile eventcatalog.read shoppingbasket.fullaccess"
 
 
 def _redirect_uri(request: HttpRequest) -> str:
-    return f"{settings.URLS['web']}/callback"
+    return f"{config.URLS['web']}/callback"
 
 
 def login(request: HttpRequest) -> HttpResponse:
@@ -123,20 +131,20 @@ def login(request: HttpRequest) -> HttpResponse:
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     request.session.update({"verifier": verifier, "state": state})
     query = urlencode(
-        {"response_type": "code", "client_id": settings.CLIENT_ID, "redirect_uri": _redirect_uri(request),
+        {"response_type": "code", "client_id": config.CLIENT_ID, "redirect_uri": _redirect_uri(request),
          "scope": SCOPE, "state": state, "code_challenge": challenge, "code_challenge_method": "S256"}
     )  # fmt: skip
-    return HttpResponseRedirect(f"{settings.IDP_URL}/o/authorize/?{query}")
+    return HttpResponseRedirect(f"{config.IDP_URL}/o/authorize/?{query}")
 
 
 def callback(request: HttpRequest) -> HttpResponse:
     if not request.GET.get("code") or request.GET.get("state") != request.session.get("state"):
         return HttpResponseBadRequest("Bad state or no code.")
     response = requests.post(
-        f"{settings.IDP_URL}/o/token/",
+        f"{config.IDP_URL}/o/token/",
         data={"grant_type": "authorization_code", "code": request.GET["code"], "redirect_uri": _redirect_uri(request),
               "code_verifier": request.session["verifier"]},
-        auth=(settings.CLIENT_ID, settings.CLIENT_SECRET),
+        auth=(config.CLIENT_ID, config.CLIENT_SECRET),
         timeout=10,
     )  # fmt: skip
     if response.status_code != 200:
@@ -151,11 +159,11 @@ def home(request: HttpRequest) -> HttpResponse:
         return HttpResponse('<h1>GloboTicket</h1><p><a id="login" href="/login">Sign in</a></p>')
     headers = {"Authorization": f"Bearer {token}"}
     if request.method == "POST":
-        requests.post(f"{settings.URLS['shoppingbasket']}/basket", json={"event_id": request.POST.get("event_id")},
+        requests.post(f"{config.URLS['shoppingbasket']}/basket", json={"event_id": request.POST.get("event_id")},
                       headers=headers, timeout=10)  # fmt: skip
         return HttpResponseRedirect("/")
-    events = requests.get(f"{settings.URLS['eventcatalog']}/events", headers=headers, timeout=10)
-    basket = requests.get(f"{settings.URLS['shoppingbasket']}/basket", headers=headers, timeout=10)
+    events = requests.get(f"{config.URLS['eventcatalog']}/events", headers=headers, timeout=10)
+    basket = requests.get(f"{config.URLS['shoppingbasket']}/basket", headers=headers, timeout=10)
     if events.status_code != 200 or basket.status_code != 200:
         return HttpResponse(
             f"<h1>GloboTicket</h1><p id='error'>events: {events.status_code} {escape(events.text)}; "

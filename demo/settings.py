@@ -1,25 +1,10 @@
-"""Settings shared by the GloboTicket demo services (one process per service).
+"""Django settings shared by the GloboTicket demo services (one process per service); the
+demo's own configuration (which service, the IdP, the other services) is demo/config.py."""
 
-DEMO_SERVICE   eventcatalog | shoppingbasket | discount | web
-IDP_URL        the IdP's issuer, e.g. http://127.0.0.1:8000
-DEMO_URLS      JSON: {"eventcatalog": "http://127.0.0.1:8002", ...}
-CLIENT_ID / CLIENT_SECRET   this service's client at the IdP (basket and web)
-DEMO_CREDENTIALS_FILE       or: the JSON `seed_demo --json` wrote (docker-compose.yml)
-"""
-
-import json
 import os
+from typing import Any
 
-SERVICE = os.environ["DEMO_SERVICE"]
-IDP_URL = os.environ.get("IDP_URL", "http://127.0.0.1:8000").rstrip("/")
-URLS = json.loads(os.environ.get("DEMO_URLS", "{}"))
-CLIENT_ID = os.environ.get("CLIENT_ID", "")
-CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "")
-CLIENT_NAMES = {"shoppingbasket": "shoppingbasket", "web": "globoticket-web"}
-if not CLIENT_ID and os.environ.get("DEMO_CREDENTIALS_FILE") and SERVICE in CLIENT_NAMES:
-    with open(os.environ["DEMO_CREDENTIALS_FILE"]) as credentials:
-        client = json.load(credentials)["clients"][CLIENT_NAMES[SERVICE]]
-    CLIENT_ID, CLIENT_SECRET = client["client_id"], client["client_secret"]
+from demo.config import IDP_URL, SERVICE
 
 SECRET_KEY = os.environ.get("SECRET_KEY", f"demo-only-{SERVICE}-not-secret")
 DEBUG = False
@@ -32,7 +17,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
 ]
 # The demo keeps no database: baskets live in memory, the web session in a signed cookie.
-DATABASES = {}
+DATABASES: dict[str, dict[str, Any]] = {}
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 # The IdP shares the host (cookies ignore ports): keep the demo's cookies apart from its.
 SESSION_COOKIE_NAME = "globoticket_session"

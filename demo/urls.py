@@ -1,7 +1,6 @@
-from django.conf import settings
 from django.urls import path
 
-from demo import services
+from demo import config, services
 
 ROUTES = {
     "eventcatalog": [path("events", services.Events.as_view())],
@@ -12,4 +11,4 @@ ROUTES = {
     ],
     "web": [path("", services.home), path("login", services.login), path("callback", services.callback)],
 }
-urlpatterns = ROUTES[settings.SERVICE]
+urlpatterns = ROUTES[config.SERVICE]
