@@ -22,6 +22,7 @@ PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 class UserAdmin(DjangoUserAdmin):
     # The password hash is a secret (apps/console/policy.py): in its place, whether one is set
     # and the link to set a new one.
+    assert DjangoUserAdmin.fieldsets is not None  # Django's declares them; the stubs say optional
     fieldsets = ((None, {"fields": ("username", "password_status")}), *DjangoUserAdmin.fieldsets[1:])
 
     @staticmethod

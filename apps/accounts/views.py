@@ -75,6 +75,7 @@ class ConnectedAppsView(LoginRequiredMixin, TemplateView):
     template_name = "accounts/connected_apps.html"
 
     def get_context_data(self, **kwargs):
+        assert self.request.user.is_authenticated  # LoginRequiredMixin
         consents = Consent.objects.filter(user=self.request.user).select_related("application")
         return {
             **super().get_context_data(**kwargs),

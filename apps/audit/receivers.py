@@ -5,11 +5,18 @@ but "delete selected" on several objects writes its entries with bulk_create, wh
 signal, so the site's delete action is wrapped to audit those (:func:`audited_delete_selected`).
 """
 
+from typing import Any, cast
+
 from django.contrib import admin
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from apps.audit import services
 
@@ -17,11 +24,13 @@ _ACTIONS = {1: "added", 2: "changed", 3: "deleted"}
 
 
 def record_log_entry(entry: LogEntry) -> None:
-    content_type = entry.content_type
+    # django-stubs declare LogEntry's foreign keys without their models.
+    user = cast(AbstractBaseUser, entry.user)
+    content_type = cast(ContentType | None, entry.content_type)
     services.record(
         event_type=services.ADMIN_CHANGE,
         granted=True,
-        subject=entry.user.get_username(),
+        subject=user.get_username(),
         details={
             "action": _ACTIONS.get(entry.action_flag, str(entry.action_flag)),
             "model": f"{content_type.app_label}.{content_type.model}" if content_type else "",
@@ -33,14 +42,20 @@ def record_log_entry(entry: LogEntry) -> None:
 
 
 @receiver(post_save, sender=LogEntry)
-def record_admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> None:
+def record_admin_change(sender: type[LogEntry], instance: LogEntry, created: bool, **kwargs: Any) -> None:
     if created:
         record_log_entry(instance)
 
 
-@admin.action(permissions=["delete"], description=delete_selected.short_description)
-def audited_delete_selected(modeladmin, request, queryset):
+@admin.action(
+    permissions=["delete"],
+    description=delete_selected.short_description,  # type: ignore[attr-defined]  # set by Django's @action
+)
+def audited_delete_selected(
+    modeladmin: "admin.ModelAdmin[Any]", request: HttpRequest, queryset: QuerySet[Any]
+) -> TemplateResponse | None:
     """Django's "delete selected", plus an audit event per object when it deleted several."""
+    assert request.user.is_authenticated  # the admin runs actions for signed-in staff only
     last_before = LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     response = delete_selected(modeladmin, request, queryset)
     written = list(

@@ -4,13 +4,14 @@ never displayed or filtered on (a client shows its secret hint, a key its public
 tokens, codes and keys are read-only, and every action names the permission it needs."""
 
 import json
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -59,7 +60,8 @@ class ScopesByApiField(forms.ModelMultipleChoiceField):
     def _get_choices(self) -> ScopesByApi:
         return ScopesByApi(self.queryset)
 
-    choices = property(_get_choices, forms.ModelMultipleChoiceField.choices.fset)
+    # django-stubs model ChoiceField.choices as a typed descriptor; at runtime it is a property.
+    choices = property(_get_choices, cast(property, forms.ModelMultipleChoiceField.choices).fset)
 
 
 class ApplicationForm(forms.ModelForm):
@@ -138,7 +140,9 @@ class ApplicationAdmin(admin.ModelAdmin):
         if client is None or not self.has_view_permission(request, client):
             raise PermissionDenied
         form = TokenPreviewForm(request.GET or None, may_view_users=request.user.has_perm("auth.view_user"))
-        form.fields["scopes"].queryset = client.allowed_scopes.select_related("resource")
+        scopes_field = form.fields["scopes"]
+        assert isinstance(scopes_field, ScopesByApiField)
+        scopes_field.queryset = client.allowed_scopes.select_related("resource")
         result = None
         if form.is_bound and form.is_valid():
             result = preview_token(
@@ -159,7 +163,9 @@ class ApplicationAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/oauth/application/preview.html", context)
 
-    def get_fields(self, request, obj=None) -> list[str]:
+    def get_fields(
+        self, request: HttpRequest, obj: Application | None = None
+    ) -> list[str | list[str] | tuple[str, ...]]:
         identity = ["client_id", "secret_hint"] if obj else []  # assigned by the IdP once saved
         return [*identity, *ApplicationForm.Meta.fields]
 
@@ -337,8 +343,9 @@ class ExchangePolicyForm(forms.ModelForm):
             "max_depth", "max_lifetime", "accept_id_token", "enabled",
         ]  # fmt: skip
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         target, scopes = cleaned.get("target"), cleaned.get("scopes")
         if target is not None and scopes is not None:
             foreign = sorted(s.name for s in scopes if s.resource_id != target.pk)

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.checks import CheckMessage, Error, Tags, register
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
 
 from apps.console.policy import OperatorPolicy, model_policy, secret_fields, touches_secret
 
@@ -44,7 +45,7 @@ def _declared_paths(admin_class: Any) -> Iterator[tuple[str, str]]:
         yield "date_hierarchy", admin_class.date_hierarchy
 
 
-def _secret_declarations(name: str, model, admin_class: Any) -> list[str]:
+def _secret_declarations(name: str, model: type[Model], admin_class: Any) -> list[str]:
     return [
         f"{name} names the secret {path!r} in {attribute}"
         for attribute, path in _declared_paths(admin_class)
@@ -70,7 +71,7 @@ def policy_problems(site: admin.AdminSite) -> list[str]:
             except FieldDoesNotExist:
                 problems.append(f"{name}: secret field {field!r} does not exist")
         problems += _secret_declarations(name, model, model_admin)
-        for func, action, _description in model_admin._get_base_actions():
+        for func, action, _description in model_admin._get_base_actions():  # type: ignore[attr-defined]  # private Django API, not in the stubs
             permissions = getattr(func, "allowed_permissions", None)
             if not permissions:
                 problems.append(f"{name}: action {action!r} declares no permissions (@admin.action(permissions=...))")

@@ -18,18 +18,27 @@ classification, for the system check and the tests. A model or action added late
 until it is classified here.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.contrib.admin.options import BaseModelAdmin
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpRequest
+
+if TYPE_CHECKING:
+    from django.db.models.options import Options
+
+    # For the type checker the mixin is the ModelAdmin it is mixed into (site.py's
+    # with_policy): its super() calls reach that class. At runtime it is a plain mixin.
+    _AdminBase = admin.ModelAdmin[models.Model]
+else:
+    _AdminBase = object
 
 
 class Kind(Enum):
@@ -48,6 +57,9 @@ def _policy(kind: Kind, *secret_fields: str) -> ModelPolicy:
 
 
 CONFIGURATION, RECORD = Kind.CONFIGURATION, Kind.RECORD
+
+# An admin action as ModelAdmin lists them: (function, name, description).
+Action = tuple[Callable[..., Any], str, str]
 
 MODEL_POLICIES: dict[str, ModelPolicy] = {
     # People and their privileges.
@@ -97,11 +109,13 @@ def touches_secret(model: type[models.Model], path: str) -> bool:
             return False  # a lookup or transform (startswith, regex, year): the path ends
         if not field.is_relation or field.related_model is None:
             return False
+        # A class by now: Django resolves "self" and "app.Model" when the app registry loads.
+        assert isinstance(field.related_model, type)
         model = field.related_model
     return False
 
 
-def model_permission(request, opts, action: str) -> bool:
+def model_permission(request: HttpRequest, opts: "Options[Any]", action: str) -> bool:
     """Whether the user holds Django's ``action`` permission (add, change, delete, view, or a
     custom codename) on the model of ``opts``."""
     codename = get_permission_codename(action, opts) if action in {"add", "change", "delete", "view"} else action
@@ -112,13 +126,15 @@ def _without(names: Iterable[Any], model: type[models.Model]) -> list[Any]:
     return [name for name in names if not (isinstance(name, str) and touches_secret(model, name))]
 
 
-def _filter_roots(admin_instance: BaseModelAdmin, request) -> set[str]:
+def _filter_roots(admin_instance: "admin.ModelAdmin[Any]", request: HttpRequest) -> set[str]:
     """The query-string parameters the changelist's own filters produce (the first part of
     their lookups): what an operator can click is what they may filter on."""
-    roots = set()
+    roots: set[str] = set()
     for item in admin_instance.get_list_filter(request):
         if isinstance(item, type) and issubclass(item, admin.SimpleListFilter):
-            roots.add(item.parameter_name)
+            # Never None in a list that renders: Django refuses a SimpleListFilter without one.
+            if item.parameter_name is not None:
+                roots.add(item.parameter_name)
         elif isinstance(item, (list, tuple)):
             roots.add(str(item[0]).split(LOOKUP_SEP)[0])
         else:
@@ -128,12 +144,9 @@ def _filter_roots(admin_instance: BaseModelAdmin, request) -> set[str]:
     return roots
 
 
-class OperatorPolicy:
+class OperatorPolicy(_AdminBase):
     """Mixed into every ModelAdmin the site registers (before the admin's own class, so the
     policy narrows what the admin allows and never widens it)."""
-
-    model: type[models.Model]
-    opts: Any
 
     @property
     def model_policy(self) -> ModelPolicy | None:
@@ -146,64 +159,69 @@ class OperatorPolicy:
 
     # --- what may be done -------------------------------------------------------------------
 
-    def has_module_permission(self, request) -> bool:
+    def has_module_permission(self, request: HttpRequest) -> bool:
         return self.model_policy is not None and super().has_module_permission(request)
 
-    def has_view_permission(self, request, obj=None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return self.model_policy is not None and super().has_view_permission(request, obj)
 
-    def has_add_permission(self, request, *args) -> bool:
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return not self.is_record and super().has_add_permission(request, *args)
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return not self.is_record and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: models.Model | None = None) -> bool:
         return not self.is_record and super().has_delete_permission(request, obj)
 
-    def has_revoke_permission(self, request) -> bool:
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
         """Revoking an issued token, code or consent deletes it (DOT's semantics): it needs the
         model's "delete" permission, the only use that permission has on a record."""
         return self.model_policy is not None and model_permission(request, self.opts, "delete")
 
-    def _filter_actions_by_permissions(self, request, actions):
+    def _filter_actions_by_permissions(self, request: HttpRequest, actions: list[Action]) -> list[Action]:
         # Django lets an action without ``allowed_permissions`` run for anyone who can view
         # the list; here such an action runs for no one (and policy_problems names it).
         declared = [action for action in actions if getattr(action[0], "allowed_permissions", None)]
-        return super()._filter_actions_by_permissions(request, declared)
+        return super()._filter_actions_by_permissions(request, declared)  # type: ignore[misc]  # private Django API, not in the stubs
 
     # --- what may be seen -------------------------------------------------------------------
 
-    def lookup_allowed(self, lookup, value, request=None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         """Query-string filters: only those the changelist's own filters produce, and never
         one that reaches a secret column (Django would accept any field of the model)."""
+        # The default only matches Django's signature: its changelist passes the request
+        # (calling without one is deprecated since Django 5.0).
+        assert request is not None
         if touches_secret(self.model, lookup):
             return False
         if lookup.split(LOOKUP_SEP)[0] not in _filter_roots(self, request):
             return False
         return super().lookup_allowed(lookup, value, request)
 
-    def get_search_fields(self, request) -> list[str]:
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
         return _without(super().get_search_fields(request), self.model)
 
-    def get_list_display(self, request) -> list[Any]:
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
         return _without(super().get_list_display(request), self.model)
 
-    def get_list_display_links(self, request, list_display):
+    def get_list_display_links(  # type: ignore[override]  # the stubs leave out None, which Django returns
+        self, request: HttpRequest, list_display: list[Any] | tuple[Any, ...]
+    ) -> list[Any] | tuple[Any, ...] | None:
         links = super().get_list_display_links(request, list_display)
         return links if links is None else _without(links, self.model)
 
-    def get_sortable_by(self, request) -> list[Any]:
+    def get_sortable_by(self, request: HttpRequest) -> list[Any]:
         return _without(super().get_sortable_by(request), self.model)
 
-    def get_ordering(self, request) -> list[Any]:
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
         return _without(super().get_ordering(request), self.model)
 
-    def get_list_filter(self, request) -> list[Any]:
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
         """Never a filter on a secret; and a filter on a relation offers only the related
         objects this list holds (Django's default offers every row of the related table: every
         client or user, to whoever may view tokens)."""
-        filters = []
+        filters: list[Any] = []
         for item in super().get_list_filter(request):
             if isinstance(item, (str, list, tuple)) and touches_secret(self.model, _filter_path(item)):
                 continue
@@ -212,16 +230,16 @@ class OperatorPolicy:
             filters.append(item)
         return filters
 
-    def get_exclude(self, request, obj=None) -> list[str]:
+    def get_exclude(self, request: HttpRequest, obj: models.Model | None = None) -> list[str]:
         return [*(super().get_exclude(request, obj) or ()), *sorted(secret_fields(self.model))]
 
-    def get_fields(self, request, obj=None) -> list[Any]:
+    def get_fields(self, request: HttpRequest, obj: models.Model | None = None) -> list[Any]:
         return _without(super().get_fields(request, obj), self.model)
 
-    def get_readonly_fields(self, request, obj=None) -> list[Any]:
+    def get_readonly_fields(self, request: HttpRequest, obj: models.Model | None = None) -> list[Any]:
         return _without(super().get_readonly_fields(request, obj), self.model)
 
-    def get_fieldsets(self, request, obj=None) -> list[tuple[Any, dict[str, Any]]]:
+    def get_fieldsets(self, request: HttpRequest, obj: models.Model | None = None) -> list[tuple[Any, Any]]:
         return [
             (title, {**options, "fields": _without_nested(options.get("fields", ()), self.model)})
             for title, options in super().get_fieldsets(request, obj)
