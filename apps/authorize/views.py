@@ -80,7 +80,8 @@ def check_prompt(query: QueryDict, request) -> None:
 
 
 def check_max_age(query: QueryDict, request) -> None:
-    if "max_age" in query and not MAX_AGE.match(query["max_age"]):
+    max_age = query.get("max_age")
+    if max_age is not None and not MAX_AGE.match(max_age):
         raise InvalidRequest(description="max_age must be a whole number of seconds.", request=request)
 
 

@@ -1,9 +1,10 @@
 """The views under /o/ and /.well-known/: parse the HTTP request, delegate, render."""
 
 import json
+from typing import Any
 
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -43,10 +44,10 @@ class OAuthEndpoint(OAuthLibMixin, View):
     """Base of the client-facing POST endpoints: every answer is RFC 6749 section 5.2 JSON,
     even for a body Django itself refuses to parse."""
 
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # What sensitive_post_parameters() does, with names read from the registries when
         # the request comes (a grant registered later is covered too).
-        request.sensitive_post_parameters = secret_parameters()
+        request.sensitive_post_parameters = secret_parameters()  # type: ignore[attr-defined]  # read by Django's error reporter
         if (refused := parse_form(request)) is not None:
             return refused
         if has_control_characters(request):

@@ -2,9 +2,10 @@
 keys (audience, scope name, client_id), never by database ids."""
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.validators import RegexValidator
+from django.db.models import Model
 from rest_framework import serializers
 
 from apps.audit.models import AuditEvent
@@ -12,14 +13,20 @@ from apps.oauth.models import Application, ExchangePolicy, GrantType
 from apps.resources.claims import USER_CLAIMS
 from apps.resources.models import ApiResource, ApiScope
 
+if TYPE_CHECKING:
+    # For the type checker the mixin is the ModelSerializer it is mixed into.
+    _SerializerBase = serializers.ModelSerializer[Any]
+else:
+    _SerializerBase = object
 
-class ModelCleanMixin:
+
+class ModelCleanMixin(_SerializerBase):
     """Runs the model's ``clean()`` on the object as it would be saved, as the admin's
     ModelForm does (DRF checks field validators and uniqueness, never ``clean()``). A
     Django ValidationError raised here becomes a 400 with the same field keys."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        model = self.Meta.model
+        model: type[Model] = self.Meta.model
         candidate = copy.copy(self.instance) if self.instance is not None else model()
         many_to_many = {field.name for field in model._meta.many_to_many}
         for name, value in attrs.items():
@@ -34,16 +41,19 @@ class SpaceSeparatedListField(serializers.ListField):
 
     child = serializers.CharField(validators=[RegexValidator(r"^\S+$", "No whitespace inside an item.")])
 
-    def to_representation(self, value: str) -> list[str]:
+    # The stubs fix ListField's value to a list; this field's value is the model's string.
+    def to_representation(self, value: str) -> list[str]:  # type: ignore[override]  # value: a string
         return value.split()
 
-    def to_internal_value(self, data: Any) -> str:
+    def to_internal_value(self, data: Any) -> str:  # type: ignore[override]  # value: a string
         return " ".join(dict.fromkeys(super().to_internal_value(data)))
 
 
 class ApiResourceSerializer(ModelCleanMixin, serializers.ModelSerializer):
     user_claims = serializers.ListField(child=serializers.ChoiceField(choices=list(USER_CLAIMS)), required=False)
-    scopes = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    scopes: "serializers.SlugRelatedField[ApiScope]" = serializers.SlugRelatedField(
+        slug_field="name", many=True, read_only=True
+    )
 
     class Meta:
         model = ApiResource
@@ -145,6 +155,7 @@ class ExchangePolicySerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # As the admin form: a policy grants scopes of its target API only.
         target = attrs.get("target", getattr(self.instance, "target", None))
+        assert target is not None  # required on create, and a saved policy always has one
         scopes = attrs.get("scopes", self.instance.scopes.all() if self.instance is not None else [])
         foreign = sorted(scope.name for scope in scopes if scope.resource_id != target.pk)
         if foreign:

@@ -1,6 +1,7 @@
 """The management API's views: parse, authorise, delegate to services.py."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import filters, mixins, pagination, renderers, serializers, status, viewsets
@@ -10,7 +11,13 @@ from rest_framework.response import Response
 
 from apps.audit.models import AuditEvent
 from apps.management_api import services
-from apps.management_api.authentication import AUDIENCE, AdminScopes, IdpAccessTokenAuthentication, exception_handler
+from apps.management_api.authentication import (
+    AUDIENCE,
+    AdminCaller,
+    AdminScopes,
+    IdpAccessTokenAuthentication,
+    exception_handler,
+)
 from apps.management_api.parsers import BoundedJSONParser
 from apps.management_api.serializers import (
     ApiResourceSerializer,
@@ -59,10 +66,9 @@ class ManagementViewSet(viewsets.GenericViewSet):
         return exception_handler
 
     def actor(self) -> services.Actor:
-        return services.Actor(
-            client_id=self.request.user.client_id,
-            subject=self.request.user.subject,
-        )
+        caller = self.request.user
+        assert isinstance(caller, AdminCaller)  # AdminScopes lets no other caller in
+        return services.Actor(client_id=caller.client_id, subject=caller.subject)
 
 
 class AuditedModelViewSet(
@@ -85,10 +91,20 @@ class AuditedModelViewSet(
         services.delete_object(instance=instance, actor=self.actor())
 
 
-class ProtectsOwnApi:
+if TYPE_CHECKING:
+    # For the type checker the mixin is the viewset it is mixed into: its super() calls reach it.
+    _ViewSetBase = AuditedModelViewSet
+else:
+    _ViewSetBase = object
+
+
+class ProtectsOwnApi(_ViewSetBase):
     """This API cannot change or delete its own resource and scopes, nor add one to it: one
     call (store_tokens off, a deleted scope) would lock every automation client out, and a
     scope moved in would be a management scope no operator granted. Operators use the admin."""
+
+    # Each view's: the API resource an object of its belongs to.
+    own_resource: Callable[[Any], ApiResource | None]
 
     def refuse_own(self, resource: ApiResource | None) -> None:
         if resource is not None and resource.audience == AUDIENCE:

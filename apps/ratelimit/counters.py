@@ -73,8 +73,9 @@ def counters() -> LocalCounters | SharedCounters:
 
 
 def _make_counters() -> LocalCounters | SharedCounters:
-    if settings.CACHES["default"]["BACKEND"].startswith("django_redis."):
-        from django_redis import get_redis_connection
+    backend = settings.CACHES["default"]["BACKEND"]
+    if isinstance(backend, str) and backend.startswith("django_redis."):
+        from django_redis import get_redis_connection  # type: ignore[import-untyped]  # ships no type hints
 
         return SharedCounters(get_redis_connection("default"))
     return LocalCounters()

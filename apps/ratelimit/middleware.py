@@ -166,14 +166,16 @@ class RateLimitMiddleware:
         addresses, usernames = self.limiter("login"), self.limiter("login_username")
         # The user's own browser is exempt from the per-username limit (the pair lockout and
         # the per-address limit still hold for it).
-        per_username = username is not None and not _known_device(request, username)
-        wait = addresses.retry_after(address, at) or (per_username and usernames.retry_after(username, at))
+        limited_username = username if username is not None and not _known_device(request, username) else None
+        wait = addresses.retry_after(address, at) or (
+            limited_username is not None and usernames.retry_after(limited_username, at)
+        )
         if wait:
             return too_many_requests(wait, json=False, request=request)
         addresses.charge(address, at)
         response = self.get_response(request)
-        if per_username and _failed_sign_in(response):
-            usernames.charge(username, at)
+        if limited_username is not None and _failed_sign_in(response):
+            usernames.charge(limited_username, at)
         if username is not None and _signed_in_as(request, response, username):
             _remember_device(response, username)
         return response
