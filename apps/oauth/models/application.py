@@ -1,9 +1,11 @@
 """The OAuth client (DOT's swappable Application) with several grant types and its scopes."""
 
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.base import ModelBase
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.validators import AllowedURIValidator
@@ -43,7 +45,10 @@ def default_grant_types() -> list[str]:
     return []
 
 
-class Application(AbstractApplication):
+# DOT's abstract models are untyped (Any to mypy), so django-stubs would not see this class as
+# a model. Naming the metaclass it already has (ModelBase, from AbstractApplication) lets the
+# plugin type the fields declared here; at run time nothing changes.
+class Application(AbstractApplication, metaclass=ModelBase):
     # DOT allows one grant type per client (and its column is too short for the RFC 8693
     # URN); ``allowed_grant_types`` replaces it.
     authorization_grant_type = None
@@ -53,7 +58,11 @@ class Application(AbstractApplication):
         blank=True,
         help_text="Grant types this client may use at /o/token/ (none: it only introspects).",
     )
-    allowed_scopes = models.ManyToManyField(ApiScope, blank=True, related_name="clients")
+    # Annotated because the plugin derives the implicit through model only for classes whose
+    # base it can see (quoted: Django's fields are not subscriptable at run time).
+    allowed_scopes: "models.ManyToManyField[ApiScope, models.Model]" = models.ManyToManyField(
+        ApiScope, blank=True, related_name="clients"
+    )
     resource = models.ForeignKey(
         ApiResource,
         null=True,
@@ -70,6 +79,9 @@ class Application(AbstractApplication):
     secret_hint = models.CharField(max_length=12, blank=True, editable=False)
 
     objects = ClientManager()
+    if TYPE_CHECKING:
+        # What django-stubs adds to models it can see; it types ApiResource.clients.
+        _default_manager: ClassVar[ClientManager]
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"

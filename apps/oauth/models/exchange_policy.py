@@ -52,7 +52,7 @@ class ExchangePolicy(models.Model):
         """The policy as one sentence, e.g. "shoppingbasket may exchange tokens for
         shoppingbasket into discount [discount.fullaccess], delegation, depth 1, 5 min"."""
         subjects = [r.audience for r in self.subject_audiences.all()]
-        if not subjects and self.client.resource_id:
+        if not subjects and self.client.resource is not None:
             subjects = [self.client.resource.audience]
         scopes = " ".join(sorted(s.name for s in self.scopes.all()))
         minutes, seconds = divmod(self.max_lifetime, 60)
