@@ -41,7 +41,9 @@ def _acceptable_client_id(client_id: str) -> bool:
 
 
 def _verified(credentials: PresentedCredentials | None) -> Application:
-    record = client_record(credentials.client_id) if credentials else None
+    if credentials is None:
+        raise InvalidClient()
+    record = client_record(credentials.client_id)
     if (
         record is None
         or not record.is_active

@@ -72,6 +72,7 @@ def client_record(client_id: str) -> ClientRecord | None:
     pk, client_secret, is_active, generation = row
     cached = _clients.get(client_id)
     now = time.monotonic()
+    application: Application | None
     if (
         cached is not None
         and generation is not None

@@ -8,10 +8,14 @@ request for no gain; one HMAC-SHA256 costs microseconds. Comparison is constant 
 import hashlib
 import hmac
 import secrets
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.hashers import BasePasswordHasher, check_password, identify_hasher, mask_hash
 from django.utils.crypto import constant_time_compare, get_random_string
 from oauth2_provider.generators import BaseHashGenerator
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 SECRET_BYTES = 32  # 256 bits
 
@@ -49,7 +53,8 @@ class RandomSecretHasher(BasePasswordHasher):
         return get_random_string(16)
 
     def encode(self, password: str, salt: str) -> str:
-        self._check_encode_args(password, salt)
+        # Django's own argument check (django-stubs does not declare this private helper).
+        self._check_encode_args(password, salt)  # type: ignore[attr-defined]
         digest = hmac.new(salt.encode(), password.encode(), hashlib.sha256).hexdigest()
         return f"{self.algorithm}${salt}${digest}"
 
@@ -62,7 +67,7 @@ class RandomSecretHasher(BasePasswordHasher):
         decoded = self.decode(encoded)
         return constant_time_compare(encoded, self.encode(password, decoded["salt"]))
 
-    def safe_summary(self, encoded: str) -> dict[str, str]:
+    def safe_summary(self, encoded: str) -> "dict[StrOrPromise, str]":
         decoded = self.decode(encoded)
         return {
             "algorithm": decoded["algorithm"],

@@ -99,13 +99,12 @@ class TokenGrantValidator(OAuth2Validator):
 
     def save_bearer_token(self, token, request, *args, **kwargs) -> None:
         if self.code is not None:
-            return self._redeem_code_and_save(token, request)
+            return self._redeem_code_and_save(self.code, token, request)
         return super().save_bearer_token(token, request, *args, **kwargs)
 
-    def _redeem_code_and_save(self, token, request) -> None:
+    def _redeem_code_and_save(self, code: AuthorizationCode, token, request) -> None:
         """Claim the code and store its tokens in one transaction; of two concurrent
         redemptions exactly one claims it (the UPDATE's WHERE is re-checked under the row lock)."""
-        code = self.code
         with transaction.atomic():
             claimed = AuthorizationCode.objects.filter(pk=code.pk, redeemed_at__isnull=True).update(
                 redeemed_at=timezone.now()
@@ -132,6 +131,7 @@ class TokenGrantValidator(OAuth2Validator):
     def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
         # DOT's ``expires`` is recomputed from ``expires_in``; the JWT's own exp is the truth.
         id_token = token.get("id_token")
+        assert self.issued is not None  # _persist sets it before saving
         self.stored = store_access_token(
             issued=self.issued,
             application=self.client,

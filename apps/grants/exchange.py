@@ -87,13 +87,15 @@ def check_subject_token(ex: Exchange) -> None:
     """The subject token is ours: signature, typ, issuer, unexpired, still stored (not revoked,
     nor any ancestor), and its user and client are still enabled. An ID token counts only
     while the access token issued with it is live (that access token becomes the parent)."""
+    subject_token = ex.params.subject_token
+    assert subject_token is not None  # check_token_types requires it
     if ex.params.subject_token_type == ID_TOKEN_TYPE:
-        claims, id_token = active_id_token(ex.params.subject_token, what="subject_token")
+        claims, id_token = active_id_token(subject_token, what="subject_token")
         ex.subject_row = AccessToken.objects.select_related("user", "application").filter(id_token=id_token).first()
         if ex.subject_row is None or ex.subject_row.expires <= timezone.now():
             raise InvalidRequest(description="subject_token is not acceptable: its session was revoked.")
     else:
-        claims, ex.subject_row = active_access_token(ex.params.subject_token, what="subject_token")
+        claims, ex.subject_row = active_access_token(subject_token, what="subject_token")
     ex.user = ex.subject_row.user
     if (ex.user is not None and not ex.user.is_active) or not ex.subject_row.application.is_active:
         raise InvalidRequest(description="subject_token is not acceptable: its user or client is disabled.")
@@ -136,7 +138,7 @@ def resolve_target(ex: Exchange) -> None:
         unknown = set(ex.params.scopes) - {s.name for s in scopes}
         if unknown or any(s.resource is None for s in scopes):
             raise InvalidScope(description=f"Not an API scope: {shown(' '.join(sorted(unknown) or ex.params.scopes))}")
-        targets = {s.resource for s in scopes}
+        targets = {s.resource for s in scopes if s.resource is not None}  # none is None (above)
     if not targets and len(ex.policies) == 1:
         targets = {ex.policies[0].target}
     if len(targets) != 1:
@@ -147,12 +149,15 @@ def resolve_target(ex: Exchange) -> None:
 
 
 def select_policy(ex: Exchange) -> None:
-    ex.policy = next((p for p in ex.policies if p.target_id == ex.target.pk), None)
+    target = ex.target
+    assert target is not None  # resolve_target ran
+    ex.policy = next((p for p in ex.policies if p.target_id == target.pk), None)
     if ex.policy is None:
-        raise InvalidTarget(description=f"No exchange policy lets this client reach {ex.target.audience}.")
+        raise InvalidTarget(description=f"No exchange policy lets this client reach {target.audience}.")
 
 
-def _audiences(claims: dict[str, Any]) -> set[str]:
+def _audiences(claims: dict[str, Any]) -> set[str | None]:
+    # {None} for a token without aud (verify_jwt does not require one): it matches nothing.
     aud = claims.get("aud")
     return set(aud) if isinstance(aud, list) else {aud}
 
@@ -161,14 +166,16 @@ def check_subject_audience(ex: Exchange) -> None:
     """No confused deputy: the subject token must have been issued *for* this client, i.e. its
     audience is the client's own API (or one the policy names). An ID token must be this
     client's own, and the policy must accept ID tokens."""
+    policy = ex.policy
+    assert policy is not None  # select_policy ran
     audiences = _audiences(ex.subject_claims)
     if ex.params.subject_token_type == ID_TOKEN_TYPE:
-        if not ex.policy.accept_id_token:
+        if not policy.accept_id_token:
             raise InvalidRequest(description="The exchange policy does not accept ID tokens.")
         if ex.client.client_id not in audiences:
             raise InvalidRequest(description="The ID token was issued to another client.")
         return
-    allowed = {r.audience for r in ex.policy.subject_audiences.all()}
+    allowed = {r.audience for r in policy.subject_audiences.all()}
     if not allowed and ex.client.resource is not None:
         allowed = {ex.client.resource.audience}
     if not audiences & allowed:
@@ -181,6 +188,7 @@ def check_actor(ex: Exchange) -> None:
     if ex.params.actor_token is None:
         ex.actor = ex.client.client_id
         return
+    assert ex.policy is not None  # select_policy ran
     if ex.policy.mode == ExchangeMode.IMPERSONATION:
         raise InvalidRequest(description="The exchange policy grants impersonation: send no actor_token.")
     claims, row = active_access_token(ex.params.actor_token, what="actor_token")
@@ -214,6 +222,7 @@ def build_actor_chain(ex: Exchange) -> None:
     Refused beyond the policy's depth."""
     prior = ex.subject_claims.get("act")
     prior = prior if isinstance(prior, dict) else None
+    assert ex.policy is not None  # select_policy ran
     if ex.policy.mode == ExchangeMode.DELEGATION:
         ex.act = {"sub": ex.actor, **({"act": prior} if prior else {})}
     else:
@@ -229,8 +238,10 @@ def grant_scopes(ex: Exchange) -> None:
     """At most the policy's scopes of the target API (all of them when none is requested); and
     when the subject token was already for that API, never more than it carried. User claims:
     what the target API receives, and only those the subject token carried."""
-    allowed = [s for s in ex.policy.scopes.all() if s.resource_id == ex.target.pk]
-    if ex.target.audience in _audiences(ex.subject_claims):
+    target, policy = ex.target, ex.policy
+    assert target is not None and policy is not None  # resolve_target and select_policy ran
+    allowed = [s for s in policy.scopes.all() if s.resource_id == target.pk]
+    if target.audience in _audiences(ex.subject_claims):
         subject_scopes = set(str(ex.subject_claims.get("scope", "")).split())
         allowed = [s for s in allowed if s.name in subject_scopes]
     requested = list(ex.params.scopes) or [s.name for s in allowed]
@@ -246,14 +257,17 @@ def limit_lifetime(ex: Exchange) -> None:
     the policy's maximum, or the target API's lifetime. An ID token is live only while the
     session's access token is (check_subject_token), which may end long before the ID
     token's own ``exp``: that end bounds too. (An access token's row ends at its ``exp``.)"""
+    plan, policy = ex.plan, ex.policy
+    assert plan is not None and policy is not None  # grant_scopes and select_policy ran
     subject_expiry = datetime.fromtimestamp(ex.subject_claims["exp"], tz=UTC)
     if ex.params.subject_token_type == ID_TOKEN_TYPE:
+        assert ex.subject_row is not None  # check_subject_token found the session's token
         subject_expiry = min(subject_expiry, ex.subject_row.expires)
     remaining = int((subject_expiry - timezone.now()).total_seconds())
     if remaining <= 0:
         raise InvalidRequest(description="The subject_token has expired.")
-    lifetime = min(ex.plan.lifetime, ex.policy.max_lifetime, remaining)
-    ex.plan = replace(ex.plan, lifetime=lifetime, not_after=subject_expiry)
+    lifetime = min(plan.lifetime, policy.max_lifetime, remaining)
+    ex.plan = replace(plan, lifetime=lifetime, not_after=subject_expiry)
 
 
 # What the policies decide, once a subject token is known (also used by the admin preview).

@@ -45,6 +45,7 @@ def preview_token(
             claims = access_token_claims(client_id=client.client_id, user=user, plan=plan)
         else:
             exchange = _preview_exchange(client=client, user=user, scopes=scopes, target=exchange_target)
+            assert exchange.plan is not None  # the policy checks ran: limit_lifetime set it
             plan = exchange.plan
             claims = access_token_claims(
                 client_id=client.client_id,
@@ -60,7 +61,7 @@ def preview_token(
 
 def _preview_exchange(*, client: Application, user, scopes: list[str], target: ApiResource) -> Exchange:
     """Run the policy checks against the token the user would hold for the client's own API."""
-    subject_claims = {
+    subject_claims: dict[str, Any] = {
         "sub": str(user.pk) if user is not None else client.client_id,
         "aud": [client.resource.audience] if client.resource else [],
         "exp": int((timezone.now() + timedelta(hours=1)).timestamp()),

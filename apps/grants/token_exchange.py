@@ -45,6 +45,7 @@ class TokenExchangeGrant(Grant):
 def exchange_decision(exchange: Exchange) -> Decision:
     """An exchange's token: the subject token's sub, the acting chain in ``act``, and the
     subject token as its parent."""
+    assert exchange.plan is not None  # the checks ran: limit_lifetime set it
     return Decision(
         plan=exchange.plan,
         user=exchange.user,

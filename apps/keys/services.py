@@ -18,7 +18,6 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -34,11 +33,15 @@ from idp.conf import idp_settings
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}
 
 
+# The private keys of our signing algorithms (RS256, ES256): the kinds PyJWT signs with.
+SigningPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
 @dataclass(frozen=True)
 class LoadedKey:
     kid: str
     algorithm: str
-    private_key: PrivateKeyTypes
+    private_key: SigningPrivateKey
 
 
 LIVE_STATES = (KeyState.ACTIVE, KeyState.NEXT)
@@ -51,7 +54,7 @@ _published: JwksCache | None = None  # our own JWKS, as resource servers cache i
 _cache_lock = threading.Lock()
 
 
-def _new_private_key(algorithm: str) -> PrivateKeyTypes:
+def _new_private_key(algorithm: str) -> SigningPrivateKey:
     if algorithm == SigningAlgorithm.RS256:
         return rsa.generate_private_key(public_exponent=65537, key_size=idp_settings.RSA_KEY_SIZE)
     if algorithm == SigningAlgorithm.ES256:
@@ -59,9 +62,14 @@ def _new_private_key(algorithm: str) -> PrivateKeyTypes:
     raise ValueError(f"Unsupported signing algorithm {algorithm!r}")
 
 
-def _public_jwk(private_key: PrivateKeyTypes, algorithm: str) -> dict[str, Any]:
-    algo = RSAAlgorithm if algorithm == SigningAlgorithm.RS256 else ECAlgorithm
-    public = algo.to_jwk(private_key.public_key(), as_dict=True)
+def _public_jwk(private_key: SigningPrivateKey, algorithm: str) -> dict[str, Any]:
+    public_key = private_key.public_key()
+    if algorithm == SigningAlgorithm.RS256:
+        assert isinstance(public_key, rsa.RSAPublicKey)  # _new_private_key made it for RS256
+        public = RSAAlgorithm.to_jwk(public_key, as_dict=True)
+    else:
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        public = ECAlgorithm.to_jwk(public_key, as_dict=True)
     members = {name: public[name] for name in _THUMBPRINT_MEMBERS[public["kty"]]}
     digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
     kid = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -98,6 +106,8 @@ def _load(key: SigningKey) -> LoadedKey:
     private_key = serialization.load_pem_private_key(
         key.private_key_pem.encode(), password=None, unsafe_skip_rsa_key_validation=True
     )
+    # create_key stores only keys of our signing algorithms.
+    assert isinstance(private_key, SigningPrivateKey)
     return LoadedKey(kid=key.kid, algorithm=key.algorithm, private_key=private_key)
 
 

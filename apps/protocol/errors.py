@@ -10,8 +10,7 @@ import enum
 
 from django.http import HttpResponse
 from oauthlib.oauth2.rfc6749 import errors as _oauthlib
-
-OAuth2Error = _oauthlib.OAuth2Error
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
 # RFC 6749 section 5.2
 InvalidRequest = _oauthlib.InvalidRequestError  # 400 invalid_request

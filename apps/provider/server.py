@@ -6,6 +6,8 @@ through it: every grant is served by our pipeline (apps/grants/pipeline.py), whi
 oauthlib's code and refresh grant classes directly where they help.
 """
 
+from typing import Any
+
 from oauthlib.openid import Server as OpenIDServer
 
 # RFC 9700 section 2.1.2: no implicit or hybrid responses (tokens in the front channel).
@@ -17,4 +19,6 @@ class Server(OpenIDServer):
         super().__init__(request_validator, *args, **kwargs)
         # The token endpoint is ours: no grant is served through this server's.
         self._grant_types.clear()
-        self._response_types = {k: v for k, v in self._response_types.items() if k in SUPPORTED_RESPONSE_TYPES}
+        self._response_types: dict[str, Any] = {
+            k: v for k, v in self._response_types.items() if k in SUPPORTED_RESPONSE_TYPES
+        }

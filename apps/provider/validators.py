@@ -179,7 +179,9 @@ class OAuth2Validator(DotOAuth2Validator):
         access_token = self._load_access_token(token)
         if access_token is None or access_token.expires <= timezone.now():
             return None
-        if caller.resource.audience not in access_token.audience:
+        resource = caller.resource
+        assert resource is not None  # resource_id is set (checked above)
+        if resource.audience not in access_token.audience:
             return None
         claims: dict[str, Any] = {
             # RFC 9068 section 2.2.3: the API sees its own scopes; the row also keeps the
@@ -196,6 +198,6 @@ class OAuth2Validator(DotOAuth2Validator):
             "jti": str(access_token.jti),
         }
         # RFC 7662 section 2.2's ``username`` is a user claim: only for an API that receives it.
-        if access_token.user is not None and "preferred_username" in caller.resource.user_claims:
+        if access_token.user is not None and "preferred_username" in resource.user_claims:
             claims["username"] = access_token.user.get_username()
         return claims

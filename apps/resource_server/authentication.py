@@ -39,9 +39,11 @@ class TokenUser:
     is_authenticated: bool = True
 
     @property
-    def actors(self) -> list[str]:
-        """The delegation chain, most recent actor first (RFC 8693 section 4.1)."""
-        chain, act = [], self.act
+    def actors(self) -> list[str | None]:
+        """The delegation chain, most recent actor first (RFC 8693 section 4.1); None for an
+        actor named without ``sub`` (the RFC does not require one)."""
+        chain: list[str | None] = []
+        act = self.act
         while isinstance(act, dict):
             chain.append(act.get("sub"))
             act = act.get("act")

@@ -71,7 +71,7 @@ def _check_scopes_allowed(requested: Sequence[str], allowed: dict[str, ApiScope]
     refused = [name for name in requested if name not in allowed]
     if refused:
         raise InvalidScope(description=f"Scope not allowed for this client: {shown(' '.join(refused))}")
-    disabled = [name for name in requested if allowed[name].resource and not allowed[name].resource.enabled]
+    disabled = [name for name in requested if (resource := allowed[name].resource) and not resource.enabled]
     if disabled:
         raise InvalidScope(description=f"Scope of a disabled API: {shown(' '.join(disabled))}")
 

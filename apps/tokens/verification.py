@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.keys.services import published_key
@@ -83,7 +84,12 @@ def _stored_token_sql(vendor: str) -> tuple[str, tuple[str, ...]]:
         f" LEFT JOIN {table(user)} u ON u.{column(user, 'id')} = t.{column(t, 'user')}"
         f" WHERE t.{column(t, 'token_checksum')} = %s AND t.{column(t, 'expires')} > %s"
     )
-    return sql, tuple(user._meta.get_field(name).attname for name in names)
+    attnames = []
+    for name in names:
+        field = user._meta.get_field(name)
+        assert isinstance(field, Field)  # concrete columns: the user's id, username and _USER_FIELDS
+        attnames.append(field.attname)
+    return sql, tuple(attnames)
 
 
 def stored_access_token(token: str) -> AccessToken | None:

@@ -33,7 +33,7 @@ import argparse
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandParser
@@ -43,6 +43,9 @@ from oauth2_provider.models import refresh_token_expire_timedelta
 from oauth2_provider.settings import oauth2_settings
 
 from apps.oauth.models import AccessToken, Grant, IDToken, RefreshToken
+
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
 
 
 @dataclass(frozen=True)
@@ -100,13 +103,15 @@ def steps(now: datetime, *, dry_run: bool) -> list[Step]:
     # same rows, but PostgreSQL plans it as an anti join it can stop after a batch's rows,
     # where for the LEFT JOIN it misestimates and sorts every remaining expired row each batch.
     refresh_token_of = RefreshToken.objects.filter(access_token=OuterRef("pk"))
-    access_rule = Q(expires__lt=now) & ~Exists(refresh_token_of)
+    # Q & ~Exists(...) is a Q at run time; django-stubs types it Combinable (Q.__and__ is
+    # declared for Q operands only, so Combinable.__rand__ answers), hence the union.
+    access_rule: Q | Combinable = Q(expires__lt=now) & ~Exists(refresh_token_of)
     if dry_run:
         # Nothing is deleted, so count too the access tokens step 1 would release.
         access_rule = Q(expires__lt=now) & (~Exists(refresh_token_of) | Exists(refresh_token_of.filter(refresh_rule)))
     # The access token of an ID token (at most one: a OneToOne), still there after step 2.
     access_token_of = AccessToken.objects.filter(id_token=OuterRef("pk"))
-    id_token_rule = Q(expires__lt=now) & ~Exists(access_token_of)
+    id_token_rule: Q | Combinable = Q(expires__lt=now) & ~Exists(access_token_of)
     if dry_run:
         id_token_rule = Q(expires__lt=now) & (~Exists(access_token_of) | Exists(access_token_of.filter(access_rule)))
     return [
