@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 from django.urls import NoReverseMatch, reverse
 
+from apps.resource_server.bearer import B64TOKEN
 from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, SigningAlgorithm
 from idp.conf import DEFAULTS
 
@@ -85,7 +86,11 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CONSENT_LIFETIME_DAYS": (_positive_int, "a positive number of days"),
     "REMEMBER_ME_DAYS": (_positive_int, "a positive number of days"),
     "METRICS_ENABLED": (lambda v: isinstance(v, bool), "True or False"),
-    "METRICS_TOKEN": (lambda v: isinstance(v, str), "a string"),
+    # Sent as "Authorization: Bearer <token>": RFC 6750's b64token characters only (hex is fine).
+    "METRICS_TOKEN": (
+        lambda v: isinstance(v, str) and (v == "" or B64TOKEN.fullmatch(v) is not None),
+        "a string of RFC 6750 token characters (A-Z a-z 0-9 - . _ ~ + /, then =)",
+    ),
     "METRICS_ALLOW_UNAUTHENTICATED": (lambda v: isinstance(v, bool), "True or False"),
     "RATE_LIMITING": (lambda v: isinstance(v, bool), "True or False"),
     "TRUSTED_PROXY_COUNT": (_non_negative_int, "a number of proxies, 0 or more"),

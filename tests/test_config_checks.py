@@ -88,6 +88,8 @@ def test_idp_that_is_not_a_dict_is_an_error(settings):
         ("METRICS_ENABLED", 1),
         ("METRICS_ALLOW_UNAUTHENTICATED", "false"),
         ("METRICS_TOKEN", None),
+        ("METRICS_TOKEN", "s3cret!pw"),  # not RFC 6750 token characters: every scrape would be a 400
+        ("METRICS_TOKEN", "two words"),
         ("RATE_LIMITING", "yes"),
         ("TRUSTED_PROXY_COUNT", -1),
         ("TRUSTED_PROXY_COUNT", "1"),

@@ -6,7 +6,10 @@ introspection and revocation endpoints (through the oauthlib validator), discove
 that list, so a new method (``private_key_jwt``) is one class added there.
 
 A request uses exactly one method (RFC 6749 section 2.3: "MUST NOT use more than one
-authentication method in each request"); only confidential, enabled clients authenticate.
+authentication method in each request"); only enabled clients authenticate, confidential ones
+with their secret. A public client (RFC 6749 section 2.1: it cannot keep a secret) names
+itself with ``client_id`` alone (the ``none`` method), and only where the caller allows it:
+the code grant, whose PKCE proves the same client, and refresh.
 """
 
 import base64
@@ -47,7 +50,7 @@ def _verified(credentials: PresentedCredentials | None) -> Application:
     if (
         record is None
         or not record.is_active
-        or record.application.client_type != Application.CLIENT_CONFIDENTIAL
+        or record.client_type != Application.CLIENT_CONFIDENTIAL
         or not verify_client_secret(credentials.client_secret, record.client_secret)
     ):
         raise InvalidClient()
@@ -61,6 +64,8 @@ class ClientAuthMethod:
 
     NAME: ClassVar[str]  # as in RFC 8414 ``token_endpoint_auth_methods_supported``
     SECRET_PARAMETERS: ClassVar[frozenset[str]] = frozenset()
+    # Whether it authenticates public clients (which prove nothing but their client_id).
+    PUBLIC: ClassVar[bool] = False
 
     def applies(self, authorization: str, form: Form) -> bool:
         raise NotImplementedError
@@ -78,7 +83,8 @@ class ClientSecretBasic(ClientAuthMethod):
     NAME = "client_secret_basic"
 
     def applies(self, authorization: str, form: Form) -> bool:
-        return authorization.partition(" ")[0] == "Basic"
+        # RFC 7617 / RFC 7235: the scheme name is case-insensitive.
+        return authorization.partition(" ")[0].lower() == "basic"
 
     def _credentials(self, authorization: str, form: Form) -> PresentedCredentials | None:
         encoded = authorization.partition(" ")[2]
@@ -114,7 +120,7 @@ class ClientSecretPost(ClientAuthMethod):
     SECRET_PARAMETERS = frozenset({"client_secret"})
 
     def applies(self, authorization: str, form: Form) -> bool:
-        return bool(form.get("client_id"))
+        return bool(form.get("client_id")) and "client_secret" in form
 
     def _credentials(self, form: Form) -> PresentedCredentials | None:
         client_id = form.get("client_id") or ""
@@ -130,8 +136,30 @@ class ClientSecretPost(ClientAuthMethod):
         return _verified(self._credentials(form))
 
 
-METHODS: tuple[ClientAuthMethod, ...] = (ClientSecretBasic(), ClientSecretPost())
+class PublicClient(ClientAuthMethod):
+    """RFC 8414 ``none``: a public client names itself with ``client_id`` and sends no secret."""
+
+    NAME = "none"
+    PUBLIC = True
+
+    def applies(self, authorization: str, form: Form) -> bool:
+        return bool(form.get("client_id")) and "client_secret" not in form
+
+    def client_id(self, authorization: str, form: Form) -> str | None:
+        client_id = form.get("client_id") or ""
+        return client_id if _acceptable_client_id(client_id) else None
+
+    def authenticate(self, authorization: str, form: Form) -> Application:
+        client_id = self.client_id(authorization, form)
+        record = client_record(client_id) if client_id else None
+        if record is None or not record.is_active or record.client_type != Application.CLIENT_PUBLIC:
+            raise InvalidClient()
+        return record.application
+
+
+METHODS: tuple[ClientAuthMethod, ...] = (ClientSecretBasic(), ClientSecretPost(), PublicClient())
 METHOD_NAMES: list[str] = [method.NAME for method in METHODS]
+CONFIDENTIAL_METHOD_NAMES: list[str] = [method.NAME for method in METHODS if not method.PUBLIC]
 
 
 def _method(authorization: str, form: Form) -> ClientAuthMethod | None:
@@ -141,16 +169,17 @@ def _method(authorization: str, form: Form) -> ClientAuthMethod | None:
     return next((method for method in METHODS if method.applies(authorization, form)), None)
 
 
-def authenticate(authorization: str | None, form: Form) -> Application:
-    """The confidential, enabled client the request authenticates as; else ``invalid_client``."""
+def authenticate(authorization: str | None, form: Form, *, allow_public: bool = False) -> Application:
+    """The enabled client the request authenticates as (a public one only if ``allow_public``);
+    else ``invalid_client``."""
     method = _method(authorization or "", form)
-    if method is None:
+    if method is None or (method.PUBLIC and not allow_public):
         raise InvalidClient()
     return method.authenticate(authorization or "", form)
 
 
-def authenticate_client(request: HttpRequest) -> Application:
-    return authenticate(request.META.get("HTTP_AUTHORIZATION"), request.POST)
+def authenticate_client(request: HttpRequest, *, allow_public: bool = False) -> Application:
+    return authenticate(request.META.get("HTTP_AUTHORIZATION"), request.POST, allow_public=allow_public)
 
 
 def claimed_client_id(request: HttpRequest) -> str:

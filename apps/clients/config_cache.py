@@ -1,7 +1,7 @@
 """A client as the token endpoint sees it: fresh credentials, cached configuration.
 
-Every token request reads the client's secret and enabled flag, together with the
-configuration generation (:class:`~apps.oauth.models.ConfigGeneration`), in one query.
+Every token request reads the client's secret, enabled flag and type (confidential or
+public), together with the configuration generation (:class:`~apps.oauth.models.ConfigGeneration`), in one query.
 What else a token request needs (the client's own API, its allowed scopes with their APIs,
 its exchange policies) takes a few more queries, made only when the generation changed
 since this process last loaded that client. Every save or delete of a client, API
@@ -9,7 +9,8 @@ resource, scope or exchange policy changes the generation (:func:`configuration_
 so every process sees such a change on its next request. Writes that send no signals
 (``QuerySet.update()``, raw SQL, data migrations) do not change it: those are picked up
 within ``IDP["CLIENT_CONFIG_MAX_AGE_SECONDS"]``, after which a client's configuration is
-reloaded anyway. The secret and enabled flag are never cached.
+reloaded anyway. The secret, the enabled flag and the client type are never cached: a
+cached client whose type differs from the stored one is reloaded.
 """
 
 import secrets
@@ -36,6 +37,7 @@ class ClientRecord:
     application: Application  # configuration as of ``generation``, shared by requests: read only
     client_secret: str  # read by this request
     is_active: bool  # read by this request
+    client_type: str  # read by this request
 
 
 _clients: dict[str, tuple[int, float, Application]] = {}  # client_id -> (generation, loaded at, client)
@@ -44,11 +46,11 @@ _lock = threading.Lock()
 
 @cache
 def _credentials_sql(vendor: str) -> str:
-    """SELECT id, secret, enabled, generation for one client_id."""
+    """SELECT id, secret, enabled, type, generation for one client_id."""
     app, gen = Application, ConfigGeneration
     return (
         f"SELECT a.{column(app, 'id')}, a.{column(app, 'client_secret')}, a.{column(app, 'is_active')},"  # noqa: S608
-        f" g.{column(gen, 'value')} FROM {table(app)} a"
+        f" a.{column(app, 'client_type')}, g.{column(gen, 'value')} FROM {table(app)} a"
         f" LEFT JOIN {table(gen)} g ON g.{column(gen, 'id')} = %s WHERE a.{column(app, 'client_id')} = %s"
     )
 
@@ -63,13 +65,13 @@ def _load(client_id: str) -> Application | None:
 
 def client_record(client_id: str) -> ClientRecord | None:
     """The client registered as ``client_id``, or None. One query while its configuration is
-    unchanged; the secret and enabled flag are always the ones stored now."""
+    unchanged; the secret, enabled flag and type are always the ones stored now."""
     with connection.cursor() as cursor:
         cursor.execute(_credentials_sql(connection.vendor), [GENERATION_ROW, client_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, client_secret, is_active, generation = row
+    pk, client_secret, is_active, client_type, generation = row
     cached = _clients.get(client_id)
     now = time.monotonic()
     application: Application | None
@@ -79,6 +81,7 @@ def client_record(client_id: str) -> ClientRecord | None:
         and cached[0] == generation
         and now - cached[1] < idp_settings.CLIENT_CONFIG_MAX_AGE_SECONDS
         and cached[2].pk == pk
+        and cached[2].client_type == client_type
     ):
         application = cached[2]
     else:
@@ -90,7 +93,9 @@ def client_record(client_id: str) -> ClientRecord | None:
                 if len(_clients) >= MAX_CACHED_CLIENTS:
                     _clients.clear()
                 _clients[client_id] = (generation, now, application)
-    return ClientRecord(application=application, client_secret=client_secret, is_active=bool(is_active))
+    return ClientRecord(
+        application=application, client_secret=client_secret, is_active=bool(is_active), client_type=client_type
+    )
 
 
 def clear_client_cache() -> None:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from apps.clients.authentication import METHOD_NAMES as CLIENT_AUTH_METHODS
+from apps.clients.authentication import CONFIDENTIAL_METHOD_NAMES, METHOD_NAMES
 from apps.resources.claims import USER_CLAIMS
 from apps.resources.models import ApiScope, SigningAlgorithm
 from idp.conf import idp_settings
@@ -27,9 +27,11 @@ def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "scopes_supported": list(ApiScope.objects.order_by("name").values_list("name", flat=True)),
-        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        # "none": public clients, at the token endpoint for the code and refresh grants only;
+        # RFC 7009 lets them revoke their own tokens; only confidential clients introspect.
+        "token_endpoint_auth_methods_supported": METHOD_NAMES,
+        "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_METHOD_NAMES,
+        "revocation_endpoint_auth_methods_supported": METHOD_NAMES,
         "code_challenge_methods_supported": ["S256"],
         # RFC 9068 access tokens are signed with these; each API resource picks one.
         "access_token_signing_alg_values_supported": SigningAlgorithm.values,

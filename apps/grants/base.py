@@ -64,6 +64,9 @@ class Grant:
     # The grant type a client must be allowed (Application.allowed_grant_types) to use this
     # grant; an alias of another grant names that one.
     PERMISSION: ClassVar[str | None] = None
+    # Whether only confidential clients may use it. A grant that opens to public clients
+    # (RFC 6749 section 2.1) lets them authenticate by client_id alone (the "none" method).
+    CONFIDENTIAL_ONLY: ClassVar[bool] = True
     # Request parameters that carry a credential or a token: hidden from error reports.
     SECRET_PARAMETERS: ClassVar[frozenset[str]] = frozenset()
     # Whether each outcome, granted or refused, is written to the audit trail. On unless a

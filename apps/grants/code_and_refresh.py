@@ -9,7 +9,7 @@ the oauthlib request, where a client-supplied parameter of the same name could s
 
 import json
 import secrets
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -146,6 +146,13 @@ class _OAuthlibGrant(Grant):
     """A grant validated by oauthlib's (OpenID Connect) grant class, stored through DOT."""
 
     OAUTHLIB_GRANT: type
+    # The parameters oauthlib is given, and only these: its Request answers any attribute it
+    # does not have from the request's parameters, and DOT reads some as state (e.g.
+    # refresh_token_instance, nonce, scope), so nothing else of the client's may reach it.
+    # Client authentication was done by the pipeline; resource is read by decide().
+    PARAMETERS: ClassVar[frozenset[str]]
+    # Public clients too (RFC 6749 section 2.1): PKCE binds the code to the client that asked.
+    CONFIDENTIAL_ONLY = False
     # Not audited yet: the sign-in and consent that lead to these tokens are the events the
     # people-side audit trail records (issue 18); refusals here are logged by oauthlib.
     AUDITED = False
@@ -154,7 +161,7 @@ class _OAuthlibGrant(Grant):
         validator = TokenGrantValidator(request.client)
         grant = self.OAUTHLIB_GRANT(request_validator=validator)
         self.prepare(grant)
-        body = [(key, value) for key, values in request.params.lists() for value in values]
+        body = [(key, value) for key, value in request.params.items() if key in self.PARAMETERS]
         oauthlib_request = OAuthlibRequest(request.http.path, http_method="POST", body=body)
         grant.validate_token_request(oauthlib_request)
         return validator, grant, oauthlib_request
@@ -206,6 +213,7 @@ def _persist(
 class AuthorizationCodeGrant(_OAuthlibGrant):
     GRANT_TYPE = GrantType.AUTHORIZATION_CODE.value
     SECRET_PARAMETERS = frozenset({"code", "code_verifier"})
+    PARAMETERS = frozenset({"grant_type", "code", "redirect_uri", "code_verifier"})
     OAUTHLIB_GRANT = OIDCAuthorizationCodeGrant
 
     def prepare(self, grant: Any) -> None:
@@ -215,4 +223,5 @@ class AuthorizationCodeGrant(_OAuthlibGrant):
 class RefreshTokenGrant(_OAuthlibGrant):
     GRANT_TYPE = GrantType.REFRESH_TOKEN.value
     SECRET_PARAMETERS = frozenset({"refresh_token"})
+    PARAMETERS = frozenset({"grant_type", "refresh_token", "scope"})
     OAUTHLIB_GRANT = OIDCRefreshTokenGrant

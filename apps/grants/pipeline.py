@@ -61,7 +61,7 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
     decision: Decision | None = None
     try:
         reject_repeated_parameters(request.POST)
-        client = authenticate_client(request)
+        client = authenticate_client(request, allow_public=not grant.CONFIDENTIAL_ONLY)
         if grant.permission() not in client.allowed_grant_types:
             raise UnauthorizedClient()
         decision = grant.decide(TokenRequest(params=request.POST, http=request, client=client))

@@ -158,7 +158,14 @@ class OAuth2Validator(DotOAuth2Validator):
             claims = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             return None
-        if "aud" not in claims or self._get_client_by_audience(claims["aud"]) is None:
+        audience = claims.get("aud")
+        if isinstance(audience, str):
+            audience = [audience]
+        # Anything but a string or a list of strings names no client (and DOT's lookup would
+        # fail on it).
+        if not isinstance(audience, list) or not all(isinstance(value, str) for value in audience):
+            return None
+        if self._get_client_by_audience(audience) is None:
             return None
         return active_jwk_for_id_tokens()
 

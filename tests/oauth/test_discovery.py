@@ -28,7 +28,7 @@ def test_metadata_lists_endpoints_grants_and_methods(client, apis, path):
     }
     assert metadata["response_types_supported"] == ["code"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
-    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
     assert metadata["access_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert "eventcatalog.read" in metadata["scopes_supported"]
     assert metadata["authorization_response_iss_parameter_supported"] is True
