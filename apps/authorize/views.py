@@ -12,6 +12,7 @@ the only way past the screen: DOT's own ``approval_prompt=auto`` shortcut is not
 
 import re
 import time
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth import logout
@@ -24,7 +25,7 @@ from oauthlib.openid.connect.core.exceptions import RequestNotSupported, Request
 
 from apps.accounts.sessions import session_auth_time
 from apps.consent.services import consent_covers, group_scopes, remember_consent
-from apps.oauth.models import Application
+from apps.oauth.models import Application, Grant
 from apps.protocol.errors import ConsentRequired, InvalidRequest, LoginRequired, OAuth2Error, shown
 from apps.protocol.forms import has_control_characters
 from apps.protocol.params import repeated_parameters
@@ -219,14 +220,19 @@ class ConsentAuthorizationView(AuthorizationView):
         application = Application.objects.filter(client_id=form.cleaned_data["client_id"]).first()
         if application is None:
             return self.render_to_response({"error": oauthlib_errors.InvalidClientIdError()}, status=400)
-        # The session's sign-in time travels with the code into the ID token's auth_time.
-        self.request.user.session_auth_time = session_auth_time(self.request)
         response = super().form_valid(form)
-        location = response.get("Location", "")
-        if remember and form.cleaned_data.get("allow") and "code" in parse_qs(urlsplit(location).query):
-            remember_consent(
-                user=self.request.user, application=application, scopes=form.cleaned_data.get("scope", "").split()
-            )
+        codes = parse_qs(urlsplit(response.get("Location", "")).query).get("code")
+        if codes and form.cleaned_data.get("allow"):
+            # The session's sign-in time travels with the code into the ID token's auth_time.
+            auth_time = session_auth_time(self.request)
+            if auth_time is not None:
+                Grant.objects.filter(code=codes[-1], application=application).update(
+                    auth_time=datetime.fromtimestamp(auth_time, tz=UTC)
+                )
+            if remember:
+                remember_consent(
+                    user=self.request.user, application=application, scopes=form.cleaned_data.get("scope", "").split()
+                )
         return response
 
     def redirect(self, redirect_to: str, application) -> HttpResponse:

@@ -1,6 +1,5 @@
 """Our OAuth2Validator: DOT's persistence and policy hooks, bent to per-API audiences."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -98,12 +97,9 @@ class OAuth2Validator(DotOAuth2Validator):
         # the scopes validate_scopes settled on: the same inputs, the same APIs.
         plan = authorization_plan(request.client, request.scopes, request)
         request.resource = [resource.resource_uri for resource in plan.resources]
-        grant = super()._create_authorization_code(request, code, expires)
-        auth_time = getattr(request.user, "session_auth_time", None)  # set by the consent view
-        if auth_time is not None:
-            grant.auth_time = datetime.fromtimestamp(auth_time, tz=UTC)
-            grant.save(update_fields=["auth_time"])
-        return grant
+        # The session's sign-in time (auth_time) is added by the authorization view, which
+        # knows the session.
+        return super()._create_authorization_code(request, code, expires)
 
     def _check_and_set_request_resource(self, request) -> None:
         # DOT's RFC 8707 support matches audiences as URL prefixes of the protected
