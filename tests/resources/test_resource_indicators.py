@@ -3,7 +3,6 @@ token requests: one planner (plan_token), the same rules for every grant."""
 
 import jwt
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.oauth.models import AccessToken, Grant
@@ -18,18 +17,6 @@ CATALOG = "https://api.test/eventcatalog"
 
 def claims_of(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})
-
-
-@pytest.fixture
-def alice(db):
-    return get_user_model().objects.create_user("alice", email="alice@example.test", password="x")
-
-
-@pytest.fixture
-def browser(alice) -> Client:
-    browser = Client()
-    browser.force_login(alice)
-    return browser
 
 
 @pytest.fixture
