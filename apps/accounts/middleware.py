@@ -2,6 +2,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from apps.accounts.sessions import seen
+
 
 class SecurityHeadersMiddleware:
     """Headers Django's SecurityMiddleware does not set: a CSP that forbids framing
@@ -19,3 +21,16 @@ class SecurityHeadersMiddleware:
         else:
             response.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
         return response
+
+
+class SessionActivityMiddleware:
+    """Keeps each signed-in session's row (the sessions page) up to date: where it was last
+    seen, at most every few minutes (apps/accounts/sessions.py). After AuthenticationMiddleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            seen(request)
+        return self.get_response(request)

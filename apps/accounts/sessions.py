@@ -1,22 +1,139 @@
-"""When this browser session signed in: for OpenID Connect ``auth_time`` and ``max_age``.
+"""A person's browser sessions: when each signed in, where from, and ending them.
 
-``User.last_login`` is per user, so a sign-in on another device would make an old session
-look fresh; the time is kept in the session instead."""
+``User.last_login`` is per user, so a sign-in on another device would make an old session look
+fresh: the sign-in time (OpenID Connect ``auth_time`` and ``max_age``) is kept in the session.
+Each signed-in session also has a :class:`~apps.accounts.models.UserSession` row for the
+sessions page; codes approved in a session, and the refresh tokens redeemed from them, carry
+its ``ref`` (a hash of the key), so ending a session revokes what it produced.
+"""
 
+import ipaddress
 import time
+from collections.abc import Iterable
+from importlib import import_module
+from typing import Any
 
-from django.contrib.auth.signals import user_logged_in
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
+from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.accounts.models import UserSession, session_ref
+from apps.oauth.models import RefreshToken
+from idp.http import client_address
 
 SESSION_KEY = "idp_auth_time"
+# When this session last told its row it was seen: rows are written at most this often.
+SEEN_KEY = "idp_seen"
+SEEN_INTERVAL_SECONDS = 300
+
+
+def _address(request: HttpRequest) -> str | None:
+    address = client_address(request)
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 @receiver(user_logged_in)
-def remember_auth_time(sender, request, user, **kwargs) -> None:
-    if request is not None and hasattr(request, "session"):
-        request.session[SESSION_KEY] = int(time.time())
+def remember_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is None or not hasattr(request, "session"):
+        return
+    request.session[SESSION_KEY] = request.session[SEEN_KEY] = int(time.time())
+    if request.session.session_key is None:
+        request.session.save()
+    key = request.session.session_key
+    assert key is not None  # saved above
+    UserSession.objects.update_or_create(
+        session_key=key,
+        defaults={
+            "user": user,
+            "ref": session_ref(key),
+            "ip_address": _address(request),
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+            "last_seen": timezone.now(),
+        },
+    )
 
 
-def session_auth_time(request) -> int | None:
+@receiver(user_logged_out)
+def forget_session(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if request is not None and getattr(request, "session", None) is not None and request.session.session_key:
+        UserSession.objects.filter(session_key=request.session.session_key).delete()
+
+
+def session_auth_time(request: HttpRequest) -> int | None:
     session = getattr(request, "session", None)
     return session.get(SESSION_KEY) if session is not None else None
+
+
+def current_ref(request: HttpRequest) -> str | None:
+    key = request.session.session_key
+    return session_ref(key) if key else None
+
+
+def seen(request: HttpRequest) -> None:
+    """A signed-in request: bring the session's row up to date, at most every few minutes (a
+    session from before rows were kept gets one now)."""
+    now = int(time.time())
+    user = request.user
+    if not user.is_authenticated or not request.session.session_key:
+        return
+    if now - request.session.get(SEEN_KEY, 0) < SEEN_INTERVAL_SECONDS:
+        return
+    request.session[SEEN_KEY] = now
+    key = request.session.session_key
+    updated = UserSession.objects.filter(session_key=key).update(last_seen=timezone.now())
+    if not updated:
+        UserSession.objects.create(
+            user=user,
+            session_key=key,
+            ref=session_ref(key),
+            ip_address=_address(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            last_seen=timezone.now(),
+        )
+
+
+def revoke_refresh_tokens(*, refs: Iterable[str] | None = None, user: Any = None) -> None:
+    """Revoke the refresh token families redeemed from codes approved in the sessions
+    ``refs`` (or every family of ``user``), with their access tokens and what was exchanged
+    from those."""
+    tokens = RefreshToken.objects.filter(revoked__isnull=True)
+    if refs is not None:
+        tokens = tokens.filter(session_ref__in=list(refs))
+    if user is not None:
+        tokens = tokens.filter(user=user)
+    for family in set(tokens.exclude(token_family=None).values_list("token_family", flat=True)):
+        RefreshToken.revoke_family(family)
+
+
+def end_sessions(user: Any, *, refs: Iterable[str] | None = None, keep: str | None = None) -> int:
+    """End ``user``'s sessions named by ``refs`` (all of them if None) except ``keep``: the
+    sessions are deleted from the session store (signed out on their next request) and the
+    refresh tokens issued through them revoked. Returns how many were ended."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    sessions = UserSession.objects.filter(user=user)
+    if refs is not None:
+        sessions = sessions.filter(ref__in=list(refs))
+    if keep is not None:
+        sessions = sessions.exclude(ref=keep)
+    ended = list(sessions)
+    for row in ended:
+        store(session_key=row.session_key).delete()
+    UserSession.objects.filter(pk__in=[row.pk for row in ended]).delete()
+    revoke_refresh_tokens(refs=[row.ref for row in ended])
+    return len(ended)
+
+
+def live_sessions(user: Any) -> list[UserSession]:
+    """``user``'s sessions that still exist in the session store (rows of sessions that
+    expired there are dropped on the way)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    rows = list(UserSession.objects.filter(user=user))
+    gone = [row.pk for row in rows if not store.exists(row.session_key)]
+    if gone:
+        UserSession.objects.filter(pk__in=gone).delete()
+    return [row for row in rows if row.pk not in gone]

@@ -23,7 +23,7 @@ from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 from oauthlib.openid.connect.core.exceptions import RequestNotSupported, RequestURINotSupported
 
-from apps.accounts.sessions import session_auth_time
+from apps.accounts.sessions import current_ref, session_auth_time
 from apps.consent.services import consent_covers, group_scopes, remember_consent
 from apps.oauth.models import Application, Grant
 from apps.protocol.errors import ConsentRequired, InvalidRequest, LoginRequired, OAuth2Error, shown
@@ -223,12 +223,13 @@ class ConsentAuthorizationView(AuthorizationView):
         response = super().form_valid(form)
         codes = parse_qs(urlsplit(response.get("Location", "")).query).get("code")
         if codes and form.cleaned_data.get("allow"):
-            # The session's sign-in time travels with the code into the ID token's auth_time.
+            # The session's sign-in time travels with the code into the ID token's auth_time,
+            # and the session's ref into the refresh tokens (ending the session revokes them).
             auth_time = session_auth_time(self.request)
-            if auth_time is not None:
-                Grant.objects.filter(code=codes[-1], application=application).update(
-                    auth_time=datetime.fromtimestamp(auth_time, tz=UTC)
-                )
+            Grant.objects.filter(code=codes[-1], application=application).update(
+                auth_time=datetime.fromtimestamp(auth_time, tz=UTC) if auth_time is not None else None,
+                session_ref=current_ref(self.request) or "",
+            )
             if remember:
                 remember_consent(
                     user=self.request.user, application=application, scopes=form.cleaned_data.get("scope", "").split()

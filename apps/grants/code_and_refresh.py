@@ -9,10 +9,12 @@ the oauthlib request, where a client-supplied parameter of the same name could s
 
 import json
 import secrets
+import uuid
 from typing import Any, ClassVar
 
 from django.db import transaction
 from django.utils import timezone
+from oauth2_provider.models import set_token_value
 from oauthlib.common import Request as OAuthlibRequest
 from oauthlib.openid.connect.core.grant_types import AuthorizationCodeGrant as OIDCAuthorizationCodeGrant
 from oauthlib.openid.connect.core.grant_types import RefreshTokenGrant as OIDCRefreshTokenGrant
@@ -127,6 +129,23 @@ class TokenGrantValidator(OAuth2Validator):
             if not RefreshToken.objects.select_for_update().filter(pk=current.pk, revoked__isnull=True).exists():
                 raise InvalidGrant(description="The refresh token has already been used.", request=request)
         return super()._save_bearer_token(token, request, *args, **kwargs)
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token) -> RefreshToken:
+        """DOT's, plus the browser session the family came from: the code's, then each rotation's
+        predecessor's (so ending that session revokes the whole family)."""
+        refresh_token = RefreshToken(
+            user=request.user,
+            application=request.client,
+            access_token=access_token,
+            token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
+            resource=[],  # RFC 8707 resources are resolved by our plan, not DOT (see the validator)
+            session_ref=previous_refresh_token.session_ref
+            if previous_refresh_token
+            else (self.code.session_ref if self.code else ""),
+        )
+        set_token_value(refresh_token, refresh_token_code)
+        refresh_token.save()
+        return refresh_token
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
         # DOT's ``expires`` is recomputed from ``expires_in``; the JWT's own exp is the truth.

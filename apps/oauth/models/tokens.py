@@ -44,7 +44,19 @@ class AccessToken(AbstractAccessToken, metaclass=ModelBase):
         indexes = [models.Index(fields=["expires"])]
 
 
+# A browser session as other rows name it: a hash of its key (which is a credential: whoever
+# holds the key is signed in), so that ending the session can end what it produced.
+SESSION_REF_LENGTH = 64
+
+
 class RefreshToken(AbstractRefreshToken, metaclass=ModelBase):
+    session_ref = models.CharField(
+        max_length=SESSION_REF_LENGTH,
+        blank=True,
+        db_index=True,
+        help_text="The browser session whose sign-in the token family came from (a hash, never the key).",
+    )
+
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
 
@@ -59,6 +71,11 @@ class Grant(AbstractGrant, metaclass=ModelBase):
     )
     token_family = models.UUIDField(null=True, blank=True, help_text="Refresh token family issued from this code.")
     auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user's session signed in.")
+    session_ref = models.CharField(
+        max_length=SESSION_REF_LENGTH,
+        blank=True,
+        help_text="The browser session that approved the code (a hash, never the key).",
+    )
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
