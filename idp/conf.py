@@ -52,14 +52,16 @@ DEFAULTS: dict[str, Any] = {
     # "client": successful requests per client to the token, introspection and revocation
     # endpoints; "address_failures": 4xx answers there per caller address; "login": sign-in
     # POSTs per address; "login_username": failed sign-ins per username from any address (it
-    # slows a guesser spread over many addresses; it never locks the account). Services cache
-    # their tokens, so 100/s per client is generous.
+    # slows a guesser spread over many addresses; it never locks the account); "account_mail":
+    # password-reset requests per address and per email address (each may send a mail).
+    # Services cache their tokens, so 100/s per client is generous.
     "RATE_LIMITING": True,
     "RATE_LIMITS": {
         "client": (6000, 60),
         "address_failures": (300, 60),
         "login": (30, 60),
         "login_username": (10, 60),
+        "account_mail": (5, 3600),
     },
     # Proxies in front of us that append the caller's address to X-Forwarded-For.
     "TRUSTED_PROXY_COUNT": 0,

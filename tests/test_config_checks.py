@@ -132,7 +132,13 @@ def test_every_known_key_is_checked(idp, key):
 
 # --- idp.E003: rate limits ---------------------------------------------------------------------
 
-GOOD_LIMITS = {"client": (6000, 60), "address_failures": (300, 60), "login": (30, 60), "login_username": (10, 60)}
+GOOD_LIMITS = {
+    "client": (6000, 60),
+    "address_failures": (300, 60),
+    "login": (30, 60),
+    "login_username": (10, 60),
+    "account_mail": (5, 3600),
+}
 
 
 def test_rate_limits_as_lists_pass(idp):

@@ -75,5 +75,11 @@ def test_a_rate_limit_from_the_environment_replaces_only_its_own_default():
         "s.IDP['RATE_LIMITS']", SECRET_KEY="x" * 50, RATE_LIMIT_LOGIN="10/30", RATE_LIMIT_LOGIN_USERNAME="5/600"
     )
     assert result.returncode == 0, result.stderr
-    expected = {"client": (6000, 60), "address_failures": (300, 60), "login": (10, 30), "login_username": (5, 600)}
+    expected = {
+        "client": (6000, 60),
+        "address_failures": (300, 60),
+        "login": (10, 30),
+        "login_username": (5, 600),
+        "account_mail": (5, 3600),
+    }
     assert result.stdout.strip() == str(expected)

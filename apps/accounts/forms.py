@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 
 
@@ -18,3 +19,13 @@ class LoginForm(AuthenticationForm):
         "invalid_login": "That username and password do not match an account.",
         "inactive": "That username and password do not match an account.",
     }
+
+
+class ProfileForm(forms.ModelForm):
+    """What a person may change about themselves: their name and email address."""
+
+    class Meta:
+        model = get_user_model()
+        fields = ["first_name", "last_name", "email"]
+        labels = {"first_name": "First name", "last_name": "Last name", "email": "Email address"}
+        help_texts = {"email": "Where a password reset is sent."}

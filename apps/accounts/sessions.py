@@ -97,6 +97,16 @@ def seen(request: HttpRequest) -> None:
         )
 
 
+def rekeyed(old_key: str | None, new_key: str | None) -> None:
+    """The session got a new key (Django cycles it when the password changes): its row, and
+    what names it by ref, follow."""
+    if not old_key or not new_key or old_key == new_key:
+        return
+    old, new = session_ref(old_key), session_ref(new_key)
+    UserSession.objects.filter(session_key=old_key).update(session_key=new_key, ref=new)
+    RefreshToken.objects.filter(session_ref=old).update(session_ref=new)
+
+
 def revoke_refresh_tokens(*, refs: Iterable[str] | None = None, user: Any = None) -> None:
     """Revoke the refresh token families redeemed from codes approved in the sessions
     ``refs`` (or every family of ``user``), with their access tokens and what was exchanged

@@ -5,8 +5,15 @@ from apps.accounts import views
 app_name = "accounts"
 
 urlpatterns = [
+    path("", views.AccountView.as_view(), name="account"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("signed-out/", views.SignedOutView.as_view(), name="signed-out"),
     path("apps/", views.ConnectedAppsView.as_view(), name="connected-apps"),
+    path("sessions/", views.SessionsView.as_view(), name="sessions"),
+    path("password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("password/reset/", views.PasswordResetView.as_view(), name="password-reset"),
+    path("password/reset/sent/", views.PasswordResetSentView.as_view(), name="password-reset-sent"),
+    path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
+    path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
 ]

@@ -1,15 +1,19 @@
-"""Sign-in, sign-out, the home page and the user's connected apps."""
+"""The people's pages: sign-in and sign-out, the home page, the account (profile, password,
+sessions, connected apps) and the password reset."""
 
 from urllib.parse import parse_qs, urlsplit
 
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.views.generic import TemplateView
 
-from apps.accounts.forms import LoginForm
+from apps.accounts.forms import LoginForm, ProfileForm
+from apps.accounts.sessions import current_ref, end_sessions, live_sessions, rekeyed, revoke_refresh_tokens
 from apps.consent.models import Consent
 from apps.consent.services import group_scopes, revoke_consent
 from apps.oauth.models import Application
@@ -87,3 +91,125 @@ class ConnectedAppsView(LoginRequiredMixin, TemplateView):
         consent = get_object_or_404(Consent, pk=int(consent_id) if consent_id.isdigit() else None, user=request.user)
         revoke_consent(user=request.user, application=consent.application)
         return redirect("accounts:connected-apps")
+
+
+class AccountView(LoginRequiredMixin, TemplateView):
+    """/accounts/: the person's own page: profile, password, sessions, connected apps, and
+    the security settings (second factors will live there)."""
+
+    template_name = "accounts/account.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        assert user.is_authenticated  # LoginRequiredMixin
+        return {
+            "form": ProfileForm(instance=user),
+            "apps_count": Consent.objects.filter(user=user).count(),
+            "sessions_count": len(live_sessions(user)),
+            **super().get_context_data(**kwargs),
+        }
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        assert request.user.is_authenticated  # LoginRequiredMixin
+        form = ProfileForm(request.POST, instance=request.user)
+        if not form.is_valid():
+            return self.render_to_response({**self.get_context_data(), "form": form}, status=400)
+        form.save()
+        messages.success(request, "Your profile is saved.")
+        return redirect("accounts:account")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's (the current password, then a new one its validators accept); every other
+    session of the person is signed out and what it was issued revoked."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:account")
+
+    def form_valid(self, form) -> HttpResponse:
+        old_key = self.request.session.session_key
+        response = super().form_valid(form)  # keeps this session signed in, under a new key
+        rekeyed(old_key, self.request.session.session_key)
+        ended = end_sessions(self.request.user, keep=current_ref(self.request))
+        others = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
+        messages.success(self.request, "Your password is changed." + others)
+        return response
+
+
+class SessionsView(LoginRequiredMixin, TemplateView):
+    """Where the person is signed in; sign out one session, or every other one."""
+
+    template_name = "accounts/sessions.html"
+
+    def get_context_data(self, **kwargs):
+        assert self.request.user.is_authenticated  # LoginRequiredMixin
+        current = current_ref(self.request)
+        sessions = sorted(
+            live_sessions(self.request.user), key=lambda row: (row.ref != current, -row.last_seen.timestamp())
+        )
+        return {**super().get_context_data(**kwargs), "sessions": sessions, "current": current}
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        assert request.user.is_authenticated  # LoginRequiredMixin
+        current = current_ref(request)
+        if "others" in request.POST:
+            ended = end_sessions(request.user, keep=current)
+            messages.success(request, f"Signed out everywhere else ({ended} session{'s' if ended != 1 else ''}).")
+            return redirect("accounts:sessions")
+        ref = request.POST.get("session", "")
+        if ref and ref == current:
+            end_sessions(request.user, refs=[ref])
+            logout(request)
+            return redirect("accounts:signed-out")
+        if not end_sessions(request.user, refs=[ref]):
+            raise Http404("No such session.")
+        messages.success(request, "That session is signed out.")
+        return redirect("accounts:sessions")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Asks for an email address and answers the same whether or not an account has it;
+    a mail with a single-use link goes to each active account that does."""
+
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password-reset-sent")
+
+    def form_valid(self, form) -> HttpResponse:
+        # The link points at the issuer, never at whatever Host header the request carried.
+        issuer = urlsplit(idp_settings.ISSUER)
+        form.save(
+            domain_override=issuer.netloc,
+            use_https=issuer.scheme == "https",
+            token_generator=self.token_generator,
+            from_email=self.from_email,
+            email_template_name=self.email_template_name,
+            subject_template_name=self.subject_template_name,
+            request=self.request,
+        )
+        return redirect(self.get_success_url())
+
+
+class PasswordResetSentView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_sent.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The link from the mail: a new password (Django's validators). A link that expired, was
+    used, or was never valid says so and changes nothing. A reset signs the person out
+    everywhere and revokes every refresh token they hold: whoever knew the old password may
+    have used it."""
+
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        end_sessions(form.user)
+        revoke_refresh_tokens(user=form.user)
+        return response
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"

@@ -16,6 +16,10 @@
 
 Both sign-in limits hold on /accounts/login/ and /admin/login/.
 
+- **Account mail** (``account_mail``): password-reset requests, each of which may send a
+  mail, per address and per email address named, so neither one caller nor many can flood
+  an inbox (or the mail server's reputation).
+
 Over a limit the answer is 429 with ``Retry-After``: JSON ``temporarily_unavailable`` (RFC 6749
 section 4.1.2.1) on the OAuth endpoints, a page on sign-in. Limits and windows are
 ``IDP["RATE_LIMITS"]``; ``IDP["RATE_LIMITING"]`` turns them off.
@@ -40,6 +44,8 @@ from idp.conf import idp_settings
 from idp.http import client_address
 
 OAUTH_ENDPOINTS = ("oauth2_provider:token", "oauth2_provider:introspect", "oauth2_provider:revoke-token")
+# Pages whose POST may send a mail.
+ACCOUNT_MAIL_PAGES = ("accounts:password-reset",)
 
 # Set on a successful sign-in: this browser knows that username's password (signed, so it
 # cannot be made up; it holds a hash of the username, not the name).
@@ -48,12 +54,15 @@ KNOWN_DEVICE_SALT = "apps.ratelimit.known_device"
 KNOWN_DEVICE_SECONDS = 180 * 24 * 3600
 
 
-def too_many_requests(retry_after: int, *, json: bool, request: HttpRequest | None = None) -> HttpResponse:
+def too_many_requests(
+    retry_after: int, *, json: bool, request: HttpRequest | None = None, headline: str = "Too many sign-in attempts"
+) -> HttpResponse:
     if json:
         error = TemporarilyUnavailable(description=f"Too many requests: try again in {retry_after} s.", status_code=429)
         response: HttpResponse = error_response(error)
     else:
-        page = render_to_string("accounts/slow_down.html", {"retry_after": retry_after}, request=request)
+        context = {"retry_after": retry_after, "headline": headline}
+        page = render_to_string("accounts/slow_down.html", context, request=request)
         response = HttpResponse(page, status=429)
     response["Retry-After"] = str(retry_after)
     return response
@@ -117,7 +126,7 @@ class RateLimitMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self._paths: tuple[frozenset[str], frozenset[str]] | None = None
+        self._paths: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
         self._limiters: dict[str, Limiter] = {}
 
     def limiter(self, name: str) -> Limiter:
@@ -134,12 +143,29 @@ class RateLimitMiddleware:
             self._paths = (
                 frozenset(service_path(name) for name in OAUTH_ENDPOINTS),
                 frozenset(service_path(name) for name in ("accounts:login", "admin:login")),
+                frozenset(service_path(name) for name in ACCOUNT_MAIL_PAGES),
             )
-        oauth_paths, login_paths = self._paths
+        oauth_paths, login_paths, mail_paths = self._paths
         if request.path_info in oauth_paths:
             return self.oauth_endpoint(request)
         if request.path_info in login_paths and request.method == "POST":
             return self.sign_in(request)
+        if request.path_info in mail_paths and request.method == "POST":
+            return self.account_mail(request)
+        return self.get_response(request)
+
+    def account_mail(self, request: HttpRequest) -> HttpResponse:
+        at, address, limiter = now(), client_address(request), self.limiter("account_mail")
+        try:
+            email = _key(request.POST.get("email", ""))
+        except (RequestDataTooBig, TooManyFieldsSent, BadRequest, MultiPartParserError):
+            email = None  # the view answers an unreadable form itself
+        wait = limiter.retry_after(address, at) or (email is not None and limiter.retry_after("mail:" + email, at))
+        if wait:
+            return too_many_requests(wait, json=False, request=request, headline="Too many password-reset requests")
+        limiter.charge(address, at)
+        if email is not None:
+            limiter.charge("mail:" + email, at)
         return self.get_response(request)
 
     def oauth_endpoint(self, request: HttpRequest) -> HttpResponse:

@@ -216,7 +216,24 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/accounts/apps/"
+LOGIN_REDIRECT_URL = "/accounts/"
+
+# Mail (password resets): SMTP when EMAIL_HOST is set, else each mail is written to the
+# console (make run), never lost silently: docs/settings.md.
+if os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=EMAIL_PORT == 465)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "GloboTicket sign-in <no-reply@localhost>")
+# A password-reset link works once (it is bound to the password it replaces) and this long.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", "3600"))
 
 # Security headers and cookies. Outside DEBUG everything is HTTPS-only.
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -262,6 +279,7 @@ _rate_limits = {
         ("address_failures", "RATE_LIMIT_ADDRESS_FAILURES"),
         ("login", "RATE_LIMIT_LOGIN"),
         ("login_username", "RATE_LIMIT_LOGIN_USERNAME"),
+        ("account_mail", "RATE_LIMIT_ACCOUNT_MAIL"),
     )
     if variable in os.environ
 }

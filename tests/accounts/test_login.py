@@ -118,7 +118,7 @@ def test_pages_refuse_framing(client, db, path):
 def test_login_redirects_only_to_this_site(client, bob):
     response = login(client, "bob", "correct horse battery staple", next="https://evil.test/")
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/apps/"
+    assert response["Location"] == "/accounts/"
 
 
 def test_an_attackers_own_sign_in_does_not_reset_the_victims_lockout(bob):

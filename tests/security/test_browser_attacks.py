@@ -272,4 +272,4 @@ def test_login_next_never_leaves_the_site(bob, next_url):
     """Open redirect through the sign-in page's next parameter (RFC 9700 4.11)."""
     response = sign_in(Client(), "bob", PASSWORD, next=next_url)
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/apps/"
+    assert response["Location"] == "/accounts/"

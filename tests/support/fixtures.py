@@ -96,6 +96,7 @@ def rate_limits(settings) -> Iterator[Callable[..., None]]:
             "address_failures": (1000, 60),
             "login": (1000, 60),
             "login_username": (1000, 60),
+            "account_mail": (1000, 60),
         }
         settings.IDP = {**settings.IDP, "RATE_LIMITING": True, "RATE_LIMITS": {**generous, **overrides}}
 
