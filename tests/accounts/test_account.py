@@ -227,3 +227,31 @@ def test_reset_requests_are_rate_limited_per_address_and_per_email(client, carol
     # The same inbox from another address is slowed too: no mail bombing from many places.
     assert ask_for_reset(client, "CAROL@example.test", REMOTE_ADDR="10.0.0.2").status_code == 429
     assert len(mail.outbox) == 2
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "shown"),
+    [
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0 Safari/537.36 Edg/126.0",
+            "Edge on Windows",
+        ),
+        ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "Firefox on Linux"),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Version/17.5 Mobile/15E148 Safari/604.1",
+            "Safari on iOS",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        ("curl/8.5.0", "Unknown browser"),
+        ("", "Unknown browser"),
+    ],
+)
+def test_sessions_are_named_by_browser_and_system(user_agent, shown):
+    from apps.accounts.templatetags.people import device
+
+    assert device(user_agent) == shown
