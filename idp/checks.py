@@ -93,6 +93,7 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "METRICS_ALLOW_UNAUTHENTICATED": (lambda v: isinstance(v, bool), "True or False"),
     "RATE_LIMITING": (lambda v: isinstance(v, bool), "True or False"),
+    "SELF_REGISTRATION": (lambda v: isinstance(v, bool), "True or False"),
     "TRUSTED_PROXY_COUNT": (_non_negative_int, "a number of proxies, 0 or more"),
     "SERVICE_ENDPOINTS": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(name, str) for name in v),

@@ -63,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
         "login_username": (10, 60),
         "account_mail": (5, 3600),
     },
+    # Whether people may create their own account at /accounts/register/ (verified by mail
+    # before it can sign in). Off: accounts are made by operators.
+    "SELF_REGISTRATION": False,
     # Proxies in front of us that append the caller's address to X-Forwarded-For.
     "TRUSTED_PROXY_COUNT": 0,
 }

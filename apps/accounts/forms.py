@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 
 
 class LoginForm(AuthenticationForm):
@@ -29,3 +29,14 @@ class ProfileForm(forms.ModelForm):
         fields = ["first_name", "last_name", "email"]
         labels = {"first_name": "First name", "last_name": "Last name", "email": "Email address"}
         help_texts = {"email": "Where a password reset is sent."}
+
+
+class RegistrationForm(UserCreationForm):
+    """Username, email address and a password Django's validators accept."""
+
+    email = forms.EmailField(label="Email address", help_text="We send a link there to confirm it is yours.")
+
+    class Meta:
+        model = get_user_model()
+        fields = ("username", "email")
+        field_classes = {"username": UsernameField}

@@ -16,4 +16,7 @@ urlpatterns = [
     path("password/reset/sent/", views.PasswordResetSentView.as_view(), name="password-reset-sent"),
     path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
     path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+    path("register/", views.RegisterView.as_view(), name="register"),
+    path("register/sent/", views.RegisterSentView.as_view(), name="register-sent"),
+    path("register/verify/<uidb64>/<token>/", views.RegisterVerifyView.as_view(), name="register-verify"),
 ]

@@ -4,15 +4,17 @@ sessions, connected apps) and the password reset."""
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse, reverse_lazy
-from django.views.generic import TemplateView
+from django.utils.http import urlsafe_base64_decode
+from django.views.generic import FormView, TemplateView
 
-from apps.accounts.forms import LoginForm, ProfileForm
+from apps.accounts.forms import LoginForm, ProfileForm, RegistrationForm
+from apps.accounts.registration import register, verification_tokens
 from apps.accounts.sessions import current_ref, end_sessions, live_sessions, rekeyed, revoke_refresh_tokens
 from apps.consent.models import Consent
 from apps.consent.services import group_scopes, revoke_consent
@@ -26,7 +28,11 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "app_name": requesting_app(self.get_redirect_url())}
+        return {
+            **super().get_context_data(**kwargs),
+            "app_name": requesting_app(self.get_redirect_url()),
+            "registration_open": idp_settings.SELF_REGISTRATION,
+        }
 
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
@@ -213,3 +219,48 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
+
+
+class RegistrationOpenMixin:
+    """Self-registration is an operator's switch (IDP["SELF_REGISTRATION"]); off, its pages
+    do not exist."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        if not idp_settings.SELF_REGISTRATION:
+            raise Http404("Self-registration is off.")
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # a View's, by composition
+
+
+class RegisterView(RegistrationOpenMixin, FormView):
+    template_name = "accounts/register.html"
+    form_class = RegistrationForm
+    success_url = reverse_lazy("accounts:register-sent")
+
+    def form_valid(self, form) -> HttpResponse:
+        data = form.cleaned_data
+        register(username=data["username"], email=data["email"], password=data["password1"])
+        return redirect(self.get_success_url())
+
+
+class RegisterSentView(RegistrationOpenMixin, TemplateView):
+    template_name = "accounts/register_sent.html"
+
+
+class RegisterVerifyView(RegistrationOpenMixin, TemplateView):
+    """The link from the mail: enables the account once; an expired, used or made-up link says
+    so and changes nothing."""
+
+    template_name = "accounts/register_verify.html"
+
+    def get(self, request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+        try:
+            pk = urlsafe_base64_decode(uidb64).decode()
+            user = get_user_model()._default_manager.get(pk=pk, is_active=False)
+        except (ValueError, OverflowError, get_user_model().DoesNotExist):
+            user = None
+        verified = user is not None and verification_tokens.check_token(user, token)
+        if verified:
+            assert user is not None
+            user.is_active = True
+            user.save(update_fields=["is_active"])
+        return self.render_to_response({"verified": verified}, status=200 if verified else 400)

@@ -16,8 +16,8 @@
 
 Both sign-in limits hold on /accounts/login/ and /admin/login/.
 
-- **Account mail** (``account_mail``): password-reset requests, each of which may send a
-  mail, per address and per email address named, so neither one caller nor many can flood
+- **Account mail** (``account_mail``): password-reset requests and registrations, each of
+  which may send a mail, per address and per email address named, so neither one caller nor many can flood
   an inbox (or the mail server's reputation).
 
 Over a limit the answer is 429 with ``Retry-After``: JSON ``temporarily_unavailable`` (RFC 6749
@@ -45,7 +45,7 @@ from idp.http import client_address
 
 OAUTH_ENDPOINTS = ("oauth2_provider:token", "oauth2_provider:introspect", "oauth2_provider:revoke-token")
 # Pages whose POST may send a mail.
-ACCOUNT_MAIL_PAGES = ("accounts:password-reset",)
+ACCOUNT_MAIL_PAGES = ("accounts:password-reset", "accounts:register")
 
 # Set on a successful sign-in: this browser knows that username's password (signed, so it
 # cannot be made up; it holds a hash of the username, not the name).
@@ -162,7 +162,7 @@ class RateLimitMiddleware:
             email = None  # the view answers an unreadable form itself
         wait = limiter.retry_after(address, at) or (email is not None and limiter.retry_after("mail:" + email, at))
         if wait:
-            return too_many_requests(wait, json=False, request=request, headline="Too many password-reset requests")
+            return too_many_requests(wait, json=False, request=request, headline="Too many requests for mail")
         limiter.charge(address, at)
         if email is not None:
             limiter.charge("mail:" + email, at)

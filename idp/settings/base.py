@@ -285,6 +285,8 @@ _rate_limits = {
 }
 if _rate_limits:
     IDP["RATE_LIMITS"] = {**DEFAULTS["RATE_LIMITS"], **_rate_limits}
+if os.environ.get("SELF_REGISTRATION") is not None:
+    IDP["SELF_REGISTRATION"] = env_bool("SELF_REGISTRATION")
 if os.environ.get("RATE_LIMITING") is not None:
     IDP["RATE_LIMITING"] = env_bool("RATE_LIMITING")
 if env_bool("BEHIND_TLS_PROXY"):

@@ -111,3 +111,29 @@ def test_signing_out_everywhere_else_from_the_sessions_page(chromium, live_serve
     assert laptop.locator("h1").inner_text() == "Your account"
     laptop.context.close()
     phone.context.close()
+
+
+def test_a_person_registers_and_confirms_their_address(chromium, live_server, transactional_db, smtp_server, settings):
+    settings.IDP = {**settings.IDP, "ISSUER": live_server.url, "SELF_REGISTRATION": True}
+    page = chromium.new_context().new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    with page.expect_navigation():
+        page.click("text=Create an account")
+    page.fill("#id_username", "erin")
+    page.fill("#id_email", "erin@example.test")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.locator("h1").inner_text() == "Check your mail"
+
+    assert smtp_server.arrived.wait(10), "no mail reached the SMTP server"
+    ((recipients, message),) = smtp_server.messages
+    assert recipients == ["erin@example.test"] and message["Subject"] == "Confirm your GloboTicket account"
+    link = re.search(r"http://\S+/accounts/register/verify/\S+/", message.get_payload(decode=True).decode()).group(0)
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "Your account is ready"
+    assert page.locator("a", has_text="Sign in").get_attribute("href") == "/accounts/login/"
+    sign_in(page, live_server, "erin")
+    assert page.locator("h1").inner_text() == "Your account"
+    page.context.close()
