@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.models import UserSession, session_ref
-from apps.oauth.models import RefreshToken
+from apps.oauth.models import Grant, RefreshToken
 from idp.http import client_address
 
 SESSION_KEY = "idp_auth_time"
@@ -134,7 +134,10 @@ def end_sessions(user: Any, *, refs: Iterable[str] | None = None, keep: str | No
     for row in ended:
         store(session_key=row.session_key).delete()
     UserSession.objects.filter(pk__in=[row.pk for row in ended]).delete()
-    revoke_refresh_tokens(refs=[row.ref for row in ended])
+    refs = [row.ref for row in ended]
+    # Codes approved there and not redeemed yet would otherwise still turn into tokens.
+    Grant.objects.filter(session_ref__in=refs, redeemed_at__isnull=True).delete()
+    revoke_refresh_tokens(refs=refs)
     return len(ended)
 
 

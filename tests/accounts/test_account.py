@@ -255,3 +255,11 @@ def test_sessions_are_named_by_browser_and_system(user_agent, shown):
     from apps.accounts.templatetags.people import device
 
     assert device(user_agent) == shown
+
+
+def test_a_code_approved_in_an_ended_session_is_no_longer_redeemable(client, carol, web):
+    here, there = signed_in(agent="Here"), signed_in(agent="There")
+    pkce = Pkce.new()
+    code = approve(there, web.client.client_id, "eventcatalog.read", pkce)["code"]
+    here.post("/accounts/sessions/", {"others": "1"})
+    assert redeem(client, web, code, pkce.verifier).json()["error"] == "invalid_grant"
