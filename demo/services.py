@@ -1,21 +1,17 @@
-"""The GloboTicket demo: three APIs and a web front end, each protected by the toolkit."""
+"""The GloboTicket demo's three APIs, each protected by the toolkit (the web front end that
+calls them is demo/web.py). Each answer says what the service saw of the token that reached
+it, so the front end can show every hop."""
 
-import base64
-import hashlib
-import secrets
 import threading
-from typing import TypedDict
-from urllib.parse import urlencode
+from collections.abc import Callable
+from typing import Any, TypedDict
 
 import requests
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
-from django.middleware.csrf import get_token
-from django.utils.html import escape
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.resource_server.authentication import JwtAccessTokenAuthentication
-from apps.resource_server.exchange import TokenClient
+from apps.resource_server.exchange import TokenClient, TokenRequestFailed
 from apps.resource_server.permissions import HasScopes
 from demo import config
 
@@ -35,6 +31,37 @@ EVENTS: dict[int, Event] = {
 class Protected(APIView):
     authentication_classes = [JwtAccessTokenAuthentication]
     permission_classes = [HasScopes]
+
+
+def token_seen(claims: dict[str, Any]) -> dict[str, Any]:
+    """What a service knows of the caller from its token: whose it is (``sub``), which services
+    may take it (``aud``), what it allows (``scope``), who acts for the user (``act``, RFC 8693
+    section 4.1), the client it was issued to and its id (``jti``)."""
+    return {name: claims.get(name) for name in ("sub", "aud", "scope", "act", "client_id", "jti")}
+
+
+class DownstreamFailed(Exception):
+    """The basket got no token for the discount service, or no answer from it: the basket
+    answers 502 with this message instead of a 500 page."""
+
+
+def ask_discount(downstream_token: Callable[[], str]) -> dict[str, Any]:
+    """Get a token for the discount service (``downstream_token``), then its answer."""
+    try:
+        token = downstream_token()
+    except TokenRequestFailed as error:
+        raise DownstreamFailed(f"The IdP refused the basket a token for the discount service: {error}") from None
+    except requests.RequestException as error:
+        raise DownstreamFailed(f"The IdP did not answer the basket ({type(error).__name__}).") from None
+    try:
+        response = requests.get(
+            f"{config.URLS['discount']}/discount", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+    except requests.RequestException as error:
+        raise DownstreamFailed(f"The discount service did not answer ({type(error).__name__}).") from None
+    if response.status_code != 200:
+        raise DownstreamFailed(f"The discount service answered {response.status_code}.")
+    return response.json()
 
 
 # --- eventcatalog -----------------------------------------------------------------------------
@@ -60,8 +87,7 @@ class Discount(Protected):
 
     def get(self, request):
         # What the discount service saw: whose discount, for which audience, via whom.
-        claims = request.auth
-        return Response({"percent": 10, "sub": claims["sub"], "aud": claims["aud"], "act": claims.get("act")})
+        return Response({"percent": 10, **token_seen(request.auth)})
 
 
 # --- shoppingbasket ---------------------------------------------------------------------------
@@ -86,17 +112,22 @@ class Basket(Protected):
         total = sum(item["price"] for item in items)
         # The discount service is called on the user's behalf with an exchanged token.
         incoming = request.META["HTTP_AUTHORIZATION"].split(" ", 1)[1]
-        downstream = token_client().on_behalf_of(incoming, audience="discount", scope="discount.fullaccess")
-        discount = requests.get(
-            f"{config.URLS['discount']}/discount", headers={"Authorization": f"Bearer {downstream}"}, timeout=10
-        ).json()
+        try:
+            discount = ask_discount(
+                lambda: token_client().on_behalf_of(incoming, audience="discount", scope="discount.fullaccess")
+            )
+        except DownstreamFailed as error:
+            return Response({"detail": str(error)}, status=502)
         return Response(
             {"user": request.user.sub, "items": items, "total": total, "discount": discount,
-             "to_pay": round(total * (100 - discount["percent"]) / 100, 2)}
+             "to_pay": round(total * (100 - discount["percent"]) / 100, 2), "token": token_seen(request.auth)}
         )  # fmt: skip
 
     def post(self, request):
-        event_id = int(request.data.get("event_id", 0))
+        try:
+            event_id = int(request.data.get("event_id", 0))
+        except (TypeError, ValueError):
+            event_id = 0
         if event_id not in EVENTS:
             return Response({"error": "unknown event"}, status=400)
         with _baskets_lock:
@@ -110,80 +141,8 @@ class DiscountRate(Protected):
     required_scopes = ["shoppingbasket.fullaccess"]
 
     def get(self, request):
-        downstream = token_client().client_credentials(scope="discount.fullaccess")
-        discount = requests.get(
-            f"{config.URLS['discount']}/discount", headers={"Authorization": f"Bearer {downstream}"}, timeout=10
-        ).json()
+        try:
+            discount = ask_discount(lambda: token_client().client_credentials(scope="discount.fullaccess"))
+        except DownstreamFailed as error:
+            return Response({"detail": str(error)}, status=502)
         return Response({"percent": discount["percent"], "discount_saw": discount})
-
-
-# --- web front end ----------------------------------------------------------------------------
-
-SCOPE = "openid profile eventcatalog.read shoppingbasket.fullaccess"
-
-
-def _redirect_uri(request: HttpRequest) -> str:
-    return f"{config.URLS['web']}/callback"
-
-
-def login(request: HttpRequest) -> HttpResponse:
-    verifier, state = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    request.session.update({"verifier": verifier, "state": state})
-    query = urlencode(
-        {"response_type": "code", "client_id": config.CLIENT_ID, "redirect_uri": _redirect_uri(request),
-         "scope": SCOPE, "state": state, "code_challenge": challenge, "code_challenge_method": "S256"}
-    )  # fmt: skip
-    return HttpResponseRedirect(f"{config.IDP_URL}/o/authorize/?{query}")
-
-
-def callback(request: HttpRequest) -> HttpResponse:
-    if not request.GET.get("code") or request.GET.get("state") != request.session.get("state"):
-        return HttpResponseBadRequest("Bad state or no code.")
-    response = requests.post(
-        f"{config.IDP_URL}/o/token/",
-        data={"grant_type": "authorization_code", "code": request.GET["code"], "redirect_uri": _redirect_uri(request),
-              "code_verifier": request.session["verifier"]},
-        auth=(config.CLIENT_ID, config.CLIENT_SECRET),
-        timeout=10,
-    )  # fmt: skip
-    if response.status_code != 200:
-        return HttpResponseBadRequest(f"Token request failed: {escape(response.text)}")
-    request.session["access_token"] = response.json()["access_token"]
-    return HttpResponseRedirect("/")
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    token = request.session.get("access_token")
-    if not token:
-        return HttpResponse('<h1>GloboTicket</h1><p><a id="login" href="/login">Sign in</a></p>')
-    headers = {"Authorization": f"Bearer {token}"}
-    if request.method == "POST":
-        requests.post(f"{config.URLS['shoppingbasket']}/basket", json={"event_id": request.POST.get("event_id")},
-                      headers=headers, timeout=10)  # fmt: skip
-        return HttpResponseRedirect("/")
-    events = requests.get(f"{config.URLS['eventcatalog']}/events", headers=headers, timeout=10)
-    basket = requests.get(f"{config.URLS['shoppingbasket']}/basket", headers=headers, timeout=10)
-    if events.status_code != 200 or basket.status_code != 200:
-        return HttpResponse(
-            f"<h1>GloboTicket</h1><p id='error'>events: {events.status_code} {escape(events.text)}; "
-            f"basket: {basket.status_code} {escape(basket.text)}</p>"
-            "<p><a id='login' href='/login'>Sign in again</a></p>",
-            status=502,
-        )
-    events, basket = events.json(), basket.json()
-    rows = "".join(
-        f'<li>{escape(e["name"])} ({e["price"]}) <form method="post" style="display:inline">'
-        f'<input type="hidden" name="csrfmiddlewaretoken" value="{get_token(request)}">'
-        f'<input type="hidden" name="event_id" value="{e["id"]}"><button>Add {escape(e["name"])}</button></form></li>'
-        for e in events
-    )
-    items = "".join(f"<li>{escape(i['name'])}</li>" for i in basket["items"])
-    discount = basket["discount"]
-    return HttpResponse(
-        f"<h1>GloboTicket</h1><h2>Events</h2><ul>{rows}</ul><h2>Your basket</h2><ul id='basket'>{items}</ul>"
-        f"<p id='total'>Total {basket['total']}, discount {discount['percent']}%, to pay "
-        f"<strong id='to-pay'>{basket['to_pay']}</strong></p>"
-        f"<p id='discount-seen'>discount service saw aud={escape(str(discount['aud']))} "
-        f"act={escape(str(discount['act']))}</p>"
-    )

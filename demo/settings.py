@@ -2,6 +2,7 @@
 demo's own configuration (which service, the IdP, the other services) is demo/config.py."""
 
 import os
+from pathlib import Path
 from typing import Any
 
 from demo.config import IDP_URL, SERVICE
@@ -22,7 +23,14 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 # The IdP shares the host (cookies ignore ports): keep the demo's cookies apart from its.
 SESSION_COOKIE_NAME = "globoticket_session"
 CSRF_COOKIE_NAME = "globoticket_csrf"
-TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [], "APP_DIRS": False}]
+# The web front end's pages (demo/templates/demo/), with the IdP's look.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
+        "APP_DIRS": False,
+    }
+]
 USE_TZ = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

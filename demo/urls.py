@@ -1,6 +1,6 @@
 from django.urls import path
 
-from demo import config, services
+from demo import config, services, web
 
 ROUTES = {
     "eventcatalog": [path("events", services.Events.as_view())],
@@ -9,6 +9,12 @@ ROUTES = {
         path("basket", services.Basket.as_view()),
         path("discount-rate", services.DiscountRate.as_view()),
     ],
-    "web": [path("", services.home), path("login", services.login), path("callback", services.callback)],
+    "web": [
+        path("", web.home),
+        path("client-credentials", web.client_credentials),
+        path("login", web.login),
+        path("callback", web.callback),
+        path("logout", web.logout),
+    ],
 }
 urlpatterns = ROUTES[config.SERVICE]

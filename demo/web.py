@@ -1,0 +1,352 @@
+"""The GloboTicket web front end: a confidential OpenID Connect client of the IdP.
+
+- Sign-in: authorization code with PKCE (RFC 7636), ``state``, ``nonce`` and the RFC 9207
+  ``iss`` check; the ID token verified against the IdP's JWKS (OpenID Connect Core 3.1.3.7).
+- The access token goes to the event catalog and the shopping basket. It is renewed with the
+  refresh token (RFC 6749 section 6) shortly before it expires, and when a service refuses it
+  (RFC 6750 ``invalid_token``); when it cannot be renewed, the user signs in again.
+- Sign-out: OpenID Connect RP-Initiated Logout at the IdP, with ``id_token_hint`` and the
+  ``post_logout_redirect_uri`` seed_demo registers (``/`` of this app).
+- Every page shows, for each hop, the token the service there saw (``sub``, ``aud``,
+  ``scope``, ``act``); a service that fails gets a page saying which one and why.
+
+The tokens live in the session, a signed cookie (demo/settings.py): signed, not encrypted. Fine
+for a demo on loopback; a real front end keeps them on the server side.
+"""
+
+import base64
+import functools
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+import requests
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from apps.resource_server.authentication import jwks_for
+from demo import config
+
+SCOPE = "openid profile eventcatalog.read shoppingbasket.fullaccess"
+# Renewed this long before it expires, so that it does not lapse on its way through the
+# services (a token exchanged from it never outlives it).
+RENEW_BEFORE_SECONDS = 5
+SERVICE_NAMES = {"eventcatalog": "The event catalog", "shoppingbasket": "The shopping basket"}
+TOKEN_KEYS = ("access_token", "expires_at", "refresh_token", "id_token", "user")
+
+
+class SignInAgain(Exception):
+    """The session holds no token that works or can be renewed: the user signs in again."""
+
+
+class ServiceFailed(Exception):
+    """A service (or the IdP) did not answer, or answered with an error: shown as a page."""
+
+    def __init__(self, service: str, problem: str) -> None:
+        self.service, self.problem = service, problem
+        super().__init__(f"{service}: {problem}")
+
+
+# --- the IdP's token endpoint -----------------------------------------------------------------
+
+
+def _token_request(data: dict[str, str]) -> requests.Response:
+    try:
+        return requests.post(
+            f"{config.IDP_URL}/o/token/", data=data, auth=(config.CLIENT_ID, config.CLIENT_SECRET), timeout=10
+        )
+    except requests.RequestException as error:
+        raise ServiceFailed("The IdP", f"did not answer ({type(error).__name__}).") from None
+
+
+def _keep_tokens(session: SessionBase, body: dict[str, Any]) -> None:
+    session["access_token"] = body["access_token"]
+    session["expires_at"] = time.time() + int(body.get("expires_in", 0))
+    # The IdP rotates refresh tokens: each renewal answers with the one to use next time.
+    for name in ("refresh_token", "id_token"):
+        if body.get(name):
+            session[name] = body[name]
+
+
+def _forget_tokens(session: SessionBase) -> None:
+    for name in TOKEN_KEYS:
+        session.pop(name, None)
+
+
+def _renew(session: SessionBase) -> str:
+    """A new access token from the refresh token (RFC 6749 section 6)."""
+    refresh_token = session.get("refresh_token")
+    if not refresh_token:
+        raise SignInAgain
+    response = _token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+    if response.status_code in (400, 401):
+        # invalid_grant: expired, revoked (the user signed out at the IdP) or already used.
+        _forget_tokens(session)
+        raise SignInAgain
+    if response.status_code != 200:
+        raise ServiceFailed("The IdP", f"answered {response.status_code} to the refresh of your token.")
+    _keep_tokens(session, response.json())
+    return session["access_token"]
+
+
+def _access_token(session: SessionBase) -> str:
+    token = session.get("access_token")
+    if not token:
+        raise SignInAgain
+    if time.time() >= session.get("expires_at", 0) - RENEW_BEFORE_SECONDS:
+        return _renew(session)
+    return token
+
+
+# --- calling the services -------------------------------------------------------------------
+
+
+def _send(method: str, service: str, path: str, token: str, **kwargs: Any) -> requests.Response:
+    try:
+        return requests.request(
+            method, f"{config.URLS[service]}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs
+        )
+    except requests.RequestException as error:
+        raise ServiceFailed(SERVICE_NAMES[service], f"did not answer ({type(error).__name__}).") from None
+
+
+def _problem(response: requests.Response) -> str:
+    """What went wrong, in the service's words when it gave some (never its HTML page)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        words = body.get("detail") or body.get("error_description") or body.get("error")
+        if words:
+            return f"answered {response.status_code}: {words}"
+    return f"answered {response.status_code} {response.reason}."
+
+
+def call(request: HttpRequest, method: str, service: str, path: str, **kwargs: Any) -> Any:
+    """The service's JSON answer to a call with the user's access token."""
+    response = _send(method, service, path, _access_token(request.session), **kwargs)
+    if response.status_code == 401:
+        # Refused although not yet expired here (a clock ahead of ours, a key the service no
+        # longer trusts...): renew once and try again.
+        response = _send(method, service, path, _renew(request.session), **kwargs)
+    if response.status_code >= 400:
+        raise ServiceFailed(SERVICE_NAMES[service], _problem(response))
+    try:
+        return response.json()
+    except ValueError:
+        raise ServiceFailed(SERVICE_NAMES[service], "answered something that is not JSON.") from None
+
+
+# --- what each hop saw -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One call and the token that reached it, as the receiving service saw it."""
+
+    key: str
+    route: str
+    how: str
+    sub: str
+    aud: str
+    scope: str
+    act: str
+    jti: str
+    lineage_url: str
+
+    @classmethod
+    def seen(cls, key: str, route: str, how: str, claims: dict[str, Any], user: dict[str, str]) -> "Hop":
+        audience = claims.get("aud") or []
+        return cls(
+            key=key,
+            route=route,
+            how=how,
+            sub=str(claims.get("sub", "")),
+            aud=", ".join(audience) if isinstance(audience, list) else str(audience),
+            scope=str(claims.get("scope", "")),
+            act=", ".join(_actors(claims.get("act"))),
+            jti=str(claims.get("jti", "")),
+            lineage_url=_lineage_url(claims, user),
+        )
+
+
+def _actors(act: Any) -> list[str]:
+    """The delegation chain, most recent actor first (RFC 8693 section 4.1)."""
+    chain = []
+    while isinstance(act, dict):
+        chain.append(str(act.get("sub", "?")))
+        act = act.get("act")
+    return chain
+
+
+def _lineage_url(claims: dict[str, Any], user: dict[str, str]) -> str:
+    """The IdP admin's access tokens, searched by this token's client and user: the row with
+    this jti opens the token's page, which shows its lineage (who acted for whom). For
+    operators: the admin asks them to sign in."""
+    terms = [str(claims.get("client_id", ""))]
+    if claims.get("sub") == user.get("sub"):  # the user's token, not a client's own
+        terms.append(user.get("name", ""))
+    return f"{config.IDP_URL}/admin/oauth/accesstoken/?{urlencode({'q': ' '.join(filter(None, terms))})}"
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+def _page(
+    request: HttpRequest, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    user = request.session.get("user") or {}
+    return render(
+        request,
+        f"demo/{template}",
+        {"signed_in_as": user.get("name"), "idp_url": config.IDP_URL, **(context or {})},
+        status=status,
+    )
+
+
+def _failure(request: HttpRequest, service: str, problem: str, status: int) -> HttpResponse:
+    return _page(request, "error.html", {"service": service, "problem": problem}, status=status)
+
+
+def front_end(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A page that calls the services: sign in again when the token is gone for good, a
+    readable page (502, the failure was further up) when a service fails."""
+
+    @functools.wraps(view)
+    def page(request: HttpRequest) -> HttpResponse:
+        try:
+            return view(request)
+        except SignInAgain:
+            return HttpResponseRedirect("/login")
+        except ServiceFailed as failure:
+            return _failure(request, failure.service, failure.problem, status=502)
+
+    return page
+
+
+@front_end
+def home(request: HttpRequest) -> HttpResponse:
+    if "access_token" not in request.session:
+        state = request.GET.get("state")
+        signed_out = state is not None and state == request.session.pop("signed_out_state", None)
+        return _page(request, "signed_out.html", {"signed_out": signed_out})
+    if request.method == "POST":
+        call(request, "POST", "shoppingbasket", "/basket", json={"event_id": request.POST.get("event_id")})
+        return HttpResponseRedirect("/")
+    events = call(request, "GET", "eventcatalog", "/events")
+    basket = call(request, "GET", "shoppingbasket", "/basket")
+    user = request.session["user"]
+    hops = [
+        Hop.seen(
+            "sign-in", "web → event catalog, shopping basket",
+            "Your token from sign-in (authorization code + PKCE): one token, both services' audiences.",
+            basket["token"], user,
+        ),
+        Hop.seen(
+            "exchange", "shopping basket → discount",
+            "Exchanged by the basket on your behalf (token exchange, RFC 8693): still you, the basket acting.",
+            basket["discount"], user,
+        ),
+    ]  # fmt: skip
+    return _page(request, "home.html", {"events": events, "basket": basket, "hops": hops, "user": user})
+
+
+@front_end
+def client_credentials(request: HttpRequest) -> HttpResponse:
+    """The basket calling the discount service for itself: a client-credentials token, no user."""
+    if "access_token" not in request.session:
+        return HttpResponseRedirect("/")
+    rate = call(request, "GET", "shoppingbasket", "/discount-rate")
+    hop = Hop.seen(
+        "client-credentials", "shopping basket → discount",
+        "The basket's own token (client credentials): no user, nobody acting for anyone.",
+        rate["discount_saw"], request.session["user"],
+    )  # fmt: skip
+    return _page(request, "client_credentials.html", {"hops": [hop], "percent": rate["percent"]})
+
+
+# --- signing in and out -------------------------------------------------------------------------
+
+
+def _redirect_uri() -> str:
+    return f"{config.URLS['web']}/callback"
+
+
+def login(request: HttpRequest) -> HttpResponse:
+    verifier, state, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    request.session.update({"verifier": verifier, "state": state, "nonce": nonce})
+    query = urlencode(
+        {"response_type": "code", "client_id": config.CLIENT_ID, "redirect_uri": _redirect_uri(),
+         "scope": SCOPE, "state": state, "nonce": nonce, "code_challenge": challenge,
+         "code_challenge_method": "S256"}
+    )  # fmt: skip
+    return HttpResponseRedirect(f"{config.IDP_URL}/o/authorize/?{query}")
+
+
+def _verified_id_token(id_token: str, *, nonce: str | None) -> dict[str, Any]:
+    """OpenID Connect Core 3.1.3.7: signed with one of the IdP's keys, by the IdP, for this
+    client, unexpired, answering this sign-in's nonce. Raises ``jwt.PyJWTError``."""
+    key = jwks_for(f"{config.IDP_URL}/.well-known/jwks.json").key_for(jwt.get_unverified_header(id_token).get("kid"))
+    if key is None:
+        raise jwt.InvalidTokenError("signed with a key the IdP does not publish")
+    claims = jwt.decode(
+        id_token,
+        key.key,
+        algorithms=[key.algorithm_name],
+        audience=config.CLIENT_ID,
+        issuer=config.IDP_URL,
+        options={"require": ["iss", "aud", "exp", "iat", "sub", "nonce"]},
+    )
+    if nonce is None or not secrets.compare_digest(str(claims["nonce"]), nonce):
+        raise jwt.InvalidTokenError("its nonce is not this sign-in's")
+    return claims
+
+
+def callback(request: HttpRequest) -> HttpResponse:
+    session = request.session
+    state, verifier, nonce = session.pop("state", None), session.pop("verifier", None), session.pop("nonce", None)
+    if request.GET.get("iss", config.IDP_URL) != config.IDP_URL:
+        # RFC 9207: an answer from another authorization server than the one asked (mix-up).
+        return _failure(request, "The sign-in", "came back from another issuer.", status=400)
+    if state is None or request.GET.get("state") != state or verifier is None:
+        return _failure(request, "The sign-in", "was not started here, or was already used (state).", status=400)
+    if "error" in request.GET:
+        words = request.GET.get("error_description") or request.GET["error"]
+        return _failure(request, "The IdP", f"did not sign you in: {words}", status=400)
+    response = _token_request(
+        {"grant_type": "authorization_code", "code": request.GET.get("code", ""), "redirect_uri": _redirect_uri(),
+         "code_verifier": verifier}
+    )  # fmt: skip
+    if response.status_code != 200:
+        return _failure(request, "The IdP", f"refused the code: {_problem(response)}", status=400)
+    body = response.json()
+    try:
+        claims = _verified_id_token(body.get("id_token", ""), nonce=nonce)
+    except jwt.PyJWTError as error:
+        return _failure(request, "The IdP's ID token", f"was refused: {error}", status=400)
+    _keep_tokens(session, body)
+    session["user"] = {"sub": str(claims["sub"]), "name": str(claims.get("preferred_username") or claims["sub"])}
+    return HttpResponseRedirect("/")
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    """Sign out here, then at the IdP, which ends its session, revokes this app's tokens and
+    sends the browser back to ``/`` with our ``state``."""
+    id_token = request.session.get("id_token")
+    request.session.flush()
+    if not id_token:
+        return HttpResponseRedirect("/")
+    state = secrets.token_urlsafe(16)
+    request.session["signed_out_state"] = state
+    query = urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": f"{config.URLS['web']}/", "state": state})
+    return HttpResponseRedirect(f"{config.IDP_URL}/o/logout/?{query}")
