@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+DEMO_PORT_BASE ?= 8000
 DEV_ENV := DEBUG=1 PORT=$(PORT)
 
 .PHONY: install run test test-postgres lint bench demo clean
@@ -38,9 +39,10 @@ lint: install
 	$(BIN)/mypy
 
 ## The IdP and the GloboTicket demo services as separate processes (open http://127.0.0.1:8001).
+## DEMO_PORT_BASE=8100 moves them all (IdP 8100, web 8101, ...): beside `make run`.
 demo: install
 	mkdir -p var
-	$(BIN)/python demo/run.py
+	DEMO_PORT_BASE=$(DEMO_PORT_BASE) $(BIN)/python demo/run.py
 
 ## Token endpoint throughput under gunicorn (2 workers) with wrk; see bench/README.md.
 bench: install

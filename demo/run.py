@@ -5,6 +5,11 @@ web             http://127.0.0.1:8001  <- open this, sign in as alice
 eventcatalog    http://127.0.0.1:8002
 shoppingbasket  http://127.0.0.1:8003
 discount        http://127.0.0.1:8004
+
+DEMO_PORT_BASE moves them all: DEMO_PORT_BASE=8100 puts the IdP on 8100 (its issuer too), the
+web front end on 8101, and so on, so the demo runs beside `make run` on 8000. Its IdP then
+keeps its own database, var/demo-8100.sqlite3 (unless DATABASE_URL says otherwise): seeding
+the demo gives its clients new secrets, which must not pull the rug from under `make run`'s.
 """
 
 import json
@@ -14,12 +19,29 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SERVICES = ("eventcatalog", "shoppingbasket", "discount", "web")
+DEFAULT_PORT_BASE = 8000
+# Each process listens on the base plus its offset; the IdP on the base itself.
+PORT_OFFSETS = {"web": 1, "eventcatalog": 2, "shoppingbasket": 3, "discount": 4}
+HIGHEST_PORT_BASE = 65535 - max(PORT_OFFSETS.values())
+
+
+def port_base(environ: Mapping[str, str]) -> int:
+    """DEMO_PORT_BASE, or 8000: the IdP's port; the services take the next four."""
+    value = environ.get("DEMO_PORT_BASE", "").strip() or str(DEFAULT_PORT_BASE)
+    if not value.isdigit() or not 1024 <= int(value) <= HIGHEST_PORT_BASE:
+        raise SystemExit(f"DEMO_PORT_BASE must be a port from 1024 to {HIGHEST_PORT_BASE}, not {value!r}")
+    return int(value)
+
+
+def service_ports(base: int) -> dict[str, int]:
+    return {name: base + offset for name, offset in PORT_OFFSETS.items()}
 
 
 def _wait(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -94,9 +116,13 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 def main() -> None:
     # SIGTERM (e.g. from a supervisor) stops the services too, like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    ports = {"web": 8001, "eventcatalog": 8002, "shoppingbasket": 8003, "discount": 8004}
-    processes, demo = start(8000, ports, idp_env={})
-    print("GloboTicket demo: open http://127.0.0.1:8001 and sign in as", demo["users"]["alice"])
+    base = port_base(os.environ)
+    ports = service_ports(base)
+    idp_env = {}
+    if base != DEFAULT_PORT_BASE and "DATABASE_URL" not in os.environ:
+        idp_env["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / f'demo-{base}.sqlite3'}"
+    processes, demo = start(base, ports, idp_env=idp_env)
+    print(f"GloboTicket demo: open http://127.0.0.1:{ports['web']} and sign in as", demo["users"]["alice"], flush=True)
     try:
         while all(p.poll() is None for p in processes):
             time.sleep(1)

@@ -6,6 +6,7 @@ credentials it returns are always the valid ones.
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -36,13 +37,12 @@ IDENTITY_SCOPES = {
     "profile": "Your name and username",
     "email": "Your email address",
 }
-WEB_REDIRECT_URI = "http://127.0.0.1:8001/callback"
+DEFAULT_WEB_URL = "http://127.0.0.1:8001"
 DEMO_CLIENTS: dict[str, dict[str, Any]] = {
     "globoticket-web": {
         "grant_types": [GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN],
         "scopes": ["openid", "profile", "email", "eventcatalog.read", "shoppingbasket.fullaccess"],
-        "redirect_uris": [WEB_REDIRECT_URI],
-        "post_logout_redirect_uris": ["http://127.0.0.1:8001/"],
+        # redirect_uris and post_logout_redirect_uris: web_client_uris()
     },
     "shoppingbasket": {
         "grant_types": [GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE],
@@ -55,6 +55,17 @@ DEMO_CLIENTS: dict[str, dict[str, Any]] = {
     },
 }
 DEMO_USERS = {"alice": "Alice Smith", "bob": "Bob Jones"}
+
+
+def web_client_uris(issuer: str) -> dict[str, list[str]]:
+    """Where the demo's web front end takes the user back after sign-in and sign-out. It listens
+    one port above an IdP on loopback (demo/run.py's DEMO_PORT_BASE moves both), else on 8001.
+    Registered exactly: the IdP matches redirect URIs as strings, ports included."""
+    parts = urlsplit(issuer)
+    web = DEFAULT_WEB_URL
+    if parts.scheme == "http" and parts.hostname == "127.0.0.1" and parts.port is not None and parts.port < 65535:
+        web = f"http://127.0.0.1:{parts.port + 1}"
+    return {"redirect_uris": [f"{web}/callback"], "post_logout_redirect_uris": [f"{web}/"]}
 
 
 def _seed_scopes() -> None:
@@ -100,9 +111,11 @@ def _seed_exchange_policy() -> None:
 @transaction.atomic
 def seed_demo() -> dict[str, Any]:
     _seed_scopes()
-    clients = {
-        name: save_client(name=name, client_id=name, **config).as_dict() for name, config in DEMO_CLIENTS.items()
+    configs = {
+        **DEMO_CLIENTS,
+        "globoticket-web": {**DEMO_CLIENTS["globoticket-web"], **web_client_uris(idp_settings.ISSUER)},
     }
+    clients = {name: save_client(name=name, client_id=name, **config).as_dict() for name, config in configs.items()}
     _seed_exchange_policy()
     users = {username: _seed_user(username, full_name) for username, full_name in DEMO_USERS.items()}
     return {"issuer": idp_settings.ISSUER, "clients": clients, "users": users}
