@@ -1,74 +1,272 @@
-"""The GloboTicket demo end to end: the IdP and four services as real processes, alice in a
-real browser, and the discount service receiving an exchanged token."""
+"""The GloboTicket demo end to end: the IdP and four services as real processes on the ports
+DEMO_PORT_BASE lays out, alice in a real browser. Each hop's token as the service there saw
+it, the client-credentials path, the lineage link, renewal of an expired or refused token,
+sign-out at the IdP, and a readable page when a service is down."""
 
-import json
 import os
+import random
+import signal
 import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.contrib.sessions.serializers import JSONSerializer
+from django.core import signing
 
+from apps.demo_data.services import web_client_uris
 from demo import run
 
+# The demo web app's session is a signed cookie (demo/settings.py); the tests set its key to
+# read and change the tokens in it as a broken or tampered session would have them.
+DEMO_SECRET_KEY = "demo-end-to-end-test-key-" + "x" * 30
+SESSION_COOKIE = "globoticket_session"
+SESSION_SALT = "django.contrib.sessions.backends.signed_cookies"
+OPERATOR_PASSWORD = "operator-password-for-the-demo-test"
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+
+def ports_free(base: int) -> bool:
+    """Whether the IdP's port and the services' after it are all free."""
+    sockets = [socket.socket() for _ in range(1 + max(run.PORT_OFFSETS.values()))]
+    try:
+        for offset, sock in enumerate(sockets):
+            # A port a stopped server left connections on (TIME_WAIT) is free to listen on.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", base + offset))
+        return True
+    except OSError:
+        return False
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port_base() -> int:
+    """A DEMO_PORT_BASE whose ports are free (demo/run.py's layout: the IdP, then the services)."""
+    for _ in range(100):
+        base = random.randrange(20000, 60000)
+        if ports_free(base):
+            return base
+    raise RuntimeError("no five consecutive free ports")
 
 
 @pytest.fixture
-def demo(tmp_path):
-    idp_port, *service_ports = free_ports(5)
-    ports = dict(zip(("web", "eventcatalog", "shoppingbasket", "discount"), service_ports, strict=True))
+def demo(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", DEMO_SECRET_KEY)
+    base = free_port_base()
+    ports = run.service_ports(base)
     # Its own database: the IdP runs in another process, not on the test database.
     idp_env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}"}
-    env = {**os.environ, **idp_env, "DEBUG": "1", "IDP_ISSUER": f"http://127.0.0.1:{idp_port}"}
-    run.manage("migrate", "--noinput", env=env)
-    run.manage("seed_demo", "--json", env=env)
-    web = json.loads(
-        run.manage(
-            "create_client", "--name", "e2e-web", "--grant", "authorization_code", "--grant", "refresh_token",
-            "--scope", "openid", "--scope", "profile", "--scope", "eventcatalog.read",
-            "--scope", "shoppingbasket.fullaccess",
-            "--redirect-uri", f"http://127.0.0.1:{ports['web']}/callback", "--json", env=env,
-        )
-    )  # fmt: skip
-    processes, seeded = run.start(idp_port, ports, idp_env, web_client=web)
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    processes, seeded = run.start(base, ports, idp_env)
+    idp = f"http://127.0.0.1:{base}"
+    env = {**os.environ, **idp_env, "DEBUG": "1", "IDP_ISSUER": idp}
+
+    def manage(*args: str, **extra_env: str) -> str:
+        return run.manage(*args, env={**env, **extra_env})
 
     def user_token(username: str, *scopes: str) -> str:
-        args = ["issue_token", "--user", username, "--client", web["client_id"]]
+        args = ["issue_token", "--user", username, "--client", "globoticket-web"]
         for scope in scopes:
             args += ["--scope", scope]
-        return run.manage(*args, env=env).strip()
+        return manage(*args).strip()
 
-    yield {"urls": urls, "demo": seeded, "idp": f"http://127.0.0.1:{idp_port}", "user_token": user_token}
+    def stop(service: str) -> None:
+        process = processes[1 + run.SERVICES.index(service)]  # after the IdP, in SERVICES' order
+        run.stop([process])
+
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    yield {"urls": urls, "demo": seeded, "idp": idp, "user_token": user_token, "manage": manage, "stop": stop}
     run.stop(processes)
 
 
-def test_alice_shops_and_the_discount_service_gets_an_exchanged_token(chromium, demo):
+@pytest.fixture
+def context(chromium):
     context = chromium.new_context()
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+def sign_in(page, demo, *, consent: bool = True) -> None:
     page.goto(demo["urls"]["web"])
     page.click("#login")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill(demo["demo"]["users"]["alice"]["password"])
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
+    if consent:
+        page.get_by_role("button", name="Allow").click()
+    page.wait_for_url(demo["urls"]["web"] + "/")
+
+
+def hop(page, name: str) -> dict[str, str]:
+    """The claims a hop's row shows, and its token's jti (in the lineage link)."""
+    row = page.locator(f"#hops tr[data-hop={name}]")
+    cells = {claim: row.locator(f"td[data-claim={claim}]").inner_text() for claim in ("sub", "aud", "scope", "act")}
+    link = row.locator("a.lineage")
+    return {**cells, "jti": link.get_attribute("title").removeprefix("jti "), "lineage": link.get_attribute("href")}
+
+
+def session_of(context) -> dict:
+    cookie = next(c for c in context.cookies() if c["name"] == SESSION_COOKIE)
+    return signing.loads(cookie["value"], key=DEMO_SECRET_KEY, salt=SESSION_SALT, serializer=JSONSerializer)
+
+
+def replace_session(context, demo, session: dict) -> None:
+    value = signing.dumps(session, key=DEMO_SECRET_KEY, salt=SESSION_SALT, serializer=JSONSerializer, compress=True)
+    context.add_cookies([{"name": SESSION_COOKIE, "value": value, "url": demo["urls"]["web"]}])
+
+
+def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo):
+    page = context.new_page()
+    sign_in(page, demo)
+    assert page.title() == "Shop · GloboTicket"
+    assert page.locator("#signed-in-as").inner_text() == "alice"
     page.get_by_role("button", name="Add John Egbert Live").click()
 
     assert page.locator("#basket").inner_text() == "John Egbert Live"
     assert page.locator("#to-pay").inner_text() == "58.5"  # 65 minus the 10% discount
-    seen = page.locator("#discount-seen").inner_text()
-    assert "aud=['discount']" in seen
-    assert "act={'sub': 'shoppingbasket'}" in seen
-    page.wait_for_load_state("networkidle")
-    context.close()
+    signed_in, exchanged = hop(page, "sign-in"), hop(page, "exchange")
+    alice = signed_in["sub"]
+    assert {k: signed_in[k] for k in ("aud", "scope", "act")} == {
+        "aud": "eventcatalog, shoppingbasket",
+        "scope": "eventcatalog.read shoppingbasket.fullaccess",
+        "act": "nobody",
+    }
+    # The discount service got a token exchanged on alice's behalf: still her, the basket acting.
+    assert {k: exchanged[k] for k in ("sub", "aud", "scope", "act")} == {
+        "sub": alice,
+        "aud": "discount",
+        "scope": "discount.fullaccess",
+        "act": "shoppingbasket",
+    }
+    assert exchanged["jti"] != signed_in["jti"]
+
+    # Without alice: the basket's own client-credentials token.
+    page.click("#client-credentials")
+    assert page.title() == "Client credentials · GloboTicket"
+    own = hop(page, "client-credentials")
+    assert {k: own[k] for k in ("sub", "aud", "scope", "act")} == {
+        "sub": "shoppingbasket",
+        "aud": "discount",
+        "scope": "discount.fullaccess",
+        "act": "nobody",
+    }
+
+    # The lineage link takes an operator to the exchanged token's page in the IdP's admin.
+    demo["manage"](
+        "createsuperuser", "--noinput", "--username", "operator", "--email", "ops@example.test",
+        DJANGO_SUPERUSER_PASSWORD=OPERATOR_PASSWORD,
+    )  # fmt: skip
+    assert urlsplit(exchanged["lineage"]).path == "/admin/oauth/accesstoken/"
+    assert parse_qs(urlsplit(exchanged["lineage"]).query) == {"q": ["shoppingbasket alice"]}
+    operator = context.browser.new_context().new_page()
+    operator.goto(exchanged["lineage"])
+    operator.fill("#id_username", "operator")
+    operator.fill("#id_password", OPERATOR_PASSWORD)
+    with operator.expect_navigation():
+        operator.click("input[type=submit]")
+    with operator.expect_navigation():
+        operator.locator("#result_list tr", has_text=exchanged["jti"]).locator("a").first.click()
+    lineage = operator.locator("ul.lineage").inner_text()
+    assert "globoticket-web → eventcatalog, shoppingbasket" in lineage  # the sign-in token, its parent
+    assert operator.locator("ul.lineage strong").inner_text().endswith("acting: shoppingbasket")
+    operator.context.close()
+
+
+def test_an_expired_token_is_renewed_with_the_refresh_token(context, demo):
+    # Tokens for the shopping basket (and so alice's, which is for it too) live 10 seconds; the
+    # web app renews its token 5 seconds before it expires (demo/web.py).
+    demo["manage"](
+        "shell", "-c",
+        "from apps.resources.models import ApiResource; "
+        "api = ApiResource.objects.get(audience='shoppingbasket'); api.access_token_lifetime = 10; api.save()",
+    )  # fmt: skip
+    page = context.new_page()
+    sign_in(page, demo)
+    first = hop(page, "sign-in")["jti"]
+    page.reload()
+    assert hop(page, "sign-in")["jti"] == first  # still valid: kept
+
+    sign_ins = []
+    page.on("request", lambda request: sign_ins.append(request.url) if "/o/authorize/" in request.url else None)
+    time.sleep(11)  # expired
+    page.reload()
+    renewed = hop(page, "sign-in")
+    assert renewed["jti"] != first
+    assert renewed["scope"] == "eventcatalog.read shoppingbasket.fullaccess"
+    assert hop(page, "exchange")["act"] == "shoppingbasket"
+    assert sign_ins == []  # renewed by the refresh token, without a trip through sign-in
+
+
+def test_a_refused_token_is_renewed_and_without_a_usable_refresh_token_alice_signs_in_again(context, demo):
+    page = context.new_page()
+    sign_in(page, demo)
+    first = hop(page, "sign-in")["jti"]
+    sign_ins = []
+    page.on("request", lambda request: sign_ins.append(request.url) if "/o/authorize/" in request.url else None)
+
+    # An access token the services refuse (RFC 6750 invalid_token) though not expired here.
+    session = session_of(context)
+    replace_session(context, demo, {**session, "access_token": "refused"})
+    page.reload()
+    renewed = hop(page, "sign-in")["jti"]
+    assert renewed != first
+    assert sign_ins == []
+
+    # Neither token usable: alice signs in again, without typing anything (her IdP session
+    # is alive and her consent remembered).
+    session = session_of(context)
+    replace_session(context, demo, {**session, "access_token": "refused", "refresh_token": "unknown"})
+    page.reload()
+    page.wait_for_url(demo["urls"]["web"] + "/")
+    assert hop(page, "sign-in")["jti"] not in (first, renewed)
+    assert len(sign_ins) == 1
+
+
+def test_sign_out_ends_the_demo_session_and_the_idp_session(context, demo):
+    page = context.new_page()
+    sign_in(page, demo)
+    web = demo["demo"]["clients"]["globoticket-web"]
+    refresh_token = session_of(context)["refresh_token"]
+
+    page.click("#logout")
+    page.wait_for_url(f"{demo['urls']['web']}/?state=*")
+    assert page.locator("#signed-out").inner_text() == "You are signed out of GloboTicket and of the IdP."
+    assert page.locator("#login").is_visible()
+    # The IdP revoked the tokens it had given the web app for alice...
+    refused = requests.post(
+        f"{demo['idp']}/o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=(web["client_id"], web["client_secret"]),
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+    # ...and ended her session there: signing in asks for her password again.
+    page.click("#login")
+    assert urlsplit(page.url).path == "/accounts/login/"
+    sign_in(page, demo, consent=False)
+    assert page.locator("#signed-in-as").inner_text() == "alice"
+
+
+def test_a_service_that_is_down_gets_a_readable_page(context, demo):
+    page = context.new_page()
+    sign_in(page, demo)
+
+    demo["stop"]("discount")
+    response = page.reload()
+    assert response.status == 502
+    assert page.title() == "Something went wrong · GloboTicket"
+    assert page.locator("#error").inner_text() == (
+        "The shopping basket answered 502: The discount service did not answer (ConnectionError)."
+    )
+    demo["stop"]("eventcatalog")
+    page.reload()
+    assert page.locator("#error").inner_text() == "The event catalog did not answer (ConnectionError)."
+    assert page.locator("#logout").is_visible()  # still signed in: nothing to do with her token
 
 
 def test_the_demo_enforces_audience_scope_and_sub(demo):
@@ -100,4 +298,75 @@ def test_the_demo_enforces_audience_scope_and_sub(demo):
     assert bobs["discount"]["act"] == {"sub": "shoppingbasket"}
     # Without a user, the basket calls the discount service with its own client-credentials token.
     rate = call("GET", f"{urls['shoppingbasket']}/discount-rate", alice).json()
-    assert rate["discount_saw"] == {"percent": 10, "sub": "shoppingbasket", "aud": ["discount"], "act": None}
+    saw = rate["discount_saw"]
+    assert {k: saw[k] for k in ("percent", "sub", "aud", "scope", "act", "client_id")} == {
+        "percent": 10, "sub": "shoppingbasket", "aud": ["discount"], "scope": "discount.fullaccess", "act": None,
+        "client_id": "shoppingbasket",
+    }  # fmt: skip
+
+
+# --- DEMO_PORT_BASE ----------------------------------------------------------------------------
+
+
+def test_the_ports_follow_demo_port_base_and_default_to_today_s():
+    assert run.port_base({}) == 8000
+    assert run.service_ports(8000) == {"web": 8001, "eventcatalog": 8002, "shoppingbasket": 8003, "discount": 8004}
+    assert run.service_ports(run.port_base({"DEMO_PORT_BASE": "8100"})) == {
+        "web": 8101, "eventcatalog": 8102, "shoppingbasket": 8103, "discount": 8104,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ["web", "80", "65532", "-8100", "8100.5"])
+def test_a_demo_port_base_that_is_no_usable_port_is_refused(value):
+    with pytest.raises(SystemExit, match="DEMO_PORT_BASE must be a port from 1024 to 65531"):
+        run.port_base({"DEMO_PORT_BASE": value})
+
+
+def test_seed_demo_registers_the_web_app_one_port_above_a_loopback_idp():
+    assert web_client_uris("http://127.0.0.1:8100") == {
+        "redirect_uris": ["http://127.0.0.1:8101/callback"],
+        "post_logout_redirect_uris": ["http://127.0.0.1:8101/"],
+    }
+    # Not on loopback (e.g. docker-compose.yml with IDP_ISSUER set): the default address.
+    assert (
+        web_client_uris("https://idp.example.com")
+        == web_client_uris("http://127.0.0.1:8000")
+        == {
+            "redirect_uris": ["http://127.0.0.1:8001/callback"],
+            "post_logout_redirect_uris": ["http://127.0.0.1:8001/"],
+        }
+    )
+
+
+def test_demo_port_base_moves_the_idp_its_issuer_and_every_service(tmp_path):
+    base = free_port_base()
+    idp, web = f"http://127.0.0.1:{base}", f"http://127.0.0.1:{base + 1}"
+    env = {**os.environ, "DEMO_PORT_BASE": str(base), "DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}"}
+    process = subprocess.Popen(
+        [sys.executable, "demo/run.py"], cwd=run.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    printed: list[str] = []
+    threading.Thread(target=lambda: printed.extend(process.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 90
+        while not any("GloboTicket demo: open" in line for line in printed):
+            assert process.poll() is None and time.monotonic() < deadline, "demo/run.py did not start"
+            time.sleep(0.2)
+        assert any(f"GloboTicket demo: open {web} " in line for line in printed)
+        assert requests.get(f"{idp}/.well-known/openid-configuration", timeout=10).json()["issuer"] == idp
+        for service, path in (("eventcatalog", "/events"), ("shoppingbasket", "/basket"), ("discount", "/discount")):
+            port = base + run.PORT_OFFSETS[service]
+            assert requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code == 401  # no token
+        # The web app sends alice to this IdP, which knows the web client at its new address.
+        authorize = requests.get(f"{web}/login", allow_redirects=False, timeout=10).headers["Location"]
+        assert authorize.startswith(f"{idp}/o/authorize/?")
+        assert parse_qs(urlsplit(authorize).query)["redirect_uri"] == [f"{web}/callback"]
+        asks_to_sign_in = requests.get(authorize, allow_redirects=False, timeout=10)
+        assert asks_to_sign_in.status_code == 302
+        assert urlsplit(asks_to_sign_in.headers["Location"]).path == "/accounts/login/"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert ports_free(base)  # stopping it stopped every process it started
