@@ -58,14 +58,19 @@ DEMO_USERS = {"alice": "Alice Smith", "bob": "Bob Jones"}
 
 
 def web_client_uris(issuer: str) -> dict[str, list[str]]:
-    """Where the demo's web front end takes the user back after sign-in and sign-out. It listens
-    one port above an IdP on loopback (demo/run.py's DEMO_PORT_BASE moves both), else on 8001.
-    Registered exactly: the IdP matches redirect URIs as strings, ports included."""
+    """Where the demo's web front end takes the user back after sign-in and sign-out: one port
+    above an IdP on loopback (demo/run.py's DEMO_PORT_BASE moves both), and 8001 (where
+    docker-compose.yml runs it whatever the issuer). Registered exactly: the IdP matches
+    redirect URIs as strings, ports included."""
     parts = urlsplit(issuer)
-    web = DEFAULT_WEB_URL
+    webs = [DEFAULT_WEB_URL]
     if parts.scheme == "http" and parts.hostname == "127.0.0.1" and parts.port is not None and parts.port < 65535:
-        web = f"http://127.0.0.1:{parts.port + 1}"
-    return {"redirect_uris": [f"{web}/callback"], "post_logout_redirect_uris": [f"{web}/"]}
+        webs.insert(0, f"http://127.0.0.1:{parts.port + 1}")
+    webs = list(dict.fromkeys(webs))
+    return {
+        "redirect_uris": [f"{web}/callback" for web in webs],
+        "post_logout_redirect_uris": [f"{web}/" for web in webs],
+    }
 
 
 def _seed_scopes() -> None:

@@ -119,8 +119,9 @@ def replace_session(context, demo, session: dict) -> None:
     context.add_cookies([{"name": SESSION_COOKIE, "value": value, "url": demo["urls"]["web"]}])
 
 
-def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo):
+def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo, screenshot):
     page = context.new_page()
+    page.set_viewport_size({"width": 1100, "height": 800})
     sign_in(page, demo)
     assert page.title() == "Shop · GloboTicket"
     assert page.locator("#signed-in-as").inner_text() == "alice"
@@ -143,6 +144,7 @@ def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo)
         "act": "shoppingbasket",
     }
     assert exchanged["jti"] != signed_in["jti"]
+    screenshot(page, "demo-shop")
 
     # Without alice: the basket's own client-credentials token.
     page.click("#client-credentials")
@@ -324,10 +326,10 @@ def test_a_demo_port_base_that_is_no_usable_port_is_refused(value):
 
 def test_seed_demo_registers_the_web_app_one_port_above_a_loopback_idp():
     assert web_client_uris("http://127.0.0.1:8100") == {
-        "redirect_uris": ["http://127.0.0.1:8101/callback"],
-        "post_logout_redirect_uris": ["http://127.0.0.1:8101/"],
+        "redirect_uris": ["http://127.0.0.1:8101/callback", "http://127.0.0.1:8001/callback"],
+        "post_logout_redirect_uris": ["http://127.0.0.1:8101/", "http://127.0.0.1:8001/"],
     }
-    # Not on loopback (e.g. docker-compose.yml with IDP_ISSUER set): the default address.
+    # On 8000, or not on loopback (docker-compose.yml with IDP_ISSUER set): 8001 alone.
     assert (
         web_client_uris("https://idp.example.com")
         == web_client_uris("http://127.0.0.1:8000")
