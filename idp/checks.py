@@ -350,6 +350,7 @@ SECURITY = "django.middleware.security.SecurityMiddleware"
 RATE_LIMIT = "apps.ratelimit.middleware.RateLimitMiddleware"
 SERVICE_ENDPOINTS = "apps.endpoints.middleware.ServiceEndpointMiddleware"
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
+LOCALE = "django.middleware.locale.LocaleMiddleware"
 CSRF = "django.middleware.csrf.CsrfViewMiddleware"
 AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MESSAGES = "django.contrib.messages.middleware.MessageMiddleware"
@@ -367,7 +368,8 @@ MIDDLEWARE_ORDER: list[tuple[str, str, str]] = [
     (RATE_LIMIT, SERVICE_ENDPOINTS, "the OAuth endpoints are answered there: limits after it never see them"),
     *(
         (SERVICE_ENDPOINTS, browser_only, "service endpoints skip the middleware only browsers need")
-        for browser_only in (SESSION, CSRF, AUTHENTICATION, MESSAGES)
+        # LocaleMiddleware would add Content-Language and Vary: Accept-Language to JSON.
+        for browser_only in (SESSION, LOCALE, CSRF, AUTHENTICATION, MESSAGES)
     ),
     (SESSION, AUTHENTICATION, "authentication reads request.session"),
 ]

@@ -310,6 +310,7 @@ def moved(middleware: list[str], path: str, *, after: str) -> list[str]:
     [
         # The service-endpoint bypass behind the browser middleware it is meant to skip.
         (checks.SERVICE_ENDPOINTS, checks.CSRF, checks.SERVICE_ENDPOINTS, checks.SESSION),
+        (checks.LOCALE, checks.RATE_LIMIT, checks.SERVICE_ENDPOINTS, checks.LOCALE),
         (checks.RATE_LIMIT, checks.SERVICE_ENDPOINTS, checks.RATE_LIMIT, checks.SERVICE_ENDPOINTS),
         (checks.SECURITY, checks.SERVICE_ENDPOINTS, checks.SECURITY, checks.SERVICE_ENDPOINTS),
         (checks.REQUEST_ID, checks.RATE_LIMIT, checks.REQUEST_ID, checks.RATE_LIMIT),

@@ -89,6 +89,9 @@ MIDDLEWARE = [
     # Serves the admin's static files under gunicorn without a separate web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The people's pages in the browser's language (language cookie, Accept-Language); an
+    # authorization request's ui_locales overrides it for its own pages (apps/accounts/languages.py).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -203,7 +206,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The people's pages speak these (catalogues in locale/, updated as locale/README.md says);
+# English when the browser asks for none of them. Our JSON answers are not translated; the
+# admin shows what Django translates itself.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates as the pages always wrote them ("1 Dec 2026, 14:05"), not Django's US ones.
+FORMAT_MODULE_PATH = ["idp.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
