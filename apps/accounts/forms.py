@@ -1,23 +1,24 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
+from django.utils.translation import gettext_lazy as _
 
 
 class LoginForm(AuthenticationForm):
     """Django's login form (fields ``username`` and ``password``, so password managers and
     scripted clients work) with an opt-in "remember me"."""
 
-    remember_me = forms.BooleanField(required=False, label="Keep me signed in on this device")
+    remember_me = forms.BooleanField(required=False, label=_("Keep me signed in on this device"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["username"].error_messages["required"] = "Enter your username."
-        self.fields["password"].error_messages["required"] = "Enter your password."
+        self.fields["username"].error_messages["required"] = _("Enter your username.")
+        self.fields["password"].error_messages["required"] = _("Enter your password.")
 
     error_messages = {
         # One message for unknown users and wrong passwords alike: no user enumeration.
-        "invalid_login": "That username and password do not match an account.",
-        "inactive": "That username and password do not match an account.",
+        "invalid_login": _("That username and password do not match an account."),
+        "inactive": _("That username and password do not match an account."),
     }
 
 
@@ -27,14 +28,14 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = get_user_model()
         fields = ["first_name", "last_name", "email"]
-        labels = {"first_name": "First name", "last_name": "Last name", "email": "Email address"}
-        help_texts = {"email": "Where a password reset is sent."}
+        labels = {"first_name": _("First name"), "last_name": _("Last name"), "email": _("Email address")}
+        help_texts = {"email": _("Where a password reset is sent.")}
 
 
 class RegistrationForm(UserCreationForm):
     """Username, email address and a password Django's validators accept."""
 
-    email = forms.EmailField(label="Email address", help_text="We send a link there to confirm it is yours.")
+    email = forms.EmailField(label=_("Email address"), help_text=_("We send a link there to confirm it is yours."))
 
     class Meta:
         model = get_user_model()
