@@ -10,10 +10,13 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse, reverse_lazy
+from django.utils import translation
 from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext, ngettext
 from django.views.generic import FormView, TemplateView
 
 from apps.accounts.forms import LoginForm, ProfileForm, RegistrationForm
+from apps.accounts.languages import authorization_request_language
 from apps.accounts.registration import register, verification_tokens
 from apps.accounts.sessions import current_ref, end_sessions, live_sessions, rekeyed, revoke_refresh_tokens
 from apps.consent.models import Consent
@@ -26,6 +29,13 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        # The sign-in page of an authorization request speaks the language it asked for
+        # (ui_locales in ``next``, which is that request's URL): apps/accounts/languages.py.
+        if language := authorization_request_language(self.get_redirect_url()):
+            translation.activate(language)
+        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         return {
@@ -121,7 +131,7 @@ class AccountView(LoginRequiredMixin, TemplateView):
         if not form.is_valid():
             return self.render_to_response({**self.get_context_data(), "form": form}, status=400)
         form.save()
-        messages.success(request, "Your profile is saved.")
+        messages.success(request, gettext("Your profile is saved."))
         return redirect("accounts:account")
 
 
@@ -137,8 +147,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         response = super().form_valid(form)  # keeps this session signed in, under a new key
         rekeyed(old_key, self.request.session.session_key)
         ended = end_sessions(self.request.user, keep=current_ref(self.request))
-        others = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
-        messages.success(self.request, "Your password is changed." + others)
+        if ended:
+            text = ngettext(
+                "Your password is changed. %(count)d other session signed out.",
+                "Your password is changed. %(count)d other sessions signed out.",
+                ended,
+            ) % {"count": ended}
+        else:
+            text = gettext("Your password is changed.")
+        messages.success(self.request, text)
         return response
 
 
@@ -160,7 +177,12 @@ class SessionsView(LoginRequiredMixin, TemplateView):
         current = current_ref(request)
         if "others" in request.POST:
             ended = end_sessions(request.user, keep=current)
-            messages.success(request, f"Signed out everywhere else ({ended} session{'s' if ended != 1 else ''}).")
+            text = ngettext(
+                "Signed out everywhere else (%(count)d session).",
+                "Signed out everywhere else (%(count)d sessions).",
+                ended,
+            )
+            messages.success(request, text % {"count": ended})
             return redirect("accounts:sessions")
         ref = request.POST.get("session", "")
         if ref and ref == current:
@@ -169,7 +191,7 @@ class SessionsView(LoginRequiredMixin, TemplateView):
             return redirect("accounts:signed-out")
         if not end_sessions(request.user, refs=[ref]):
             raise Http404("No such session.")
-        messages.success(request, "That session is signed out.")
+        messages.success(request, gettext("That session is signed out."))
         return redirect("accounts:sessions")
 
 

@@ -18,11 +18,14 @@ from urllib.parse import parse_qs, urlsplit
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, QueryDict
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 from oauthlib.openid.connect.core.exceptions import RequestNotSupported, RequestURINotSupported
 
+from apps.accounts.languages import UI_LOCALES, supported_language
 from apps.accounts.sessions import current_ref, session_auth_time
 from apps.consent.services import consent_covers, group_scopes, remember_consent
 from apps.oauth.models import Application, Grant
@@ -40,15 +43,20 @@ MAX_AGE = re.compile(r"^[0-9]{1,10}$")
 # What a person is told when the request cannot go back to the client (RFC 6749 section
 # 4.1.2.1): (headline, explanation), in plain words; the protocol detail comes after.
 UNKNOWN_CLIENT = (
-    "Unknown application",
-    "The application that sent you here is not registered with this sign-in service, so it cannot sign you in.",
+    _("Unknown application"),
+    _("The application that sent you here is not registered with this sign-in service, so it cannot sign you in."),
 )
 UNKNOWN_REDIRECT = (
-    "Unknown return address",
-    "The application that sent you here asked to send you back to an address it has not registered, "
-    "so you are not sent there.",
+    _("Unknown return address"),
+    _(
+        "The application that sent you here asked to send you back to an address it has not registered, "
+        "so you are not sent there."
+    ),
 )
-BROKEN_LINK = ("This sign-in link is broken", "The application that sent you here built its sign-in link wrongly.")
+BROKEN_LINK = (
+    _("This sign-in link is broken"),
+    _("The application that sent you here built its sign-in link wrongly."),
+)
 _PROBLEMS = {
     oauthlib_errors.MissingClientIdError: UNKNOWN_CLIENT,
     oauthlib_errors.InvalidClientIdError: UNKNOWN_CLIENT,
@@ -94,6 +102,11 @@ class ConsentAuthorizationView(AuthorizationView):
     _validated: tuple | None = None
 
     def dispatch(self, request, *args, **kwargs) -> HttpResponse:
+        # OpenID Connect Core 3.1.2.1: the pages of this request (error pages, consent screen)
+        # in the language it asks for; the sign-in page reads it from its ``next``. (The query
+        # string: the consent form posts back to this URL.)
+        if language := supported_language(request.GET.get(UI_LOCALES, "")):
+            translation.activate(language)
         if problem := self._malformed(request):
             return self.render_to_response({"error": InvalidRequest(description=problem)}, status=400)
         if "approval_prompt" in request.GET:

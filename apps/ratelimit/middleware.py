@@ -34,7 +34,12 @@ from django.core.signing import BadSignature
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.languages import authorization_request_language
 from apps.clients.authentication import claimed_client_id
 from apps.endpoints.middleware import service_path
 from apps.protocol.errors import TemporarilyUnavailable, error_response
@@ -54,16 +59,30 @@ KNOWN_DEVICE_SALT = "apps.ratelimit.known_device"
 KNOWN_DEVICE_SECONDS = 180 * 24 * 3600
 
 
+SIGN_IN_HEADLINE = _("Too many sign-in attempts")
+MAIL_HEADLINE = _("Too many requests for mail")
+
+
 def too_many_requests(
-    retry_after: int, *, json: bool, request: HttpRequest | None = None, headline: str = "Too many sign-in attempts"
+    retry_after: int, *, json: bool, request: HttpRequest | None = None, headline: str | Promise = SIGN_IN_HEADLINE
 ) -> HttpResponse:
     if json:
         error = TemporarilyUnavailable(description=f"Too many requests: try again in {retry_after} s.", status_code=429)
         response: HttpResponse = error_response(error)
     else:
         context = {"retry_after": retry_after, "headline": headline}
-        page = render_to_string("accounts/slow_down.html", context, request=request)
+        # This middleware answers before LocaleMiddleware has chosen the language: the page
+        # chooses it as the sign-in page would (the form posts to the page's URL, ``next``
+        # and its ui_locales included).
+        language = None
+        if request is not None:
+            next_url = request.GET.get("next", "")
+            language = authorization_request_language(next_url) or translation.get_language_from_request(request)
+        with translation.override(language):
+            page = render_to_string("accounts/slow_down.html", context, request=request)
         response = HttpResponse(page, status=429)
+        response["Content-Language"] = language or settings.LANGUAGE_CODE
+        patch_vary_headers(response, ("Accept-Language",))
     response["Retry-After"] = str(retry_after)
     return response
 
@@ -162,7 +181,7 @@ class RateLimitMiddleware:
             email = None  # the view answers an unreadable form itself
         wait = limiter.retry_after(address, at) or (email is not None and limiter.retry_after("mail:" + email, at))
         if wait:
-            return too_many_requests(wait, json=False, request=request, headline="Too many requests for mail")
+            return too_many_requests(wait, json=False, request=request, headline=MAIL_HEADLINE)
         limiter.charge(address, at)
         if email is not None:
             limiter.charge("mail:" + email, at)
