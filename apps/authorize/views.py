@@ -235,20 +235,23 @@ class ConsentAuthorizationView(AuthorizationView):
             return self.render_to_response({"error": oauthlib_errors.InvalidClientIdError()}, status=400)
         response = super().form_valid(form)
         codes = parse_qs(urlsplit(response.get("Location", "")).query).get("code")
-        if codes and form.cleaned_data.get("allow"):
-            # The session's sign-in time travels with the code into the ID token's auth_time,
-            # and the session's ref into the refresh tokens (ending the session revokes them).
+        if codes and form.cleaned_data.get("allow") and remember:
+            remember_consent(
+                user=self.request.user, application=application, scopes=form.cleaned_data.get("scope", "").split()
+            )
+        return response
+
+    def redirect(self, redirect_to: str, application) -> HttpResponse:
+        """Every authorization response leaves through here: the consent screen's, a remembered
+        consent's and a first-party client's (``skip_authorization``, which DOT answers without
+        the screen). A code in it gets the session's sign-in time (the ID token's auth_time)
+        and the session's ref (ending the session revokes the refresh tokens redeemed from it)."""
+        codes = parse_qs(urlsplit(redirect_to).query).get("code")
+        if codes and application is not None and self.request.user.is_authenticated:
             auth_time = session_auth_time(self.request)
             Grant.objects.filter(code=codes[-1], application=application).update(
                 auth_time=datetime.fromtimestamp(auth_time, tz=UTC) if auth_time is not None else None,
                 session_ref=current_ref(self.request) or "",
             )
-            if remember:
-                remember_consent(
-                    user=self.request.user, application=application, scopes=form.cleaned_data.get("scope", "").split()
-                )
-        return response
-
-    def redirect(self, redirect_to: str, application) -> HttpResponse:
         # RFC 9207: every authorization response, errors included, names its issuer.
         return super().redirect(with_issuer(redirect_to), application)

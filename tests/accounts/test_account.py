@@ -263,3 +263,20 @@ def test_a_code_approved_in_an_ended_session_is_no_longer_redeemable(client, car
     code = approve(there, web.client.client_id, "eventcatalog.read", pkce)["code"]
     here.post("/accounts/sessions/", {"others": "1"})
     assert redeem(client, web, code, pkce.verifier).json()["error"] == "invalid_grant"
+
+
+def test_a_first_party_apps_refresh_tokens_end_with_the_session_too(client, carol, apis, make_client):
+    """A client that skips the consent screen gets its code without the screen's form: the
+    code still carries the session (and its sign-in time)."""
+    first_party = make_client(
+        "first-party",
+        grants=["authorization_code", "refresh_token"],
+        scopes=["openid", "eventcatalog.read"],
+        redirect_uris=["https://web.test/callback"],
+        skip_authorization=True,
+    )
+    here, there = signed_in(agent="Here"), signed_in(agent="There")
+    theirs = refresh_token_from(there, client, first_party)
+    assert RefreshToken.objects.get(revoked__isnull=True).session_ref == UserSession.objects.get(user_agent="There").ref
+    here.post("/accounts/sessions/", {"others": "1"})
+    assert refresh(client, first_party, theirs).json()["error"] == "invalid_grant"
