@@ -351,6 +351,7 @@ RATE_LIMIT = "apps.ratelimit.middleware.RateLimitMiddleware"
 SERVICE_ENDPOINTS = "apps.endpoints.middleware.ServiceEndpointMiddleware"
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
 LOCALE = "django.middleware.locale.LocaleMiddleware"
+ENGLISH_API = "apps.management_api.middleware.EnglishApiMiddleware"
 CSRF = "django.middleware.csrf.CsrfViewMiddleware"
 AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MESSAGES = "django.contrib.messages.middleware.MessageMiddleware"
@@ -372,6 +373,7 @@ MIDDLEWARE_ORDER: list[tuple[str, str, str]] = [
         for browser_only in (SESSION, LOCALE, CSRF, AUTHENTICATION, MESSAGES)
     ),
     (SESSION, AUTHENTICATION, "authentication reads request.session"),
+    (LOCALE, ENGLISH_API, "the API's language overrides the one LocaleMiddleware chose"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 
 from apps.clients.authentication import CONFIDENTIAL_METHOD_NAMES, METHOD_NAMES
@@ -40,6 +41,8 @@ def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
         # (request_not_supported); left out, request_uri would default to supported.
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
+        # The languages of the sign-in and consent pages (ui_locales, OpenID Connect Core 3.1.2.1).
+        "ui_locales_supported": [code for code, _name in settings.LANGUAGES],
     }
     if openid:
         metadata.update(

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     # The people's pages in the browser's language (language cookie, Accept-Language); an
     # authorization request's ui_locales overrides it for its own pages (apps/accounts/languages.py).
     "django.middleware.locale.LocaleMiddleware",
+    # The management API's messages stay English for programs, whatever Accept-Language says.
+    "apps.management_api.middleware.EnglishApiMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

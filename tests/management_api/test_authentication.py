@@ -183,3 +183,13 @@ def test_missing_scope_challenge_is_exact(client, read_token):
         "error": "insufficient_scope",
         "error_description": f"This request needs the {WRITE_SCOPE} scope.",
     }
+
+
+@pytest.mark.parametrize("language", ["nl", "nl-NL,nl;q=0.9"])
+def test_the_api_answers_in_english_whatever_the_callers_language(client, write_token, language):
+    """Programs read these messages: a Dutch Accept-Language (which the people's pages honour)
+    changes nothing here."""
+    no_token = call(client, "get", "clients/", None, HTTP_ACCEPT_LANGUAGE=language)
+    assert no_token.json() == {"detail": "Authentication credentials were not provided."}
+    missing = call(client, "get", "clients/no-such-client/", write_token, HTTP_ACCEPT_LANGUAGE=language)
+    assert missing.json() == {"detail": "No Application matches the given query."}

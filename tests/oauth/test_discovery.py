@@ -55,3 +55,10 @@ def test_request_objects_are_declared_unsupported(client, db, path):
     metadata = client.get(path).json()
     assert metadata["request_parameter_supported"] is False
     assert metadata["request_uri_parameter_supported"] is False
+
+
+def test_the_languages_of_the_sign_in_pages_are_declared(client, db):
+    """OpenID Connect Discovery 1.0 section 3: ui_locales_supported, the languages a client
+    may ask for with ui_locales (the people's pages speak exactly these)."""
+    metadata = client.get("/.well-known/openid-configuration").json()
+    assert metadata["ui_locales_supported"] == ["en", "nl"]
