@@ -31,3 +31,17 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.user_agent[:40] or 'an unknown browser'}"
+
+
+class PendingRegistration(models.Model):
+    """An account created by self-registration whose address is not confirmed yet. It stays
+    disabled; past ``PASSWORD_RESET_TIMEOUT`` it is deleted when someone registers, so an
+    unconfirmed registration never holds a username or an address for good."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="pending_registration"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} (unconfirmed since {self.created:%Y-%m-%d %H:%M})"

@@ -8,18 +8,27 @@ token machinery with its own salt; it is bound to the account being disabled, so
 once, and for ``PASSWORD_RESET_TIMEOUT``.
 """
 
+import logging
+from datetime import timedelta
+from smtplib import SMTPException
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.mail import send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from apps.accounts.models import PendingRegistration
 from idp.conf import idp_settings
+
+logger = logging.getLogger(__name__)
 
 
 class VerificationTokenGenerator(PasswordResetTokenGenerator):
@@ -46,15 +55,43 @@ def _mail(template: str, user: Any, **context: Any) -> None:
     send_mail(subject, body, None, [user.email])
 
 
+class MailNotSent(Exception):
+    """The mail server refused or could not be reached: nothing was created."""
+
+
+def prune_expired() -> None:
+    """Delete the registrations never confirmed in time (their links no longer work either)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+    get_user_model()._default_manager.filter(is_active=False, pending_registration__created__lt=cutoff).delete()
+
+
 def register(*, username: str, email: str, password: str) -> None:
     """Create the disabled account and mail its verification link; or, if an account already
-    has ``email``, tell that account's owner instead."""
+    has ``email``, tell that account's owner instead. Raises :class:`MailNotSent` (and keeps
+    nothing) if the mail cannot be sent."""
     users = get_user_model()
-    existing = users._default_manager.filter(email__iexact=email).first()
-    if existing is not None:
-        _mail("registration_exists", existing, reset_url=_absolute(reverse("accounts:password-reset")))
-        return
-    user = users._default_manager.create_user(username=username, email=email, password=password, is_active=False)
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    path = reverse("accounts:register-verify", kwargs={"uidb64": uid, "token": verification_tokens.make_token(user)})
-    _mail("registration_verify", user, verify_url=_absolute(path))
+    try:
+        with transaction.atomic():
+            existing = users._default_manager.filter(email__iexact=email).first()
+            if existing is not None:
+                _mail("registration_exists", existing, reset_url=_absolute(reverse("accounts:password-reset")))
+                return
+            user = users._default_manager.create_user(
+                username=username, email=email, password=password, is_active=False
+            )
+            PendingRegistration.objects.create(user=user)
+            uid = urlsafe_base64_encode(force_bytes(user.pk))
+            token = verification_tokens.make_token(user)
+            path = reverse("accounts:register-verify", kwargs={"uidb64": uid, "token": token})
+            _mail("registration_verify", user, verify_url=_absolute(path))
+    except (SMTPException, OSError) as error:
+        logger.warning("Registration mail not sent (%s): no account was created.", type(error).__name__)
+        raise MailNotSent from error
+
+
+def confirm(user: Any) -> None:
+    """The address is confirmed: the account works from now on."""
+    with transaction.atomic():
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        PendingRegistration.objects.filter(user=user).delete()

@@ -17,7 +17,7 @@ from django.views.generic import FormView, TemplateView
 
 from apps.accounts.forms import LoginForm, ProfileForm, RegistrationForm
 from apps.accounts.languages import authorization_request_language
-from apps.accounts.registration import register, verification_tokens
+from apps.accounts.registration import MailNotSent, confirm, prune_expired, register, verification_tokens
 from apps.accounts.sessions import current_ref, end_sessions, live_sessions, rekeyed, revoke_refresh_tokens
 from apps.consent.models import Consent
 from apps.consent.services import group_scopes, revoke_consent
@@ -258,9 +258,19 @@ class RegisterView(RegistrationOpenMixin, FormView):
     form_class = RegistrationForm
     success_url = reverse_lazy("accounts:register-sent")
 
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        prune_expired()  # an unconfirmed registration past its link's life frees its name and address
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form) -> HttpResponse:
         data = form.cleaned_data
-        register(username=data["username"], email=data["email"], password=data["password1"])
+        try:
+            register(username=data["username"], email=data["email"], password=data["password1"])
+        except MailNotSent:
+            form.add_error(
+                None, gettext("We could not send the confirmation mail. Nothing was saved: please try again later.")
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=503)
         return redirect(self.get_success_url())
 
 
@@ -283,6 +293,5 @@ class RegisterVerifyView(RegistrationOpenMixin, TemplateView):
         verified = user is not None and verification_tokens.check_token(user, token)
         if verified:
             assert user is not None
-            user.is_active = True
-            user.save(update_fields=["is_active"])
+            confirm(user)
         return self.render_to_response({"verified": verified}, status=200 if verified else 400)

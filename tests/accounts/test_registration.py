@@ -2,11 +2,15 @@
 address is confirmed; the form never reveals whether an address has an account."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
+
+from apps.accounts.models import PendingRegistration
 
 PASSWORD = "correct horse battery staple"
 
@@ -89,3 +93,30 @@ def test_registrations_are_rate_limited(client, db, registration_open, rate_limi
     assert register(client, username="one", email="one@example.test").status_code == 302
     slowed = register(client, username="two", email="two@example.test")
     assert slowed.status_code == 429 and "Too many requests for mail" in slowed.content.decode()
+
+
+def test_a_mail_that_cannot_be_sent_keeps_nothing_and_says_so(client, db, registration_open, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2  # nothing listens
+    response = register(client)
+    assert response.status_code == 503
+    assert "We could not send the confirmation mail. Nothing was saved" in response.content.decode()
+    assert not get_user_model().objects.filter(username="erin").exists()
+
+
+def test_an_unconfirmed_registration_frees_its_name_and_address_once_its_link_expired(
+    client, db, registration_open, settings
+):
+    register(client, password=PASSWORD)
+    stale = verify_link()
+    mail.outbox.clear()
+    # Within the link's life the address stays taken (its owner gets the "already" mail).
+    register(client, username="erin2")
+    assert "already has an account" in mail.outbox[-1].body
+    PendingRegistration.objects.update(created=timezone.now() - timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT + 1))
+    mail.outbox.clear()
+    assert register(client).status_code == 302  # the same username and address, again
+    assert client.get(stale).status_code == 400  # the old link died with the old account
+    assert client.get(verify_link()).status_code == 200
+    assert signs_in("erin")
+    assert not PendingRegistration.objects.exists()
