@@ -1,6 +1,7 @@
 """The people's pages: sign-in and sign-out, the home page, the account (profile, password,
 sessions, connected apps) and the password reset."""
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib import messages
@@ -279,19 +280,31 @@ class RegisterSentView(RegistrationOpenMixin, TemplateView):
 
 
 class RegisterVerifyView(RegistrationOpenMixin, TemplateView):
-    """The link from the mail: enables the account once; an expired, used or made-up link says
-    so and changes nothing."""
+    """The link from the mail. Following it is not enough: the person also enters the password
+    the account was created with. Otherwise whoever registered someone else's address first
+    (with a password of their choosing) would get an account the moment its owner followed the
+    link out of curiosity. An expired, used or made-up link says so and changes nothing."""
 
     template_name = "accounts/register_verify.html"
 
-    def get(self, request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    def _waiting_account(self, uidb64: str, token: str) -> Any:
         try:
             pk = urlsafe_base64_decode(uidb64).decode()
             user = get_user_model()._default_manager.get(pk=pk, is_active=False)
         except (ValueError, OverflowError, get_user_model().DoesNotExist):
-            user = None
-        verified = user is not None and verification_tokens.check_token(user, token)
-        if verified:
-            assert user is not None
-            confirm(user)
-        return self.render_to_response({"verified": verified}, status=200 if verified else 400)
+            return None
+        return user if verification_tokens.check_token(user, token) else None
+
+    def get(self, request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+        if self._waiting_account(uidb64, token) is None:
+            return self.render_to_response({"state": "invalid"}, status=400)
+        return self.render_to_response({"state": "confirm"})
+
+    def post(self, request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+        user = self._waiting_account(uidb64, token)
+        if user is None:
+            return self.render_to_response({"state": "invalid"}, status=400)
+        if not user.check_password(request.POST.get("password", "")):
+            return self.render_to_response({"state": "confirm", "wrong_password": True}, status=400)
+        confirm(user)
+        return self.render_to_response({"state": "ready"})

@@ -53,7 +53,10 @@ def test_a_new_account_works_once_its_address_is_confirmed(client, db, registrat
     assert mail.outbox[0].to == ["erin@example.test"]
 
     link = verify_link()
-    confirmed = client.get(link)
+    page = client.get(link)
+    assert page.status_code == 200 and "Confirm your account" in page.content.decode()
+    assert not signs_in("erin")  # following the link alone confirms nothing
+    confirmed = client.post(link, {"password": PASSWORD})
     assert confirmed.status_code == 200 and "Your account is ready" in confirmed.content.decode()
     assert signs_in("erin")
     again = client.get(link)  # the link works once
@@ -117,6 +120,18 @@ def test_an_unconfirmed_registration_frees_its_name_and_address_once_its_link_ex
     mail.outbox.clear()
     assert register(client).status_code == 302  # the same username and address, again
     assert client.get(stale).status_code == 400  # the old link died with the old account
-    assert client.get(verify_link()).status_code == 200
+    assert client.post(verify_link(), {"password": PASSWORD}).status_code == 200
     assert signs_in("erin")
     assert not PendingRegistration.objects.exists()
+
+
+def test_following_someone_elses_registration_link_gives_them_nothing(client, db, registration_open):
+    """Mallory registers Grace's address with a password of his own. Grace gets the mail and,
+    curious, follows the link: without Mallory's password the account stays disabled."""
+    register(client, username="mallory", email="grace@example.test", password="mallorys own passphrase")
+    link = verify_link()
+    refused = client.post(link, {"password": "what grace might guess"})
+    assert refused.status_code == 400
+    assert "That is not the password this account was created with. Nothing was changed." in refused.content.decode()
+    assert not get_user_model().objects.get(username="mallory").is_active
+    assert not signs_in("mallory", "mallorys own passphrase")

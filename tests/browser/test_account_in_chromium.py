@@ -132,6 +132,10 @@ def test_a_person_registers_and_confirms_their_address(chromium, live_server, tr
     assert recipients == ["erin@example.test"] and message["Subject"] == "Confirm your GloboTicket account"
     link = re.search(r"http://\S+/accounts/register/verify/\S+/", message.get_payload(decode=True).decode()).group(0)
     page.goto(link)
+    assert page.locator("h1").inner_text() == "Confirm your account"
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     assert page.locator("h1").inner_text() == "Your account is ready"
     assert page.locator("a", has_text="Sign in").get_attribute("href") == "/accounts/login/"
     sign_in(page, live_server, "erin")
