@@ -14,6 +14,7 @@ the code grant, whose PKCE proves the same client, and refresh.
 
 import base64
 import binascii
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -57,7 +58,7 @@ def _verified(credentials: PresentedCredentials | None) -> Application:
     return record.application
 
 
-class ClientAuthMethod:
+class ClientAuthMethod(ABC):
     """One way for a client to prove itself. ``applies`` says whether the request uses it;
     ``client_id`` names the client it claims to be (for the audit trail, unverified);
     ``authenticate`` returns the client or raises ``invalid_client``."""
@@ -67,14 +68,14 @@ class ClientAuthMethod:
     # Whether it authenticates public clients (which prove nothing but their client_id).
     PUBLIC: ClassVar[bool] = False
 
-    def applies(self, authorization: str, form: Form) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def applies(self, authorization: str, form: Form) -> bool: ...
 
-    def client_id(self, authorization: str, form: Form) -> str | None:
-        raise NotImplementedError
+    @abstractmethod
+    def client_id(self, authorization: str, form: Form) -> str | None: ...
 
-    def authenticate(self, authorization: str, form: Form) -> Application:
-        raise NotImplementedError
+    @abstractmethod
+    def authenticate(self, authorization: str, form: Form) -> Application: ...
 
 
 class ClientSecretBasic(ClientAuthMethod):

@@ -6,6 +6,7 @@ grant's :meth:`Grant.decide` gets an authenticated client that may use the grant
 returns a :class:`Decision` (what to issue) or raises one typed OAuth error.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -54,7 +55,7 @@ class Decision:
     audit_details: dict[str, Any] = field(default_factory=dict)
 
 
-class Grant:
+class Grant(ABC):
     """Base of every grant served at /o/token/. A subclass sets the class attributes and
     implements :meth:`decide`; registering it (apps/grants/__init__.py) is all it takes
     to be served, listed in discovery and kept out of error reports."""
@@ -80,5 +81,6 @@ class Grant:
     def permission(cls) -> str:
         return cls.PERMISSION or cls.GRANT_TYPE
 
+    @abstractmethod
     def decide(self, request: TokenRequest) -> Decision:
-        raise NotImplementedError
+        """What to issue for this request, or the typed OAuth error that refuses it."""

@@ -12,6 +12,7 @@ This module is part of the toolkit services import: it knows nothing of the IdP.
 """
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
@@ -191,7 +192,7 @@ def verified(request: HttpRequest, verify: Verifier[Principal_co], *, realm: str
 # --- Django REST framework ------------------------------------------------------------------------
 
 
-class BearerAuthentication(authentication.BaseAuthentication):
+class BearerAuthentication(authentication.BaseAuthentication, ABC):
     """DRF authentication by ``Authorization: Bearer <token>``; a subclass plugs in its
     verifier by defining :meth:`verify` and names its ``realm``. No credentials: None, so
     DRF answers 401 with :meth:`authenticate_header` (or lets the view allow anonymous
@@ -199,9 +200,9 @@ class BearerAuthentication(authentication.BaseAuthentication):
 
     realm: ClassVar[str | None] = None
 
+    @abstractmethod
     def verify(self, token: str) -> Any:
         """The verifier: the principal ``token`` stands for, or :class:`InvalidToken`."""
-        raise NotImplementedError
 
     def auth_for(self, principal: Any, token: str) -> Any:
         """``request.auth``: the token itself unless a subclass has something better (claims)."""
