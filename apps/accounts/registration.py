@@ -66,12 +66,18 @@ def prune_expired() -> None:
 
 
 def register(*, username: str, email: str, password: str) -> None:
-    """Create the disabled account and mail its verification link; or, if an account already
-    has ``email``, tell that account's owner instead. Raises :class:`MailNotSent` (and keeps
-    nothing) if the mail cannot be sent."""
+    """Create the disabled account and mail its verification link (replacing a registration
+    of ``email`` still waiting); or, if an account already has ``email``, tell its owner.
+    Raises :class:`MailNotSent` (and keeps nothing) if the mail cannot be sent."""
     users = get_user_model()
     try:
         with transaction.atomic():
+            # A registration of this address still waiting is replaced: confirming needs the
+            # password it was made with, so whoever made it gains nothing by being first, and
+            # the address's owner is never shut out (a reset mails only enabled accounts).
+            users._default_manager.filter(
+                email__iexact=email, is_active=False, pending_registration__isnull=False
+            ).delete()
             existing = users._default_manager.filter(email__iexact=email).first()
             if existing is not None:
                 _mail("registration_exists", existing, reset_url=_absolute(reverse("accounts:password-reset")))
