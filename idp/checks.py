@@ -352,6 +352,7 @@ SERVICE_ENDPOINTS = "apps.endpoints.middleware.ServiceEndpointMiddleware"
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
 LOCALE = "django.middleware.locale.LocaleMiddleware"
 ENGLISH_API = "apps.management_api.middleware.EnglishApiMiddleware"
+SESSION_ACTIVITY = "apps.accounts.middleware.SessionActivityMiddleware"
 CSRF = "django.middleware.csrf.CsrfViewMiddleware"
 AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MESSAGES = "django.contrib.messages.middleware.MessageMiddleware"
@@ -373,6 +374,7 @@ MIDDLEWARE_ORDER: list[tuple[str, str, str]] = [
         for browser_only in (SESSION, LOCALE, CSRF, AUTHENTICATION, MESSAGES)
     ),
     (SESSION, AUTHENTICATION, "authentication reads request.session"),
+    (AUTHENTICATION, SESSION_ACTIVITY, "the sessions page's rows are kept for request.user"),
     (LOCALE, ENGLISH_API, "the API's language overrides the one LocaleMiddleware chose"),
 ]
 

@@ -31,6 +31,5 @@ class SessionActivityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
-            seen(request)
+        seen(request)  # which looks at signed-in sessions only
         return self.get_response(request)

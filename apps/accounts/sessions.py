@@ -37,6 +37,17 @@ def _address(request: HttpRequest) -> str | None:
         return None
 
 
+def _row(request: HttpRequest, user: Any, key: str) -> dict[str, Any]:
+    """A session's row as of this request (all but its key)."""
+    return {
+        "user": user,
+        "ref": session_ref(key),
+        "ip_address": _address(request),
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+        "last_seen": timezone.now(),
+    }
+
+
 @receiver(user_logged_in)
 def remember_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is None or not hasattr(request, "session"):
@@ -46,16 +57,7 @@ def remember_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwar
         request.session.save()
     key = request.session.session_key
     assert key is not None  # saved above
-    UserSession.objects.update_or_create(
-        session_key=key,
-        defaults={
-            "user": user,
-            "ref": session_ref(key),
-            "ip_address": _address(request),
-            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
-            "last_seen": timezone.now(),
-        },
-    )
+    UserSession.objects.update_or_create(session_key=key, defaults=_row(request, user, key))
 
 
 @receiver(user_logged_out)
@@ -87,14 +89,7 @@ def seen(request: HttpRequest) -> None:
     key = request.session.session_key
     updated = UserSession.objects.filter(session_key=key).update(last_seen=timezone.now())
     if not updated:
-        UserSession.objects.create(
-            user=user,
-            session_key=key,
-            ref=session_ref(key),
-            ip_address=_address(request),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
-            last_seen=timezone.now(),
-        )
+        UserSession.objects.create(session_key=key, **_row(request, user, key))
 
 
 def rekeyed(old_key: str | None, new_key: str | None) -> None:
@@ -104,6 +99,7 @@ def rekeyed(old_key: str | None, new_key: str | None) -> None:
         return
     old, new = session_ref(old_key), session_ref(new_key)
     UserSession.objects.filter(session_key=old_key).update(session_key=new_key, ref=new)
+    Grant.objects.filter(session_ref=old).update(session_ref=new)  # codes not redeemed yet
     RefreshToken.objects.filter(session_ref=old).update(session_ref=new)
 
 

@@ -280,3 +280,16 @@ def test_a_first_party_apps_refresh_tokens_end_with_the_session_too(client, caro
     assert RefreshToken.objects.get(revoked__isnull=True).session_ref == UserSession.objects.get(user_agent="There").ref
     here.post("/accounts/sessions/", {"others": "1"})
     assert refresh(client, first_party, theirs).json()["error"] == "invalid_grant"
+
+
+def test_a_code_approved_before_a_password_change_follows_the_session_to_its_new_key(client, carol, web):
+    """Django gives the session a new key when the password changes: a code approved just
+    before, redeemed after, still belongs to this session, and ending it revokes the token."""
+    here = signed_in(agent="Here")
+    pkce = Pkce.new()
+    code = approve(here, web.client.client_id, "openid eventcatalog.read", pkce)["code"]
+    data = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    here.post("/accounts/password/", data)
+    mine = redeem(client, web, code, pkce.verifier).json()["refresh_token"]
+    here.post("/accounts/sessions/", {"session": UserSession.objects.get().ref})
+    assert refresh(client, web, mine).json()["error"] == "invalid_grant"
