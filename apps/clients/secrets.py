@@ -10,7 +10,7 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
-from django.contrib.auth.hashers import BasePasswordHasher, check_password, identify_hasher, mask_hash
+from django.contrib.auth.hashers import BasePasswordHasher, identify_hasher, mask_hash
 from django.utils.crypto import constant_time_compare, get_random_string
 from oauth2_provider.generators import BaseHashGenerator
 
@@ -31,10 +31,12 @@ def verify_client_secret(presented: str, stored: str) -> bool:
     if not presented or not stored:
         return False
     try:
-        identify_hasher(stored)
+        hasher = identify_hasher(stored)
     except ValueError:
         return constant_time_compare(presented, stored)
-    return check_password(presented, stored)
+    # The hasher itself, not check_password(): that would identify it a second time and weigh
+    # an upgrade to the default (PBKDF2) hasher on every token request.
+    return hasher.verify(presented, stored)
 
 
 class ClientSecretGenerator(BaseHashGenerator):

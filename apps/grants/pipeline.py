@@ -26,7 +26,7 @@ from apps.grants.registry import GRANTS
 from apps.oauth.models import Application
 from apps.ops import metrics
 from apps.protocol.errors import InvalidRequest, OAuth2Error, UnauthorizedClient, UnsupportedGrantType, shown
-from apps.protocol.params import reject_repeated_parameters, repeated_parameters
+from apps.protocol.params import repeated_parameters, repeated_parameters_error
 from apps.tokens.issuance import IssuedAccessToken, access_token_row, bearer_token_response, issue_access_token
 from idp.sql import insert_rows
 
@@ -54,13 +54,15 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
         raise InvalidRequest(description="URL query parameters are not allowed.")
     # RFC 6749 section 3.2: no parameter twice. Which grant runs must not depend on which
     # copy a parser keeps; any other repeat is refused (and audited) as the grant's.
-    if "grant_type" in repeated_parameters(request.POST):
-        reject_repeated_parameters(request.POST)
+    repeated = repeated_parameters(request.POST)
+    if "grant_type" in repeated:
+        raise repeated_parameters_error(repeated)
     grant = grant_for(request)
     client: Application | None = None
     decision: Decision | None = None
     try:
-        reject_repeated_parameters(request.POST)
+        if repeated:
+            raise repeated_parameters_error(repeated)
         client = authenticate_client(request, allow_public=not grant.CONFIDENTIAL_ONLY)
         if grant.permission() not in client.allowed_grant_types:
             raise UnauthorizedClient()

@@ -14,9 +14,13 @@ def repeated_parameters(params: QueryDict) -> list[str]:
     return sorted(key for key, values in params.lists() if len(values) > 1 and key not in REPEATABLE_PARAMETERS)
 
 
+def repeated_parameters_error(repeated: list[str]) -> InvalidRequest:
+    return InvalidRequest(description=f"Parameter sent more than once: {shown(', '.join(repeated))}.")
+
+
 def reject_repeated_parameters(params: QueryDict) -> None:
     if repeated := repeated_parameters(params):
-        raise InvalidRequest(description=f"Parameter sent more than once: {shown(', '.join(repeated))}.")
+        raise repeated_parameters_error(repeated)
 
 
 def scope_list(scope: str | None) -> list[str] | None:
