@@ -141,3 +141,44 @@ def test_a_person_registers_and_confirms_their_address(chromium, live_server, tr
     sign_in(page, live_server, "erin")
     assert page.locator("h1").inner_text() == "Your account"
     page.context.close()
+
+
+def test_the_profile_is_saved_and_the_password_changed_signing_out_the_other_browser(
+    chromium, live_server, transactional_db
+):
+    get_user_model().objects.create_user("carol", email="carol@example.test", password=PASSWORD)
+    laptop, phone = chromium.new_context().new_page(), chromium.new_context().new_page()
+    sign_in(phone, live_server, "carol")
+    sign_in(laptop, live_server, "carol")
+
+    laptop.fill("#id_first_name", "Carol")
+    laptop.fill("#id_email", "not an address")
+    with laptop.expect_navigation():
+        laptop.click("text=Save profile")
+    assert "Enter a valid email address." in laptop.content()  # refused, nothing saved
+    assert get_user_model().objects.get(username="carol").first_name == ""
+    laptop.fill("#id_email", "carol@example.test")
+    with laptop.expect_navigation():
+        laptop.click("text=Save profile")
+    assert "Your profile is saved." in laptop.content()
+
+    with laptop.expect_navigation():
+        laptop.click("text=Change your password")
+    laptop.fill("#id_old_password", PASSWORD)
+    laptop.fill("#id_new_password1", "password")
+    laptop.fill("#id_new_password2", "password")
+    with laptop.expect_navigation():
+        laptop.click("main button[type=submit]")
+    assert "This password is too common." in laptop.content()
+    laptop.fill("#id_old_password", PASSWORD)
+    laptop.fill("#id_new_password1", NEW_PASSWORD)
+    laptop.fill("#id_new_password2", NEW_PASSWORD)
+    with laptop.expect_navigation():
+        laptop.click("main button[type=submit]")
+    assert "Your password is changed. 1 other session signed out." in laptop.content()
+    assert laptop.locator("h1").inner_text() == "Your account"
+
+    phone.goto(f"{live_server.url}/accounts/")
+    assert phone.url.startswith(f"{live_server.url}/accounts/login/")
+    laptop.context.close()
+    phone.context.close()
