@@ -72,8 +72,8 @@ MODEL_POLICIES: dict[str, ModelPolicy] = {
     "resources.apiscope": _policy(CONFIGURATION),
     # What the system issued: revoked or rotated, never edited.
     "oauth.accesstoken": _policy(RECORD, "token", "token_checksum"),
-    "oauth.refreshtoken": _policy(RECORD, "token", "token_checksum"),
-    "oauth.grant": _policy(RECORD, "code"),
+    "oauth.refreshtoken": _policy(RECORD, "token", "token_checksum", "session_ref"),
+    "oauth.grant": _policy(RECORD, "code", "session_ref"),
     "oauth.idtoken": _policy(RECORD),
     "oauth.signingkey": _policy(RECORD, "private_key_pem"),
     "consent.consent": _policy(RECORD),
