@@ -12,8 +12,8 @@ from apps.oauth.models import Application, GrantType
 from apps.protocol.errors import OAuth2Error, UnauthorizedClient
 from apps.resources.claims import user_claims
 from apps.resources.models import ApiResource
-from apps.resources.services import default_scopes, plan_token
-from apps.tokens.issuance import access_token_claims, access_token_header
+from apps.resources.services import default_scopes
+from apps.tokens.issuance import access_token_claims, access_token_header, user_token_plan
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,7 @@ def preview_token(
             plan = client_credentials_plan(client, requested_scopes=scopes)
             claims = access_token_claims(client_id=client.client_id, user=None, plan=plan)
         elif exchange_target is None:
-            allowed = client.allowed_scope_objects()
-            plan = plan_token(
-                allowed_scopes=allowed,
-                requested_scopes=scopes or default_scopes(allowed),
-                one_token_per_audience=client.one_token_per_audience,
-            )
+            plan = user_token_plan(client, scopes or default_scopes(client.allowed_scope_objects()))
             claims = access_token_claims(client_id=client.client_id, user=user, plan=plan)
         else:
             exchange = _preview_exchange(client=client, user=user, scopes=scopes, target=exchange_target)

@@ -14,7 +14,8 @@ from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
 from apps.protocol.errors import InvalidClient, OAuth2Error, UnsupportedResponseType
 from apps.resources.claims import USER_CLAIMS, user_claims
 from apps.resources.models import SigningAlgorithm
-from apps.resources.services import TokenPlan, default_scopes, plan_token, scopes_for_audience
+from apps.resources.services import TokenPlan, default_scopes, scopes_for_audience
+from apps.tokens.issuance import user_token_plan
 from idp.conf import idp_settings
 
 
@@ -27,12 +28,7 @@ def resource_indicators(request) -> list[str]:
 
 def authorization_plan(client: Application, scopes: list[str], request) -> TokenPlan:
     """What an authorization request for ``scopes`` (and its ``resource`` values) grants."""
-    return plan_token(
-        allowed_scopes=client.allowed_scope_objects(),
-        requested_scopes=scopes,
-        resource_uris=resource_indicators(request),
-        one_token_per_audience=client.one_token_per_audience,
-    )
+    return user_token_plan(client, scopes, resource_indicators(request))
 
 
 def revoke_tokens_from_code(grant: Grant) -> None:

@@ -141,18 +141,24 @@ def bearer_token_response(issued: IssuedAccessToken, plan: TokenPlan) -> dict[st
     }
 
 
+def user_token_plan(client: Application, scopes: Sequence[str], resource_uris: Sequence[str] = ()) -> TokenPlan:
+    """What ``client`` gets for a user who granted ``scopes`` (and named ``resource_uris``):
+    the plan of the authorization endpoint, and of the admin's preview of it."""
+    return plan_token(
+        allowed_scopes=client.allowed_scope_objects(),
+        requested_scopes=scopes,
+        resource_uris=resource_uris,
+        one_token_per_audience=client.one_token_per_audience,
+    )
+
+
 def issue_user_token(
     *, client: Application, user, scopes: Sequence[str], resource_uris: Sequence[str] = ()
 ) -> IssuedAccessToken:
     """Issue and store an access token for ``user`` and ``client`` as the authorization code
     grant would after consent: same audience resolution, same storage. For tests and the
     DEBUG-only ``issue_token`` command; never exposed over HTTP."""
-    plan = plan_token(
-        allowed_scopes=client.allowed_scope_objects(),
-        requested_scopes=scopes,
-        resource_uris=resource_uris,
-        one_token_per_audience=client.one_token_per_audience,
-    )
+    plan = user_token_plan(client, scopes, resource_uris)
     issued = issue_access_token(client_id=client.client_id, user=user, plan=plan)
     store_access_token(issued=issued, application=client, user=user)
     return issued
