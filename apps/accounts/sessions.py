@@ -20,10 +20,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.models import UserSession, session_ref
+from apps.protocol import strength
 from apps.oauth.models import Grant, RefreshToken
 from idp.http import client_address
 
 SESSION_KEY = "idp_auth_time"
+# How this session signed in: its ``amr`` (apps/protocol/strength.py), grown by a step-up.
+METHODS_KEY = "idp_amr"
 # When this session last told its row it was seen: rows are written at most this often.
 SEEN_KEY = "idp_seen"
 SEEN_INTERVAL_SECONDS = 300
@@ -53,6 +56,8 @@ def remember_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwar
     if request is None or not hasattr(request, "session"):
         return
     request.session[SESSION_KEY] = request.session[SEEN_KEY] = int(time.time())
+    # A sign-in by password unless its caller says otherwise (signed_in_with) right after.
+    request.session[METHODS_KEY] = [strength.PASSWORD]
     if request.session.session_key is None:
         request.session.save()
     key = request.session.session_key
@@ -69,6 +74,38 @@ def forget_session(sender: Any, request: HttpRequest | None, user: Any, **kwargs
 def session_auth_time(request: HttpRequest) -> int | None:
     session = getattr(request, "session", None)
     return session.get(SESSION_KEY) if session is not None else None
+
+
+def session_methods(request: HttpRequest) -> list[str]:
+    """How this session signed in (``amr``); a session from before this was recorded signed
+    in by password. Empty for a session that is not signed in."""
+    session = getattr(request, "session", None)
+    if session is None or not request.user.is_authenticated:
+        return []
+    return strength.methods(session.get(METHODS_KEY, [strength.PASSWORD]))
+
+
+def session_acr(request: HttpRequest) -> str | None:
+    """The level this session reached (None if it is not signed in)."""
+    found = session_methods(request)
+    return strength.acr_of(found) if found else None
+
+
+def signed_in_with(request: HttpRequest, methods: list[str]) -> None:
+    """Record how the sign-in that just happened (``login()``) was made, replacing the
+    password-only default: e.g. a password and a code, or a passkey alone."""
+    request.session[METHODS_KEY] = strength.methods(methods)
+
+
+def stepped_up(request: HttpRequest, method: str) -> None:
+    """A signed-in session proved one more factor (a step-up, or enrolling one): its methods
+    grow; its sign-in time (``auth_time``, which ``max_age`` judges) stays that of the sign-in."""
+    request.session[METHODS_KEY] = strength.methods([*session_methods(request), method])
+    # A stronger session gets a new key, as a sign-in does (a key seen before the step-up
+    # must not carry its strength); its row and what names it by ref follow.
+    old_key = request.session.session_key
+    request.session.cycle_key()
+    rekeyed(old_key, request.session.session_key)
 
 
 def current_ref(request: HttpRequest) -> str | None:

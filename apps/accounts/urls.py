@@ -1,12 +1,14 @@
 from django.urls import path
 
-from apps.accounts import views
+from apps.accounts import factor_views, views
 
 app_name = "accounts"
 
 urlpatterns = [
     path("", views.AccountView.as_view(), name="account"),
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/second-factor/", factor_views.SecondFactorView.as_view(), name="second-factor"),
+    path("security/", factor_views.SecurityView.as_view(), name="security"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("signed-out/", views.SignedOutView.as_view(), name="signed-out"),
     path("apps/", views.ConnectedAppsView.as_view(), name="connected-apps"),

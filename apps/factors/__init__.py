@@ -1,0 +1,1 @@
+"""Second factors: authenticator apps (TOTP), passkeys (WebAuthn) and recovery codes."""
