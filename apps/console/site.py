@@ -6,9 +6,17 @@ django-axes). Installed as the default ``admin.site`` by
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.db.models.base import ModelBase
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from apps.console.policy import OperatorPolicy
 
@@ -33,3 +41,18 @@ class OperatorAdminSite(admin.AdminSite):
         models = [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
         for model in models:
             super().register(model, with_policy(admin_class or admin.ModelAdmin), **options)
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """One sign-in page for everyone (``LOGIN_URL``): the admin's own form would sign an
+        operator in by password alone, past the second factor, lockout page and slow-down of
+        the people's sign-in. A signed-in person the console does not admit is told so, rather
+        than sent round to sign in again."""
+        index = reverse("admin:index", current_app=self.name)
+        next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
+        if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+            next_url = index
+        if not request.user.is_authenticated:
+            return redirect_to_login(next_url, settings.LOGIN_URL)
+        if not self.has_permission(request):
+            raise PermissionDenied("This account has no access to the operator console.")
+        return redirect(next_url)

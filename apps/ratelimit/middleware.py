@@ -14,7 +14,8 @@
   cookies) is neither slowed nor counted, so a guessing campaign never keeps the user out of
   their own browser.
 
-Both sign-in limits hold on /accounts/login/ and /admin/login/.
+Both sign-in limits hold on /accounts/login/, the one sign-in page (/admin/login/ sends
+operators there).
 
 - **Account mail** (``account_mail``): password-reset requests and registrations, each of
   which may send a mail, per address and per email address named, so neither one caller nor many can flood
@@ -161,7 +162,7 @@ class RateLimitMiddleware:
         if self._paths is None:  # on the first request: the URLconf is loaded by then
             self._paths = (
                 frozenset(service_path(name) for name in OAUTH_ENDPOINTS),
-                frozenset(service_path(name) for name in ("accounts:login", "admin:login")),
+                frozenset({service_path("accounts:login")}),
                 frozenset(service_path(name) for name in ACCOUNT_MAIL_PAGES),
             )
         oauth_paths, login_paths, mail_paths = self._paths

@@ -1,5 +1,6 @@
-"""Lockout of a (username, address) pair on both sign-in pages, and the per-username slowing
-that bounds guesses spread over many addresses (SECURITY.md)."""
+"""Lockout of a (username, address) pair on the sign-in page, and the per-username slowing
+that bounds guesses spread over many addresses (SECURITY.md). The admin has no sign-in form of
+its own: /admin/login/ sends everyone to the one sign-in page."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -8,7 +9,7 @@ from django.test import Client
 from apps.ratelimit import middleware
 
 PASSWORD = "correct horse battery staple"
-PAGES = ["/accounts/login/", "/admin/login/"]
+PAGES = ["/accounts/login/"]
 WINDOW_START = 1_800_000_000
 
 
@@ -21,15 +22,41 @@ def attempt(page: str, username: str, password: str, address: str, http: Client 
     return (http or Client()).post(page, {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
-@pytest.mark.parametrize("failed_on", PAGES)
-def test_an_attacker_cannot_keep_an_operator_out_of_the_admin(operator, failed_on):
+def test_an_attacker_cannot_keep_an_operator_out_of_the_admin(operator):
     for _ in range(5):
-        attempt(failed_on, "olivia", "guess", "203.0.113.66")
-    for page in PAGES:
-        # The attacker's address is locked for olivia on both pages...
-        assert attempt(page, "olivia", PASSWORD, "203.0.113.66").status_code == 429
-        # ...and olivia, from her own address, is not.
-        assert attempt(page, "olivia", PASSWORD, "10.1.1.1").status_code == 302
+        attempt("/accounts/login/", "olivia", "guess", "203.0.113.66")
+    # The attacker's address is locked for olivia...
+    assert attempt("/accounts/login/", "olivia", PASSWORD, "203.0.113.66").status_code == 429
+    # ...and olivia, from her own address, is not.
+    assert attempt("/accounts/login/", "olivia", PASSWORD, "10.1.1.1").status_code == 302
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_admin_has_no_sign_in_form_of_its_own(operator, method):
+    # Its own form would sign in by password alone, past the second factor and the lockout.
+    http = Client()
+    url = "/admin/login/?next=/admin/oauth/application/"
+    data = {"username": "olivia", "password": PASSWORD}
+    response = http.post(url, data) if method == "post" else http.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/admin/oauth/application/"
+    assert "_auth_user_id" not in http.session
+
+
+def test_the_admin_sign_in_keeps_next_on_this_site(operator):
+    response = Client().get("/admin/login/?next=https://evil.example/")
+    assert response["Location"] == "/accounts/login/?next=/admin/"
+
+
+def test_a_signed_in_operator_goes_on_and_a_signed_in_person_is_told_no(operator):
+    http = Client()
+    http.force_login(operator)
+    assert http.get("/admin/login/?next=/admin/oauth/application/")["Location"] == "/admin/oauth/application/"
+    person = get_user_model().objects.create_user("plain", password=PASSWORD)
+    http.force_login(person)
+    response = http.get("/admin/login/?next=/admin/")
+    assert response.status_code == 403
+    assert "You do not have permission to open this page." in response.content.decode()
 
 
 def test_the_lockout_page_says_minutes_and_offers_a_way_back(operator):

@@ -35,7 +35,7 @@ def test_operator_creates_api_client_and_policy_then_the_client_gets_a_token(
     page.goto(f"{admin}/login/")
     page.fill("#id_username", "operator")
     page.fill("#id_password", PASSWORD)
-    save(page, "input[type=submit]")
+    save(page, "main button[type=submit]")  # the one sign-in page (/admin/login/ sends it there)
 
     # 1. The API, with one scope inline.
     page.goto(f"{admin}/resources/apiresource/add/")

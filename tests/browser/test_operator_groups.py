@@ -45,11 +45,11 @@ def console(transactional_db):
 
 def sign_in(chromium, live_server, username: str):
     page = chromium.new_context().new_page()
-    page.goto(f"{live_server.url}/admin/login/")
+    page.goto(f"{live_server.url}/admin/login/")  # sends operators to the one sign-in page
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     with page.expect_navigation():
-        page.click("input[type=submit]")
+        page.click("main button[type=submit]")
     return page
 
 
