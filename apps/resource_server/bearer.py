@@ -13,7 +13,7 @@ This module is part of the toolkit services import: it knows nothing of the IdP.
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from django.http import HttpRequest, QueryDict, RawPostDataException
@@ -63,9 +63,13 @@ class BearerError(exceptions.APIException):
     def challenge(self) -> str:
         """``Bearer realm="...", error="...", error_description="...", scope="..."``, with
         only the parameters that have a value: no ``error`` when none applies (section 3.1)."""
-        params = {"realm": self.realm, "error": self.error, "error_description": self.description, "scope": self.scope}
-        quoted = [f"{name}={_quoted(value)}" for name, value in params.items() if value]
+        quoted = [f"{name}={_quoted(value)}" for name, value in self.parameters().items() if value]
         return "Bearer " + ", ".join(quoted) if quoted else "Bearer"
+
+    def parameters(self) -> dict[str, str | None]:
+        """The challenge's auth-params in order; a subclass adds its own (RFC 6750 section 3
+        lets extensions define more)."""
+        return {"realm": self.realm, "error": self.error, "error_description": self.description, "scope": self.scope}
 
     @property
     def auth_header(self) -> str:
@@ -125,6 +129,69 @@ class InsufficientScope(BearerError):
             else:
                 description = f"This request needs the scopes {' '.join(needed)}."
         super().__init__(description, scope=needed, realm=realm)
+
+
+class InsufficientUserAuthentication(BearerError):
+    """``insufficient_user_authentication`` (RFC 9470 section 3): the token is valid, but the
+    sign-in behind it is too weak (``acr``) or too old (``auth_time``) for this request. The
+    challenge says what would do: ``acr_values``, the acceptable authentication context
+    classes in order of preference, and/or ``max_age``, the seconds allowed since the user
+    last actively authenticated. The client sends the user back to the authorization server
+    with these values, then retries with the new token.
+
+    Also what :class:`~apps.resource_server.exchange.TokenClient` raises when the IdP refuses
+    a token exchange for the same reason, and what :meth:`from_challenge` reads from a
+    downstream service's answer: a service in the middle lets it through (or raises it again)
+    and its caller gets the same challenge."""
+
+    error = "insufficient_user_authentication"
+    status_code = 401
+
+    def __init__(
+        self, description: str = "", *, acr_values: Iterable[str] = (), max_age: int | None = None,
+        realm: str | None = None,
+    ) -> None:  # fmt: skip
+        # Kept in the given order (of preference, section 3), each once.
+        self.acr_values = " ".join(dict.fromkeys(acr_values))
+        self.max_age = max_age
+        if not description:
+            description = (
+                "A different authentication level is required." if self.acr_values
+                else "More recent authentication is required."
+            )  # fmt: skip
+        super().__init__(description, realm=realm)
+
+    def parameters(self) -> dict[str, str | None]:
+        # max_age 0 is a value (authenticate again now): only None leaves it out.
+        max_age = None if self.max_age is None else str(self.max_age)
+        return {**super().parameters(), "acr_values": self.acr_values, "max_age": max_age}
+
+    def body(self) -> dict[str, str]:
+        """The RFC 6750 body with the challenge's ``acr_values`` and ``max_age`` too, as the
+        IdP's token endpoint answers the same error."""
+        parameters = self.parameters()
+        extra = {name: value for name in ("acr_values", "max_age") if (value := parameters[name])}
+        return {**super().body(), **extra}
+
+    @classmethod
+    def from_challenge(cls, www_authenticate: str | None) -> Self | None:
+        """The error a downstream resource server's ``WWW-Authenticate`` header states, or
+        None when it carries no Bearer ``insufficient_user_authentication`` challenge. Its
+        ``realm`` is not kept: the service that relays the error answers in its own."""
+        params = bearer_challenge(www_authenticate)
+        return cls.from_parameters(params) if params is not None and params.get("error") == cls.error else None
+
+    @classmethod
+    def from_parameters(cls, params: Mapping[str, Any]) -> Self:
+        """The error from its named values: a challenge's auth-params, or the JSON body of the
+        IdP's token endpoint refusing a token for this reason (where ``max_age`` may be a
+        number). A ``max_age`` that is no count of seconds is left out."""
+        max_age = str(params.get("max_age", ""))
+        return cls(
+            str(params.get("error_description") or ""),
+            acr_values=str(params.get("acr_values") or "").split(),
+            max_age=int(max_age) if max_age.isascii() and max_age.isdigit() else None,
+        )
 
 
 def _quoted(value: str) -> str:
@@ -189,6 +256,41 @@ def verified(request: HttpRequest, verify: Verifier[Principal_co], *, realm: str
         raise
 
 
+# --- reading another resource server's challenge (RFC 9110 section 11.6.1) -----------------------
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED_STRING = r'"(?:[^"\\]|\\.)*"'
+_SCHEME = re.compile(rf"[\s,]*({_TOKEN})(?=[\s,]|$)")
+_AUTH_PARAM = re.compile(rf"[\s,]*({_TOKEN})[ \t]*=[ \t]*({_TOKEN}|{_QUOTED_STRING})[ \t]*(?=,|$)")
+_TOKEN68 = re.compile(r"[ \t]+[A-Za-z0-9\-._~+/]+=*[ \t]*(?=,|$)")
+
+
+def bearer_challenge(www_authenticate: str | None) -> dict[str, str] | None:
+    """The auth-params of the ``Bearer`` challenge in a ``WWW-Authenticate`` header value
+    (names lower-cased, quoted values unquoted), or None when it has none or cannot be read.
+    The header may list other schemes' challenges before or after it."""
+    header, position = (www_authenticate or "").rstrip(" \t,"), 0
+    while position < len(header):
+        scheme = _SCHEME.match(header, position)
+        if scheme is None:
+            return None
+        position, params = scheme.end(), {}
+        token68 = _TOKEN68.match(header, position)
+        if token68 is not None:
+            position = token68.end()
+        while (param := _AUTH_PARAM.match(header, position)) is not None:
+            name, value = param.group(1).lower(), param.group(2)
+            if name in params:
+                return None  # RFC 9110: each parameter once per challenge
+            params[name] = re.sub(r"\\(.)", r"\1", value[1:-1]) if value.startswith('"') else value
+            position = param.end()
+        if position < len(header) and _SCHEME.match(header, position) is None:
+            return None  # neither a parameter nor the next challenge: not a header we can read
+        if scheme.group(1).lower() == "bearer":
+            return params
+    return None
+
+
 # --- Django REST framework ------------------------------------------------------------------------
 
 
@@ -232,7 +334,12 @@ def realm_of(request: Request) -> str | None:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     """DRF's handler, with the RFC 6750 JSON body ``{"error", "error_description"}`` for a
     :class:`BearerError` (its challenge DRF's handler already sets). Use it in
-    ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` or a view's ``get_exception_handler``."""
+    ``REST_FRAMEWORK["EXCEPTION_HANDLER"]`` or a view's ``get_exception_handler``.
+
+    An error raised in the view without a realm (one relayed from a downstream service or
+    the IdP) is answered in the realm of the authentication that admitted the request."""
+    if isinstance(exc, BearerError) and context.get("request") is not None:
+        exc.in_realm(realm_of(context["request"]))
     response = drf_exception_handler(exc, context)
     if isinstance(exc, BearerError) and response is not None:
         response.data = exc.body()

@@ -1,5 +1,11 @@
 """Getting downstream tokens from the IdP: on behalf of the caller (token exchange) or as the
-service itself (client credentials), cached until shortly before they expire."""
+service itself (client credentials), cached until shortly before they expire.
+
+When the IdP refuses an exchange because the user's sign-in is too weak or too old for the
+token asked (``insufficient_user_authentication``, with the ``acr_values`` / ``max_age`` that
+would do), :class:`TokenClient` raises
+:class:`~apps.resource_server.bearer.InsufficientUserAuthentication`: a DRF view that lets it
+through answers its own caller with the RFC 9470 challenge, so the user can step up."""
 
 import hashlib
 import threading
@@ -9,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from apps.resource_server.bearer import InsufficientUserAuthentication
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -61,12 +69,18 @@ class TokenClient:
         response = self._post(self._endpoint, data=data, auth=self._auth, timeout=10)
         body = response.json()
         if response.status_code != 200:
-            raise TokenRequestFailed(response.status_code, body)
+            raise _refusal(response.status_code, body)
         with self._lock:
             self._cache[key] = _Cached(body["access_token"], now + float(body.get("expires_in", 0)))
             for stale in [k for k, v in self._cache.items() if v.expires_at <= now]:
                 del self._cache[stale]
         return body["access_token"]
+
+
+def _refusal(status: int, body: dict[str, Any]) -> Exception:
+    if body.get("error") == InsufficientUserAuthentication.error:
+        return InsufficientUserAuthentication.from_parameters(body)
+    return TokenRequestFailed(status, body)
 
 
 def _optional(**values: str | None) -> dict[str, str]:
