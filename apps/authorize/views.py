@@ -8,16 +8,23 @@ clients with ``skip_authorization``) and renders the form only when the user has
 At that point a remembered consent that covers the requested scopes approves on the user's
 behalf, unless ``prompt=consent`` asks to be shown the screen again. A remembered consent is
 the only way past the screen: DOT's own ``approval_prompt=auto`` shortcut is not honoured.
+
+A signed-in session must also be strong enough (apps/tokens/sign_in.py): the level the request
+asks for in ``acr_values``, and a second factor if the client or an API of the requested
+scopes requires one. A weaker session is sent to prove its second factor (or to set one up)
+and back here; ``prompt=none`` gets ``interaction_required`` instead.
 """
 
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse, QueryDict
+from django.http import HttpResponse, HttpResponseRedirect, QueryDict
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
@@ -26,19 +33,34 @@ from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
 from oauthlib.openid.connect.core.exceptions import RequestNotSupported, RequestURINotSupported
 
 from apps.accounts.languages import UI_LOCALES, supported_language
-from apps.accounts.sessions import current_ref, session_auth_time
+from apps.accounts.sessions import current_ref, session_acr, session_auth_time, session_methods
 from apps.consent.services import consent_covers, group_scopes, remember_consent
+from apps.factors.services import has_second_factor
 from apps.oauth.models import Application, Grant
-from apps.protocol.errors import ConsentRequired, InvalidRequest, LoginRequired, OAuth2Error, shown
+from apps.protocol import strength
+from apps.protocol.errors import (
+    ConsentRequired,
+    InteractionRequired,
+    InvalidRequest,
+    LoginRequired,
+    OAuth2Error,
+    shown,
+)
 from apps.protocol.forms import has_control_characters
 from apps.protocol.params import repeated_parameters
 from apps.protocol.redirects import with_issuer
+from apps.tokens.issuance import user_token_plan
+from apps.tokens.sign_in import required_acr
 
 # RFC 7636 section 4.2: 43 to 128 unreserved characters.
 CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 MAX_NONCE_LENGTH = 255
 # OpenID Connect Core 3.1.2.1: max_age is a non-negative number of seconds.
 MAX_AGE = re.compile(r"^[0-9]{1,10}$")
+# OpenID Connect Core 3.1.2.1: acr_values is a space-separated list of strings. We know two;
+# a few dozen of any length a URI needs is more than any client means.
+MAX_ACR_VALUES_LENGTH = 1000
+MAX_ACR_VALUES = 20
 
 # What a person is told when the request cannot go back to the client (RFC 6749 section
 # 4.1.2.1): (headline, explanation), in plain words; the protocol detail comes after.
@@ -94,7 +116,17 @@ def check_max_age(query: QueryDict, request) -> None:
         raise InvalidRequest(description="max_age must be a whole number of seconds.", request=request)
 
 
-AUTHORIZATION_REQUEST_CHECKS = (refuse_request_objects, check_prompt, check_max_age)
+def check_acr_values(query: QueryDict, request) -> None:
+    """OpenID Connect Core 3.1.2.1: values we do not know are ignored (they are voluntary), but
+    an oversized list is a broken request, not a preference."""
+    acr_values = query.get("acr_values")
+    if acr_values is None:
+        return
+    if len(acr_values) > MAX_ACR_VALUES_LENGTH or len(acr_values.split()) > MAX_ACR_VALUES:
+        raise InvalidRequest(description="acr_values is too long.", request=request)
+
+
+AUTHORIZATION_REQUEST_CHECKS = (refuse_request_objects, check_prompt, check_max_age, check_acr_values)
 
 
 class ConsentAuthorizationView(AuthorizationView):
@@ -126,6 +158,8 @@ class ConsentAuthorizationView(AuthorizationView):
             except OAuthToolkitError as error:
                 return self.error_response(error, application=None)
             if (response := self._apply_prompt(request, credentials)) is not None:
+                return response
+            if (response := self._require_strength(request, credentials["request"])) is not None:
                 return response
         return super().dispatch(request, *args, **kwargs)
 
@@ -169,6 +203,42 @@ class ConsentAuthorizationView(AuthorizationView):
         return redirect_to_login(
             f"{request.path}?{query.urlencode()}", self.get_login_url(), self.get_redirect_field_name()
         )
+
+    def _require_strength(self, request, oauthlib_request) -> HttpResponse | None:
+        """A signed-in session weaker than the request needs is stepped up (``prompt=none``
+        cannot show those pages: OpenID Connect Core 3.1.2.6's ``interaction_required``).
+        Nothing for a session strong enough, nor for an anonymous user: DOT sends them to sign
+        in, and they are judged here again on the way back."""
+        if not request.user.is_authenticated:
+            return None
+        required = self._required_acr(request, oauthlib_request.client, oauthlib_request.scopes)
+        if strength.satisfies(session_acr(request), required):
+            return None
+        if "none" in request.GET.get("prompt", "").split():
+            error = InteractionRequired(description="The sign-in needs a second factor.", request=oauthlib_request)
+            return self.error_response(OAuthToolkitError(error=error), None)
+        return self._step_up(request)
+
+    @staticmethod
+    def _step_up(request) -> HttpResponse:
+        """To prove the session's second factor, or to set one up if the user has none; either
+        page comes back to this URL."""
+        page = "accounts:second-factor" if has_second_factor(request.user) else "accounts:security"
+        return HttpResponseRedirect(f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}")
+
+    @staticmethod
+    def _required_acr(request, client: Application, scopes: Sequence[str]) -> str | None:
+        """What this request needs: its ``acr_values`` and the requirements of the client and
+        of the APIs its scopes and ``resource`` values resolve to (as the code's plan will)."""
+        # The query string as sent: dispatch takes ``resource`` out of request.GET.
+        resources = QueryDict(request.META.get("QUERY_STRING", "")).getlist("resource")
+        try:
+            plan = user_token_plan(client, scopes, resources)
+        except OAuth2Error:
+            # Only a tampered consent form gets here (the GET validated these scopes): the
+            # client's own requirement still holds, and DOT refuses the scopes next.
+            return required_acr(client=client, resources=(), acr_values=request.GET.get("acr_values"))
+        return required_acr(client=client, resources=plan.resources, acr_values=request.GET.get("acr_values"))
 
     @staticmethod
     def _malformed(request) -> str | None:
@@ -233,6 +303,12 @@ class ConsentAuthorizationView(AuthorizationView):
         application = Application.objects.filter(client_id=form.cleaned_data["client_id"]).first()
         if application is None:
             return self.render_to_response({"error": oauthlib_errors.InvalidClientIdError()}, status=400)
+        if form.cleaned_data.get("allow"):
+            # Judged again: the session or the requirements may have changed since the screen
+            # was shown, and a posted form need not come from a screen at all.
+            required = self._required_acr(self.request, application, form.cleaned_data.get("scope", "").split())
+            if not strength.satisfies(session_acr(self.request), required):
+                return self._step_up(self.request)
         response = super().form_valid(form)
         codes = parse_qs(urlsplit(response.get("Location", "")).query).get("code")
         if codes and form.cleaned_data.get("allow") and remember:
@@ -244,13 +320,15 @@ class ConsentAuthorizationView(AuthorizationView):
     def redirect(self, redirect_to: str, application) -> HttpResponse:
         """Every authorization response leaves through here: the consent screen's, a remembered
         consent's and a first-party client's (``skip_authorization``, which DOT answers without
-        the screen). A code in it gets the session's sign-in time (the ID token's auth_time)
-        and the session's ref (ending the session revokes the refresh tokens redeemed from it)."""
+        the screen). A code in it gets the session's sign-in time (the ID token's auth_time),
+        how the session signed in (its amr, and so its acr) and the session's ref (ending the
+        session revokes the refresh tokens redeemed from it)."""
         codes = parse_qs(urlsplit(redirect_to).query).get("code")
         if codes and application is not None and self.request.user.is_authenticated:
             auth_time = session_auth_time(self.request)
             Grant.objects.filter(code=codes[-1], application=application).update(
                 auth_time=datetime.fromtimestamp(auth_time, tz=UTC) if auth_time is not None else None,
+                amr=" ".join(session_methods(self.request)),
                 session_ref=current_ref(self.request) or "",
             )
         # RFC 9207: every authorization response, errors included, names its issuer.

@@ -74,7 +74,8 @@ class ApplicationForm(forms.ModelForm):
         model = Application
         fields = [
             "name", "client_type", "is_active", "allowed_grant_types", "allowed_scopes", "resource",
-            "one_token_per_audience", "redirect_uris", "post_logout_redirect_uris", "skip_authorization",
+            "one_token_per_audience", "require_second_factor", "redirect_uris", "post_logout_redirect_uris",
+            "skip_authorization",
         ]  # fmt: skip
         labels = {"skip_authorization": "First-party: skip the consent screen"}
 

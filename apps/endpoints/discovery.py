@@ -6,9 +6,13 @@ from django.conf import settings
 from django.urls import reverse
 
 from apps.clients.authentication import CONFIDENTIAL_METHOD_NAMES, METHOD_NAMES
+from apps.protocol import strength
 from apps.resources.claims import USER_CLAIMS
 from apps.resources.models import ApiScope, SigningAlgorithm
 from idp.conf import idp_settings
+
+# The ID token's claims besides the user's: amr and acr say how the user signed in.
+PROTOCOL_CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr"]
 
 
 def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
@@ -41,6 +45,8 @@ def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
         # (request_not_supported); left out, request_uri would default to supported.
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
+        # The levels acr_values may ask for and tokens' acr names (apps/protocol/strength.py).
+        "acr_values_supported": list(strength.ACR_LEVELS),
         # The languages of the sign-in and consent pages (ui_locales, OpenID Connect Core 3.1.2.1).
         "ui_locales_supported": [code for code, _name in settings.LANGUAGES],
     }
@@ -51,7 +57,7 @@ def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
                 "end_session_endpoint": url("oauth2_provider:rp-initiated-logout"),
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
-                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", *USER_CLAIMS],
+                "claims_supported": [*PROTOCOL_CLAIMS, *USER_CLAIMS],
             }
         )
     return metadata

@@ -26,6 +26,7 @@ from apps.protocol.errors import InvalidGrant
 from apps.provider.validators import OAuth2Validator, revoke_tokens_from_code
 from apps.resources.services import TokenPlan, plan_token
 from apps.tokens.issuance import IssuedAccessToken, bearer_token_response, store_access_token
+from apps.tokens.sign_in import SignIn, require_strength
 
 
 def require_code_verifier(request: OAuthlibRequest) -> None:
@@ -42,6 +43,7 @@ class TokenGrantValidator(OAuth2Validator):
         super().__init__()
         self.client = client
         self.code: AuthorizationCode | None = None
+        self.refresh_token: RefreshToken | None = None
         self.issued: IssuedAccessToken | None = None
         self.stored: AccessToken | None = None
 
@@ -86,15 +88,26 @@ class TokenGrantValidator(OAuth2Validator):
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
         # A disabled user's sessions end: no new tokens from old refresh tokens.
-        return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs) and (
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs) and (
             request.user is not None and request.user.is_active
         )
+        if valid:
+            self.refresh_token = request.refresh_token_instance
+        return valid
+
+    def sign_in(self) -> SignIn | None:
+        """How the user signed in to the session that approved the code being redeemed, or
+        the one the refresh token's family came from (None before either is validated)."""
+        row = self.code or self.refresh_token
+        return SignIn.recorded(amr=row.amr, auth_time=row.auth_time) if row is not None else None
 
     def get_id_token_dictionary(self, token, token_handler, request):
         claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
-        # auth_time: when this browser session signed in, not the user's last sign-in anywhere.
-        if self.code is not None and self.code.auth_time is not None:
-            claims["auth_time"] = int(self.code.auth_time.timestamp())
+        # auth_time: when this browser session signed in, not the user's last sign-in anywhere;
+        # after a refresh still that sign-in's (OpenID Connect Core 12.2). amr and acr: how.
+        # (A family from before its sign-in time was recorded keeps DOT's, the last login.)
+        if (sign_in := self.sign_in()) is not None:
+            claims.update(sign_in.id_token_claims())
         return claims, expiration_time
 
     # --- storage ------------------------------------------------------------------------------
@@ -131,17 +144,16 @@ class TokenGrantValidator(OAuth2Validator):
         return super()._save_bearer_token(token, request, *args, **kwargs)
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token) -> RefreshToken:
-        """DOT's, plus the browser session the family came from: the code's, then each rotation's
-        predecessor's (so ending that session revokes the whole family)."""
+        """DOT's, plus the browser session the family came from and how it signed in: the
+        code's, then each rotation's predecessor's (so ending that session revokes the whole
+        family, and every refresh is judged and described by the original sign-in)."""
         refresh_token = RefreshToken(
             user=request.user,
             application=request.client,
             access_token=access_token,
             token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
             resource=[],  # RFC 8707 resources are resolved by our plan, not DOT (see the validator)
-            session_ref=previous_refresh_token.session_ref
-            if previous_refresh_token
-            else (self.code.session_ref if self.code else ""),
+            **_sign_in_fields(previous_refresh_token or self.code),
         )
         set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()
@@ -159,6 +171,12 @@ class TokenGrantValidator(OAuth2Validator):
             source_refresh_token=source_refresh_token,
         )
         return self.stored
+
+
+def _sign_in_fields(source: AuthorizationCode | RefreshToken | None) -> dict[str, Any]:
+    if source is None:
+        return {"session_ref": "", "auth_time": None, "amr": ""}
+    return {"session_ref": source.session_ref, "auth_time": source.auth_time, "amr": source.amr}
 
 
 class _OAuthlibGrant(Grant):
@@ -205,11 +223,18 @@ class _OAuthlibGrant(Grant):
         )
         # The scopes granted now, for the ID token and the stored rows.
         oauthlib_request.scopes = list(plan.scopes)
+        sign_in = validator.sign_in()
+        assert sign_in is not None  # oauthlib validated the code or the refresh token
+        # The client or an API may require a second factor since the code was approved (or
+        # since the family's sign-in): judged now, against the sign-in the tokens stem from.
+        require_strength(acr=sign_in.acr, client=request.client, resources=plan.resources)
 
         def persist(issued: IssuedAccessToken) -> dict[str, Any]:
             return _persist(validator, grant, oauthlib_request, plan, issued)
 
-        return Decision(plan=plan, user=oauthlib_request.user, persist=persist)
+        return Decision(
+            plan=plan, user=oauthlib_request.user, extra_claims=sign_in.access_token_claims(), persist=persist
+        )
 
 
 def _persist(

@@ -15,9 +15,11 @@ from typing import Any
 from django.utils import timezone
 
 from apps.oauth.models import AccessToken, Application, ExchangeMode, ExchangePolicy
+from apps.protocol import strength
 from apps.protocol.errors import InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, shown
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.services import TokenPlan, plan_token
+from apps.tokens.sign_in import require_strength
 from apps.tokens.verification import active_access_token, active_id_token
 
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -270,6 +272,30 @@ def limit_lifetime(ex: Exchange) -> None:
     ex.plan = replace(plan, lifetime=lifetime, not_after=subject_expiry)
 
 
+def check_authentication_strength(ex: Exchange) -> None:
+    """RFC 9470: an API that requires a second factor gets no token for a user whose sign-in
+    behind the subject token had none. The subject token's ``acr`` says (an ID token's too);
+    a token without one (issued before acr was recorded) meets no requirement. A subject
+    token without a user (client credentials) is not judged: the API takes those directly."""
+    assert ex.target is not None  # resolve_target ran
+    if ex.user is None:
+        return
+    acr = ex.subject_claims.get("acr")
+    require_strength(acr=acr if isinstance(acr, str) else None, client=None, resources=[ex.target])
+
+
+def sign_in_claims(subject_claims: dict[str, Any]) -> dict[str, Any]:
+    """The subject token's ``acr`` and ``auth_time``, passed on unchanged (RFC 9470 section 6):
+    the exchanged token describes the same sign-in, never a stronger or later one."""
+    claims: dict[str, Any] = {}
+    if subject_claims.get("acr") in strength.ACR_LEVELS:
+        claims["acr"] = subject_claims["acr"]
+    auth_time = subject_claims.get("auth_time")
+    if isinstance(auth_time, int) and not isinstance(auth_time, bool):
+        claims["auth_time"] = auth_time
+    return claims
+
+
 # What the policies decide, once a subject token is known (also used by the admin preview).
 POLICY_CHECKS: tuple[Callable[[Exchange], None], ...] = (
     load_policies,
@@ -282,7 +308,13 @@ POLICY_CHECKS: tuple[Callable[[Exchange], None], ...] = (
     grant_scopes,
     limit_lifetime,
 )
-CHECKS: tuple[Callable[[Exchange], None], ...] = (check_token_types, check_subject_token, *POLICY_CHECKS)
+# The strength of the subject's sign-in is a fact of the subject token (the preview has none).
+CHECKS: tuple[Callable[[Exchange], None], ...] = (
+    check_token_types,
+    check_subject_token,
+    *POLICY_CHECKS,
+    check_authentication_strength,
+)
 
 
 def evaluate_exchange(*, client: Application, params: ExchangeRequest) -> Exchange:

@@ -10,7 +10,7 @@ from django.http import QueryDict
 
 from apps.audit import services as audit
 from apps.grants.base import Decision, Grant, TokenRequest
-from apps.grants.exchange import Exchange, ExchangeRequest, evaluate_exchange
+from apps.grants.exchange import Exchange, ExchangeRequest, evaluate_exchange, sign_in_claims
 from apps.oauth.models import GrantType
 from apps.protocol.params import scope_list
 
@@ -43,14 +43,17 @@ class TokenExchangeGrant(Grant):
 
 
 def exchange_decision(exchange: Exchange) -> Decision:
-    """An exchange's token: the subject token's sub, the acting chain in ``act``, and the
-    subject token as its parent."""
+    """An exchange's token: the subject token's sub, its sign-in's ``acr`` and ``auth_time``,
+    the acting chain in ``act``, and the subject token as its parent."""
     assert exchange.plan is not None  # the checks ran: limit_lifetime set it
+    extra_claims = sign_in_claims(exchange.subject_claims)
+    if exchange.act:
+        extra_claims["act"] = exchange.act
     return Decision(
         plan=exchange.plan,
         user=exchange.user,
         subject=exchange.subject,
-        extra_claims={"act": exchange.act} if exchange.act else None,
+        extra_claims=extra_claims or None,
         parent=exchange.subject_row,
         audit_subject=exchange.subject,
         audit_details={"act": exchange.act, "policy": exchange.policy.pk if exchange.policy else None},

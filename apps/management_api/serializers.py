@@ -59,7 +59,7 @@ class ApiResourceSerializer(ModelCleanMixin, serializers.ModelSerializer):
         model = ApiResource
         fields = [
             "audience", "resource_uri", "name", "enabled", "access_token_lifetime",
-            "signing_algorithm", "user_claims", "store_tokens", "scopes",
+            "signing_algorithm", "user_claims", "store_tokens", "require_second_factor", "scopes",
         ]  # fmt: skip
 
 
@@ -101,8 +101,8 @@ class ClientSerializer(ModelCleanMixin, serializers.ModelSerializer):
         model = Application
         fields = [
             "client_id", "name", "client_type", "enabled", "allowed_grant_types", "allowed_scopes", "resource",
-            "one_token_per_audience", "redirect_uris", "post_logout_redirect_uris", "skip_authorization",
-            "secret_hint", "created", "updated",
+            "one_token_per_audience", "require_second_factor", "redirect_uris", "post_logout_redirect_uris",
+            "skip_authorization", "secret_hint", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "secret_hint", "created", "updated"]
         extra_kwargs = {"name": {"required": True, "allow_blank": False}}

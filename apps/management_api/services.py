@@ -80,6 +80,7 @@ def create_client(
     skip_authorization: bool = False,
     is_active: bool = True,
     one_token_per_audience: bool = False,
+    require_second_factor: bool = False,
 ) -> ClientCredentials:
     """A new client with a fresh secret (returned once; stored hashed)."""
     credentials = save_client(
@@ -93,9 +94,11 @@ def create_client(
         skip_authorization=skip_authorization,
     )
     client = credentials.client
-    if not is_active or one_token_per_audience:  # settings save_client leaves at their defaults
+    # Settings save_client leaves at their defaults.
+    if not is_active or one_token_per_audience or require_second_factor:
         client.is_active, client.one_token_per_audience = is_active, one_token_per_audience
-        client.save(update_fields=["is_active", "one_token_per_audience", "updated"])
+        client.require_second_factor = require_second_factor
+        client.save(update_fields=["is_active", "one_token_per_audience", "require_second_factor", "updated"])
     record_change(actor=actor, action="added", instance=client)
     return credentials
 

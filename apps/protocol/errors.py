@@ -11,6 +11,7 @@ import enum
 from django.http import HttpResponse
 from oauthlib.oauth2.rfc6749 import errors as _oauthlib
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+from oauthlib.openid.connect.core import exceptions as _oidc
 
 # RFC 6749 section 5.2
 InvalidRequest = _oauthlib.InvalidRequestError  # 400 invalid_request
@@ -27,6 +28,8 @@ TemporarilyUnavailable = _oauthlib.TemporarilyUnavailableError
 # OpenID Connect Core 3.1.2.6 (prompt=none)
 LoginRequired = _oauthlib.LoginRequired
 ConsentRequired = _oauthlib.ConsentRequired
+# prompt=none, but the sign-in must be stepped up to a stronger level first
+InteractionRequired = _oidc.InteractionRequired
 
 
 class InvalidTarget(OAuth2Error):
@@ -35,6 +38,25 @@ class InvalidTarget(OAuth2Error):
 
     error = "invalid_target"
     status_code = 400
+
+
+class InsufficientUserAuthentication(OAuth2Error):
+    """RFC 9470 section 3's code, answered here by the token endpoint (a documented extension:
+    RFC 9470 defines it for resource servers): the user's sign-in behind a code, a refresh
+    token or an exchanged subject token is weaker than the client or an API requires. The
+    extra member ``acr_values`` names the level required, so that a service refused while
+    exchanging its caller's token can pass an RFC 9470 challenge back to that caller."""
+
+    error = "insufficient_user_authentication"
+    status_code = 400
+
+    def __init__(self, *, acr_values: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.acr_values = acr_values
+
+    @property
+    def twotuples(self) -> list[tuple[str, str]]:
+        return [*super().twotuples, ("acr_values", self.acr_values)]
 
 
 _DESCRIPTION_CHARS = frozenset(chr(c) for c in [0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F)])

@@ -18,8 +18,9 @@ class ApiResourceAdmin(admin.ModelAdmin):
         "access_token_lifetime",
         "signing_algorithm",
         "store_tokens",
+        "require_second_factor",
     )
-    list_filter = ("enabled", "signing_algorithm", "store_tokens")
+    list_filter = ("enabled", "signing_algorithm", "store_tokens", "require_second_factor")
     search_fields = ("audience", "name", "resource_uri")
     inlines = [ApiScopeInline]
 

@@ -70,6 +70,15 @@ class ApiResource(models.Model):
             "cannot be exchanged: keep their lifetime short. Tokens from sign-in are always stored."
         ),
     )
+    require_second_factor = models.BooleanField(
+        default=False,
+        help_text=(
+            "Tokens for this API carry a user only if that user signed in with a second factor (an "
+            "authenticator app or a passkey): the sign-in asks for one, password-only codes and refresh "
+            "tokens are refused, and so is exchanging a token from a password-only sign-in into this API. "
+            "Tokens without a user (client credentials) are not affected."
+        ),
+    )
 
     class Meta:
         ordering = ["audience"]

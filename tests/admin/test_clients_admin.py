@@ -208,3 +208,30 @@ def test_deleting_one_object_through_the_action_audits_it_once(admin_client, api
     )
     deleted = AuditEvent.objects.filter(event_type="admin.change", details__action="deleted")
     assert list(deleted.values_list("details__object", flat=True)) == ["eventcatalog.write"]
+
+
+def test_operators_require_a_second_factor_of_a_client_and_of_an_api(admin_client, apis):
+    response = admin_client.post("/admin/oauth/application/add/", new_client_form(apis, require_second_factor="on"))
+    assert response.status_code == 200
+    assert Application.objects.get(name="reporting").require_second_factor is True
+
+    api = apis["discount"]
+    page = admin_client.get(f"/admin/resources/apiresource/{api.pk}/change/").content.decode()
+    assert 'name="require_second_factor"' in page
+    form = {
+        "audience": api.audience,
+        "resource_uri": api.resource_uri,
+        "name": api.name,
+        "enabled": "on",
+        "access_token_lifetime": api.access_token_lifetime,
+        "signing_algorithm": api.signing_algorithm,
+        "user_claims": "[]",
+        "store_tokens": "on",
+        "require_second_factor": "on",
+        "scopes-TOTAL_FORMS": "0",
+        "scopes-INITIAL_FORMS": "0",
+    }
+    changed = admin_client.post(f"/admin/resources/apiresource/{api.pk}/change/", form)
+    assert changed.status_code == 302, changed.context["adminform"].errors if changed.context else changed
+    api.refresh_from_db()
+    assert api.require_second_factor is True

@@ -29,11 +29,12 @@ def test_create_shows_the_secret_once(api, apis, client):
     client_id, secret = body["client_id"], body["client_secret"]
     assert len(secret) >= 43
     assert body["secret_hint"] == "…" + secret[-4:]
-    assert {k: body[k] for k in (*NEW, "enabled", "resource", "redirect_uris")} == {
+    assert {k: body[k] for k in (*NEW, "enabled", "resource", "redirect_uris", "require_second_factor")} == {
         **NEW,
         "enabled": True,
         "resource": None,
         "redirect_uris": [],
+        "require_second_factor": False,
     }
     assert Application.objects.get(client_id=client_id).client_secret != secret  # stored hashed
     assert client_credentials(client, client_id, secret).status_code == 200
@@ -76,6 +77,16 @@ def test_public_client_has_no_secret(api, apis):
     rotated = api("post", f"clients/{created.json()['client_id']}/rotate-secret/")
     assert rotated.status_code == 400
     assert list(rotated.json()) == ["client_type"]
+
+
+def test_require_second_factor_is_set_on_creation_and_changed_later(api, apis):
+    created = api("post", "clients/", {**NEW, "require_second_factor": True})
+    assert (created.status_code, created.json()["require_second_factor"]) == (201, True)
+    client_id = created.json()["client_id"]
+    assert Application.objects.get(client_id=client_id).require_second_factor is True
+    changed = api("patch", f"clients/{client_id}/", {"require_second_factor": False})
+    assert (changed.status_code, changed.json()["require_second_factor"]) == (200, False)
+    assert Application.objects.get(client_id=client_id).require_second_factor is False
 
 
 def test_update_keeps_the_secret(api, apis, client):

@@ -19,6 +19,7 @@ def test_crud_round_trip(api):
         "signing_algorithm": "RS256",
         "user_claims": ["email"],
         "store_tokens": True,
+        "require_second_factor": False,
         "scopes": [],
     }
     assert api("get", "resources/reporting/").json()["name"] == "Reporting"
@@ -27,6 +28,10 @@ def test_crud_round_trip(api):
     changed = api("patch", "resources/reporting/", {"access_token_lifetime": 120, "signing_algorithm": "ES256"})
     assert changed.status_code == 200
     assert ApiResource.objects.get(audience="reporting").access_token_lifetime == 120
+
+    stricter = api("patch", "resources/reporting/", {"require_second_factor": True})
+    assert (stricter.status_code, stricter.json()["require_second_factor"]) == (200, True)
+    assert ApiResource.objects.get(audience="reporting").require_second_factor is True
 
     assert api("delete", "resources/reporting/").status_code == 204
     assert api("get", "resources/reporting/").status_code == 404

@@ -75,6 +75,14 @@ class Application(AbstractApplication, metaclass=ModelBase):
         default=False,
         help_text="Refuse requests whose scopes span several APIs unless one 'resource' is named.",
     )
+    require_second_factor = models.BooleanField(
+        default=False,
+        help_text=(
+            "Users must have signed in with a second factor (an authenticator app or a passkey) to get tokens "
+            "for this client: the sign-in asks for one, or to set one up, before the code is issued, and codes "
+            "or refresh tokens from a password-only sign-in are refused."
+        ),
+    )
     is_active = models.BooleanField("enabled", default=True)
     secret_hint = models.CharField(max_length=12, blank=True, editable=False)
 

@@ -47,6 +47,9 @@ class AccessToken(AbstractAccessToken, metaclass=ModelBase):
 # A browser session as other rows name it: a hash of its key (which is a credential: whoever
 # holds the key is signed in), so that ending the session can end what it produced.
 SESSION_REF_LENGTH = 64
+# How a sign-in was made, as the space-separated ``amr`` values of apps/protocol/strength.py
+# ("pwd otp mfa"): a handful of short words.
+AMR_LENGTH = 64
 
 
 class RefreshToken(AbstractRefreshToken, metaclass=ModelBase):
@@ -55,6 +58,16 @@ class RefreshToken(AbstractRefreshToken, metaclass=ModelBase):
         blank=True,
         db_index=True,
         help_text="The browser session whose sign-in the token family came from (a hash, never the key).",
+    )
+    # The sign-in the family came from, as the code had it: every rotation carries it on, so
+    # the ID token of a refresh keeps the original auth_time (OpenID Connect Core 12.2) and the
+    # client's or an API's second-factor requirement is judged against it.
+    auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user's session signed in.")
+    amr = models.CharField(
+        "authentication methods",
+        max_length=AMR_LENGTH,
+        blank=True,
+        help_text="How the user's session signed in (amr values, e.g. 'pwd otp mfa').",
     )
 
     class Meta(AbstractRefreshToken.Meta):
@@ -71,6 +84,12 @@ class Grant(AbstractGrant, metaclass=ModelBase):
     )
     token_family = models.UUIDField(null=True, blank=True, help_text="Refresh token family issued from this code.")
     auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user's session signed in.")
+    amr = models.CharField(
+        "authentication methods",
+        max_length=AMR_LENGTH,
+        blank=True,
+        help_text="How the session that approved the code signed in (amr values, e.g. 'pwd otp mfa').",
+    )
     session_ref = models.CharField(
         max_length=SESSION_REF_LENGTH,
         blank=True,
