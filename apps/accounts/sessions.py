@@ -20,8 +20,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.models import UserSession, session_ref
-from apps.protocol import strength
 from apps.oauth.models import Grant, RefreshToken
+from apps.protocol import strength
 from idp.http import client_address
 
 SESSION_KEY = "idp_auth_time"

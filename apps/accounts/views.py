@@ -16,12 +16,16 @@ from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext, ngettext
 from django.views.generic import FormView, TemplateView
 
+from apps.accounts import second_step
+from apps.accounts.factor_views import with_next
 from apps.accounts.forms import LoginForm, ProfileForm, RegistrationForm
 from apps.accounts.languages import authorization_request_language
 from apps.accounts.registration import MailNotSent, confirm, prune_expired, register, verification_tokens
 from apps.accounts.sessions import current_ref, end_sessions, live_sessions, rekeyed, revoke_refresh_tokens
 from apps.consent.models import Consent
 from apps.consent.services import group_scopes, revoke_consent
+from apps.factors.passkeys import relying_party
+from apps.factors.services import has_second_factor
 from apps.oauth.models import Application
 from idp.conf import idp_settings
 
@@ -43,14 +47,18 @@ class LoginView(auth_views.LoginView):
             **super().get_context_data(**kwargs),
             "app_name": requesting_app(self.get_redirect_url()),
             "registration_open": idp_settings.SELF_REGISTRATION,
+            "passkeys_available": relying_party() is not None,
         }
 
     def form_valid(self, form) -> HttpResponse:
+        user, remember_me = form.get_user(), bool(form.cleaned_data.get("remember_me"))
+        if has_second_factor(user):
+            # Not signed in yet: the second step completes the sign-in (apps/accounts/second_step.py).
+            next_url = self.get_redirect_url()
+            second_step.begin(self.request, user=user, remember_me=remember_me, next_url=next_url)
+            return redirect(with_next(reverse("accounts:second-factor"), next_url))
         response = super().form_valid(form)
-        if not form.cleaned_data.get("remember_me"):
-            self.request.session.set_expiry(0)  # ends with the browser session
-        else:
-            self.request.session.set_expiry(idp_settings.REMEMBER_ME_DAYS * 24 * 3600)
+        second_step.keep_signed_in(self.request, remember_me)
         return response
 
 
@@ -123,6 +131,7 @@ class AccountView(LoginRequiredMixin, TemplateView):
             "form": ProfileForm(instance=user),
             "apps_count": Consent.objects.filter(user=user).count(),
             "sessions_count": len(live_sessions(user)),
+            "has_second_factor": has_second_factor(user),
             **super().get_context_data(**kwargs),
         }
 

@@ -139,6 +139,8 @@ AXES_CLIENT_IP_CALLABLE = "idp.http.client_address"
 AXES_VERBOSE = False
 # Lockout records are registered by apps/accounts/admin.py (read-only, with a permissioned unlock).
 AXES_ENABLE_ADMIN = False
+# The name an authenticator app shows beside the account (apps/factors/totp.py).
+OTP_TOTP_ISSUER = "GloboTicket"
 
 ROOT_URLCONF = "idp.urls"
 WSGI_APPLICATION = "idp.wsgi.application"
