@@ -20,6 +20,11 @@ IDP_URL = os.environ.get("IDP_URL", "http://127.0.0.1:8000").rstrip("/")
 URLS: dict[str, str] = json.loads(os.environ.get("DEMO_URLS", "{}"))
 CLIENT_ID = os.environ.get("CLIENT_ID", "")
 CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "")
+# The discount service asks for a second factor (RFC 9470 step-up) before it discounts an
+# order above this amount; smaller orders go through with the password alone.
+DISCOUNT_STEP_UP_ABOVE = 100
+# The REFEDS MFA profile: the acr the IdP puts in the token of a sign-in with a second factor.
+ACR_MFA = "https://refeds.org/profile/mfa"
 CLIENT_NAMES = {"shoppingbasket": "shoppingbasket", "web": "globoticket-web"}
 if not CLIENT_ID and os.environ.get("DEMO_CREDENTIALS_FILE") and SERVICE in CLIENT_NAMES:
     with open(os.environ["DEMO_CREDENTIALS_FILE"]) as credentials:

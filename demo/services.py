@@ -1,6 +1,12 @@
 """The GloboTicket demo's three APIs, each protected by the toolkit (the web front end that
 calls them is demo/web.py). Each answer says what the service saw of the token that reached
-it, so the front end can show every hop."""
+it, so the front end can show every hop.
+
+Step-up (RFC 9470): the discount service discounts an order above
+``config.DISCOUNT_STEP_UP_ABOVE`` only for a token from a sign-in with a second factor
+(``acr`` MFA); otherwise it answers 401 ``insufficient_user_authentication``. The basket,
+which placed the order on the user's behalf, relays that challenge to the web app, which sends
+the user to the IdP for the second factor and places the order again."""
 
 import threading
 from collections.abc import Callable
@@ -11,8 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.resource_server.authentication import JwtAccessTokenAuthentication
+from apps.resource_server.bearer import InsufficientUserAuthentication
 from apps.resource_server.exchange import TokenClient, TokenRequestFailed
 from apps.resource_server.permissions import HasScopes
+from apps.resource_server.step_up import require_authentication_strength
 from demo import config
 
 
@@ -22,6 +30,7 @@ class Event(TypedDict):
     price: int
 
 
+DISCOUNT_PERCENT = 10
 EVENTS: dict[int, Event] = {
     1: {"id": 1, "name": "John Egbert Live", "price": 65},
     2: {"id": 2, "name": "The State of Affairs", "price": 85},
@@ -36,8 +45,10 @@ class Protected(APIView):
 def token_seen(claims: dict[str, Any]) -> dict[str, Any]:
     """What a service knows of the caller from its token: whose it is (``sub``), which services
     may take it (``aud``), what it allows (``scope``), who acts for the user (``act``, RFC 8693
-    section 4.1), the client it was issued to and its id (``jti``)."""
-    return {name: claims.get(name) for name in ("sub", "aud", "scope", "act", "client_id", "jti")}
+    section 4.1), the client it was issued to and its id (``jti``), and how and when the user
+    signed in (``acr``, ``auth_time``)."""
+    names = ("sub", "aud", "scope", "act", "client_id", "jti", "acr", "auth_time")
+    return {name: claims.get(name) for name in names}
 
 
 class DownstreamFailed(Exception):
@@ -45,8 +56,13 @@ class DownstreamFailed(Exception):
     answers 502 with this message instead of a 500 page."""
 
 
-def ask_discount(downstream_token: Callable[[], str]) -> dict[str, Any]:
-    """Get a token for the discount service (``downstream_token``), then its answer."""
+def ask_discount(downstream_token: Callable[[], str], *, amount: int | None = None) -> dict[str, Any]:
+    """Get a token for the discount service (``downstream_token``), then its answer: its rate,
+    or with ``amount`` the discount of an order of that amount.
+
+    When the user's sign-in is not enough for it (the IdP refusing the exchange, or the
+    discount service's RFC 9470 challenge), :class:`InsufficientUserAuthentication` goes up
+    to the view, and the basket answers its caller with the same challenge."""
     try:
         token = downstream_token()
     except TokenRequestFailed as error:
@@ -54,12 +70,20 @@ def ask_discount(downstream_token: Callable[[], str]) -> dict[str, Any]:
     except requests.RequestException as error:
         raise DownstreamFailed(f"The IdP did not answer the basket ({type(error).__name__}).") from None
     try:
-        response = requests.get(
-            f"{config.URLS['discount']}/discount", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        response = requests.request(
+            "GET" if amount is None else "POST",
+            f"{config.URLS['discount']}/discount",
+            headers={"Authorization": f"Bearer {token}"},
+            json=None if amount is None else {"amount": amount},
+            timeout=10,
         )
     except requests.RequestException as error:
         raise DownstreamFailed(f"The discount service did not answer ({type(error).__name__}).") from None
-    if response.status_code != 200:
+    if response.status_code == 401:
+        step_up = InsufficientUserAuthentication.from_challenge(response.headers.get("WWW-Authenticate"))
+        if step_up is not None:
+            raise step_up
+    if response.status_code not in (200, 201):
         raise DownstreamFailed(f"The discount service answered {response.status_code}.")
     return response.json()
 
@@ -82,12 +106,31 @@ class Events(Protected):
 # --- discount ---------------------------------------------------------------------------------
 
 
+def _amount(value: Any) -> int | None:
+    """An order's amount: a whole number, not negative; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 class Discount(Protected):
     required_scopes = ["discount.fullaccess"]
 
     def get(self, request):
         # What the discount service saw: whose discount, for which audience, via whom.
-        return Response({"percent": 10, **token_seen(request.auth)})
+        return Response({"percent": DISCOUNT_PERCENT, **token_seen(request.auth)})
+
+    def post(self, request):
+        """The discount of an order of ``amount``: above DISCOUNT_STEP_UP_ABOVE, only for a
+        sign-in with a second factor (401 with the RFC 9470 challenge otherwise)."""
+        amount = _amount(request.data.get("amount"))
+        if amount is None:
+            return Response({"detail": "The amount must be a whole number."}, status=400)
+        if amount > config.DISCOUNT_STEP_UP_ABOVE:
+            require_authentication_strength(request, acr_values=[config.ACR_MFA])
+        to_pay = round(amount * (100 - DISCOUNT_PERCENT) / 100, 2)
+        return Response({"percent": DISCOUNT_PERCENT, "amount": amount, "to_pay": to_pay, **token_seen(request.auth)})
 
 
 # --- shoppingbasket ---------------------------------------------------------------------------
@@ -104,18 +147,25 @@ def token_client() -> TokenClient:
     return _token_client
 
 
+def _items(sub: str) -> list[Event]:
+    return [EVENTS[i] for i in _baskets.get(sub, []) if i in EVENTS]
+
+
+def _on_behalf_of(request) -> Callable[[], str]:
+    """A token for the discount service exchanged from the caller's (RFC 8693): still the
+    user, the basket acting."""
+    incoming = request.META["HTTP_AUTHORIZATION"].split(" ", 1)[1]
+    return lambda: token_client().on_behalf_of(incoming, audience="discount", scope="discount.fullaccess")
+
+
 class Basket(Protected):
     required_scopes = ["shoppingbasket.fullaccess"]
 
     def get(self, request):
-        items = [EVENTS[i] for i in _baskets.get(request.user.sub, []) if i in EVENTS]
+        items = _items(request.user.sub)
         total = sum(item["price"] for item in items)
-        # The discount service is called on the user's behalf with an exchanged token.
-        incoming = request.META["HTTP_AUTHORIZATION"].split(" ", 1)[1]
         try:
-            discount = ask_discount(
-                lambda: token_client().on_behalf_of(incoming, audience="discount", scope="discount.fullaccess")
-            )
+            discount = ask_discount(_on_behalf_of(request))
         except DownstreamFailed as error:
             return Response({"detail": str(error)}, status=502)
         return Response(
@@ -133,6 +183,31 @@ class Basket(Protected):
         with _baskets_lock:
             _baskets.setdefault(request.user.sub, []).append(event_id)
         return Response({"added": event_id}, status=201)
+
+
+class Order(Protected):
+    """Placing the order of the basket: the discount service discounts its total on the
+    user's behalf. Its step-up challenge (a large order, no second factor) is answered to the
+    caller as it came (ask_discount), and the basket is kept for the retry."""
+
+    required_scopes = ["shoppingbasket.fullaccess"]
+
+    def post(self, request):
+        items = _items(request.user.sub)
+        if not items:
+            return Response({"detail": "The basket is empty."}, status=400)
+        total = sum(item["price"] for item in items)
+        try:
+            discount = ask_discount(_on_behalf_of(request), amount=total)
+        except DownstreamFailed as error:
+            return Response({"detail": str(error)}, status=502)
+        with _baskets_lock:
+            _baskets.pop(request.user.sub, None)
+        return Response(
+            {"items": items, "total": total, "percent": discount["percent"], "to_pay": discount["to_pay"],
+             "discount": discount, "token": token_seen(request.auth)},
+            status=201,
+        )  # fmt: skip
 
 
 class DiscountRate(Protected):

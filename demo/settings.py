@@ -35,6 +35,8 @@ USE_TZ = True
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # RFC 6750 bodies, and a step-up challenge relayed from downstream in this service's realm.
+    "EXCEPTION_HANDLER": "apps.resource_server.bearer.exception_handler",
 }
 RESOURCE_SERVER = {
     "ISSUER": IDP_URL,

@@ -5,6 +5,11 @@
 - The access token goes to the event catalog and the shopping basket. It is renewed with the
   refresh token (RFC 6749 section 6) shortly before it expires, and when a service refuses it
   (RFC 6750 ``invalid_token``); when it cannot be renewed, the user signs in again.
+- Step-up (RFC 9470): a service that answers 401 ``insufficient_user_authentication`` gets no
+  token renewal; the user is sent back to the IdP's authorization endpoint with the
+  challenge's ``acr_values`` (and ``max_age``), and what she was doing (placing an order) is
+  done again after the callback, with the stronger token. Once only: refused again, she gets
+  a page, not a loop.
 - Sign-out: OpenID Connect RP-Initiated Logout at the IdP, with ``id_token_hint`` and the
   ``post_logout_redirect_uri`` seed_demo registers (``/`` of this app).
 - Every page shows, for each hop, the token the service there saw (``sub``, ``aud``,
@@ -32,6 +37,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from apps.resource_server.authentication import jwks_for
+from apps.resource_server.bearer import InsufficientUserAuthentication
 from demo import config
 
 SCOPE = "openid profile eventcatalog.read shoppingbasket.fullaccess"
@@ -130,13 +136,24 @@ def _problem(response: requests.Response) -> str:
     return f"answered {response.status_code} {response.reason}."
 
 
+def _step_up_asked(response: requests.Response) -> InsufficientUserAuthentication | None:
+    """The service's RFC 9470 challenge: the token is fine, the sign-in behind it is not."""
+    if response.status_code != 401:
+        return None
+    return InsufficientUserAuthentication.from_challenge(response.headers.get("WWW-Authenticate"))
+
+
 def call(request: HttpRequest, method: str, service: str, path: str, **kwargs: Any) -> Any:
-    """The service's JSON answer to a call with the user's access token."""
+    """The service's JSON answer to a call with the user's access token. Raises
+    :class:`InsufficientUserAuthentication` when the service asks for a stronger sign-in."""
     response = _send(method, service, path, _access_token(request.session), **kwargs)
-    if response.status_code == 401:
+    if response.status_code == 401 and _step_up_asked(response) is None:
         # Refused although not yet expired here (a clock ahead of ours, a key the service no
-        # longer trusts...): renew once and try again.
+        # longer trusts...): renew once and try again. Not for a step-up: a renewed token
+        # carries the same sign-in.
         response = _send(method, service, path, _renew(request.session), **kwargs)
+    if (step_up := _step_up_asked(response)) is not None:
+        raise step_up
     if response.status_code >= 400:
         raise ServiceFailed(SERVICE_NAMES[service], _problem(response))
     try:
@@ -160,6 +177,7 @@ class Hop:
     scope: str
     act: str
     jti: str
+    acr: str
     lineage_url: str
 
     @classmethod
@@ -174,6 +192,7 @@ class Hop:
             scope=str(claims.get("scope", "")),
             act=", ".join(_actors(claims.get("act"))),
             jti=str(claims.get("jti", "")),
+            acr=str(claims.get("acr") or ""),
             lineage_url=_lineage_url(claims, user),
         )
 
@@ -216,18 +235,26 @@ def _failure(request: HttpRequest, service: str, problem: str, status: int) -> H
     return _page(request, "error.html", {"service": service, "problem": problem}, status=status)
 
 
+def _answered(request: HttpRequest, view: Callable[[HttpRequest], HttpResponse]) -> HttpResponse:
+    """``view``'s page: sign in again when the token is gone for good, or more strongly when a
+    service asks for it (back to ``/`` afterwards), a readable page (502, the failure was
+    further up) when a service fails."""
+    try:
+        return view(request)
+    except SignInAgain:
+        return HttpResponseRedirect("/login")
+    except InsufficientUserAuthentication as step_up:
+        return _authorize(request, acr_values=step_up.acr_values, max_age=step_up.max_age)
+    except ServiceFailed as failure:
+        return _failure(request, failure.service, failure.problem, status=502)
+
+
 def front_end(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    """A page that calls the services: sign in again when the token is gone for good, a
-    readable page (502, the failure was further up) when a service fails."""
+    """A page that calls the services (:func:`_answered`)."""
 
     @functools.wraps(view)
     def page(request: HttpRequest) -> HttpResponse:
-        try:
-            return view(request)
-        except SignInAgain:
-            return HttpResponseRedirect("/login")
-        except ServiceFailed as failure:
-            return _failure(request, failure.service, failure.problem, status=502)
+        return _answered(request, view)
 
     return page
 
@@ -256,7 +283,8 @@ def home(request: HttpRequest) -> HttpResponse:
             basket["discount"], user,
         ),
     ]  # fmt: skip
-    return _page(request, "home.html", {"events": events, "basket": basket, "hops": hops, "user": user})
+    context = {"events": events, "basket": basket, "hops": hops, "user": user}
+    return _page(request, "home.html", {**context, "step_up_above": config.DISCOUNT_STEP_UP_ABOVE})
 
 
 @front_end
@@ -273,6 +301,49 @@ def client_credentials(request: HttpRequest) -> HttpResponse:
     return _page(request, "client_credentials.html", {"hops": [hop], "percent": rate["percent"]})
 
 
+# --- placing an order (RFC 9470 step-up) ---------------------------------------------------------
+
+PLACE_ORDER = "place-order"  # the one action the web app does again after a step-up
+
+
+def _place_order(request: HttpRequest, *, stepped_up: bool) -> HttpResponse:
+    """The basket's order, discounted by the discount service. A large order needs a second
+    factor: the basket relays the discount service's challenge, and alice goes to the IdP
+    with its acr_values, then back here (:func:`callback`). After that, a challenge again
+    means the IdP could not give the sign-in asked for: a page, not another round."""
+    try:
+        placed = call(request, "POST", "shoppingbasket", "/order")
+    except InsufficientUserAuthentication as step_up:
+        if stepped_up:
+            problem = f"still refused the order after you signed in again: {step_up.description}"
+            return _failure(request, "The discount service", problem, status=403)
+        return _authorize(request, acr_values=step_up.acr_values, max_age=step_up.max_age, resume=PLACE_ORDER)
+    # Kept for the order page (after a redirect, so that reloading it orders nothing).
+    request.session["order"] = {
+        "items": [item["name"] for item in placed["items"]], "total": placed["total"],
+        "percent": placed["percent"], "to_pay": placed["to_pay"], "discount_saw": placed["discount"],
+    }  # fmt: skip
+    return HttpResponseRedirect("/order")
+
+
+@front_end
+def order(request: HttpRequest) -> HttpResponse:
+    """POST: place the order of the basket; GET: the order last placed."""
+    if "access_token" not in request.session:
+        return HttpResponseRedirect("/")
+    if request.method == "POST":
+        return _place_order(request, stepped_up=False)
+    placed = request.session.get("order")
+    if not placed:
+        return HttpResponseRedirect("/")
+    hop = Hop.seen(
+        "order", "shopping basket → discount",
+        "Exchanged by the basket on your behalf to discount the order; the discount service read acr.",
+        placed["discount_saw"], request.session["user"],
+    )  # fmt: skip
+    return _page(request, "order.html", {"order": placed, "hops": [hop], "acr": hop.acr})
+
+
 # --- signing in and out -------------------------------------------------------------------------
 
 
@@ -280,16 +351,33 @@ def _redirect_uri() -> str:
     return f"{config.URLS['web']}/callback"
 
 
-def login(request: HttpRequest) -> HttpResponse:
+def _authorize(
+    request: HttpRequest, *, acr_values: str = "", max_age: int | None = None, resume: str | None = None
+) -> HttpResponse:
+    """To the IdP's authorization endpoint. For a step-up, with the ``acr_values`` and
+    ``max_age`` a service's challenge named (RFC 9470 section 4), and the action to do again
+    after the callback (``resume``), kept with this request's state so that no other sign-in
+    picks it up."""
     verifier, state, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     request.session.update({"verifier": verifier, "state": state, "nonce": nonce})
-    query = urlencode(
-        {"response_type": "code", "client_id": config.CLIENT_ID, "redirect_uri": _redirect_uri(),
-         "scope": SCOPE, "state": state, "nonce": nonce, "code_challenge": challenge,
-         "code_challenge_method": "S256"}
-    )  # fmt: skip
-    return HttpResponseRedirect(f"{config.IDP_URL}/o/authorize/?{query}")
+    if resume:
+        request.session["resume"] = resume
+    else:
+        request.session.pop("resume", None)
+    query = {
+        "response_type": "code", "client_id": config.CLIENT_ID, "redirect_uri": _redirect_uri(), "scope": SCOPE,
+        "state": state, "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256",
+    }  # fmt: skip
+    if acr_values:
+        query["acr_values"] = acr_values
+    if max_age is not None:
+        query["max_age"] = str(max_age)
+    return HttpResponseRedirect(f"{config.IDP_URL}/o/authorize/?{urlencode(query)}")
+
+
+def login(request: HttpRequest) -> HttpResponse:
+    return _authorize(request)
 
 
 def _verified_id_token(id_token: str, *, nonce: str | None) -> dict[str, Any]:
@@ -314,6 +402,7 @@ def _verified_id_token(id_token: str, *, nonce: str | None) -> dict[str, Any]:
 def callback(request: HttpRequest) -> HttpResponse:
     session = request.session
     state, verifier, nonce = session.pop("state", None), session.pop("verifier", None), session.pop("nonce", None)
+    resume = session.pop("resume", None)
     if request.GET.get("iss", config.IDP_URL) != config.IDP_URL:
         # RFC 9207: an answer from another authorization server than the one asked (mix-up).
         return _failure(request, "The sign-in", "came back from another issuer.", status=400)
@@ -333,8 +422,12 @@ def callback(request: HttpRequest) -> HttpResponse:
         claims = _verified_id_token(body.get("id_token", ""), nonce=nonce)
     except jwt.PyJWTError as error:
         return _failure(request, "The IdP's ID token", f"was refused: {error}", status=400)
+    before = (session.get("user") or {}).get("sub")
     _keep_tokens(session, body)
     session["user"] = {"sub": str(claims["sub"]), "name": str(claims.get("preferred_username") or claims["sub"])}
+    # Only for the person who was placing the order (another may have signed in at the IdP).
+    if resume == PLACE_ORDER and before == session["user"]["sub"]:
+        return _answered(request, functools.partial(_place_order, stepped_up=True))
     return HttpResponseRedirect("/")
 
 

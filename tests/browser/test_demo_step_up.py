@@ -1,0 +1,284 @@
+"""Step-up in the GloboTicket demo (RFC 9470): an order above DISCOUNT_STEP_UP_ABOVE needs a
+sign-in with a second factor. The discount service answers the challenge, the basket relays
+it, the web app sends alice to the IdP with the challenge's acr_values and places the order
+again after the callback.
+
+First in process: the three services and the web app wired together with fake tokens (no
+IdP, no network). Then end to end in Chromium: the IdP and the services as real processes,
+alice entering an authenticator-app code on the IdP's second-factor page."""
+
+import importlib
+import time
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIRequestFactory
+
+from apps.protocol.strength import ACR_MFA, ACR_SFA
+from apps.resource_server.authentication import JwtAccessTokenAuthentication, TokenUser
+
+URLS = {
+    "web": "http://web.test",
+    "eventcatalog": "http://eventcatalog.test",
+    "shoppingbasket": "http://basket.test",
+    "discount": "http://discount.test",
+}
+CHALLENGE = (
+    'Bearer realm="api", error="insufficient_user_authentication", '
+    f'error_description="A different authentication level is required.", acr_values="{ACR_MFA}"'
+)
+
+
+def claims_of(token: str) -> dict:
+    """The fake tokens: ``alice-sfa`` / ``alice-mfa`` (her sign-in, for the basket) and
+    ``discount.<subject>`` (exchanged from it for the discount service, same acr)."""
+    subject = token.removeprefix("discount.")
+    user, acr = subject.split("-")
+    exchanged = token.startswith("discount.")
+    return {
+        "sub": user, "aud": "discount" if exchanged else ["eventcatalog", "shoppingbasket"],
+        "scope": "discount.fullaccess" if exchanged else "eventcatalog.read shoppingbasket.fullaccess",
+        "act": {"sub": "shoppingbasket"} if exchanged else None, "client_id": "globoticket-web",
+        "jti": f"jti-{token}", "acr": {"sfa": ACR_SFA, "mfa": ACR_MFA}[acr], "auth_time": int(time.time()),
+    }  # fmt: skip
+
+
+class FakeResponse:
+    def __init__(self, status_code: int, body: object, headers: dict | None = None) -> None:
+        self.status_code, self._body, self.headers, self.reason = status_code, body, headers or {}, ""
+
+    def json(self):
+        return self._body
+
+
+@pytest.fixture
+def demo(monkeypatch, settings):
+    """The demo's modules under the demo's Django settings, each service answering in process."""
+    monkeypatch.setenv("DEMO_SERVICE", "web")
+    config = importlib.import_module("demo.config")
+    demo_settings = importlib.import_module("demo.settings")
+    services = importlib.import_module("demo.services")
+    web = importlib.import_module("demo.web")
+    monkeypatch.setattr(config, "URLS", URLS)
+    monkeypatch.setattr(config, "IDP_URL", "http://idp.test")
+    for name in ("ROOT_URLCONF", "MIDDLEWARE", "TEMPLATES", "SESSION_ENGINE", "SESSION_COOKIE_NAME", "REST_FRAMEWORK"):
+        setattr(settings, name, getattr(demo_settings, name))
+    settings.ALLOWED_HOSTS = ["testserver"]
+
+    def verify(self, token: str) -> TokenUser:
+        claims = claims_of(token)
+        return TokenUser(sub=claims["sub"], client_id="globoticket-web", scopes=frozenset(claims["scope"].split()),
+                         act=claims["act"], claims=claims)  # fmt: skip
+
+    monkeypatch.setattr(JwtAccessTokenAuthentication, "verify", verify)
+    views = {
+        ("eventcatalog", "/events"): services.Events.as_view(),
+        ("shoppingbasket", "/basket"): services.Basket.as_view(),
+        ("shoppingbasket", "/order"): services.Order.as_view(),
+        ("discount", "/discount"): services.Discount.as_view(),
+    }
+    calls: list[tuple[str, str, str]] = []
+
+    def request(method, url, *, headers, timeout, json=None):
+        service = next(name for name, base in URLS.items() if url.startswith(base))
+        path = url.removeprefix(URLS[service])
+        calls.append((method, service, path))
+        factory = getattr(APIRequestFactory(), method.lower())
+        data = {} if json is None else {"data": json, "format": "json"}
+        response = views[service, path](factory(path, HTTP_AUTHORIZATION=headers["Authorization"], **data))
+        response.render()
+        return FakeResponse(response.status_code, response.data, dict(response.headers))
+
+    monkeypatch.setattr("requests.request", request)
+    # The basket's exchange at the IdP: the same user and sign-in, for the discount service.
+    exchange = services.TokenClient(
+        "http://idp.test/o/token/", "shoppingbasket", "secret",
+        post=lambda url, data, auth, timeout: FakeResponse(
+            200, {"access_token": f"discount.{data['subject_token']}", "expires_in": 300}
+        ),
+    )  # fmt: skip
+    monkeypatch.setattr(services, "_token_client", exchange)
+    monkeypatch.setattr(services, "_baskets", {})
+    yield SimpleNamespace(config=config, services=services, web=web, calls=calls)
+
+
+def api(view, method: str, token: str, data: dict | None = None):
+    factory = getattr(APIRequestFactory(), method)
+    response = view.as_view()(factory("/", data or {}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"))
+    response.render()
+    return response
+
+
+# --- the discount service ------------------------------------------------------------------------
+
+
+def test_the_discount_service_asks_for_a_second_factor_above_the_amount(demo):
+    assert demo.config.DISCOUNT_STEP_UP_ABOVE == 100
+    assert demo.config.ACR_MFA == ACR_MFA  # the IdP's value, kept apart: the demo imports no IdP app
+    discount = demo.services.Discount
+    at_the_amount = api(discount, "post", "discount.alice-sfa", {"amount": 100})
+    assert at_the_amount.status_code == 200
+    assert (at_the_amount.data["to_pay"], at_the_amount.data["acr"]) == (90, ACR_SFA)
+
+    refused = api(discount, "post", "discount.alice-sfa", {"amount": 101})
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"] == CHALLENGE
+    assert refused.data == {
+        "error": "insufficient_user_authentication",
+        "error_description": "A different authentication level is required.",
+        "acr_values": ACR_MFA,
+    }
+    second_factor = api(discount, "post", "discount.alice-mfa", {"amount": 150})
+    assert second_factor.status_code == 200
+    assert (second_factor.data["to_pay"], second_factor.data["acr"]) == (135, ACR_MFA)
+    # The rate alone (the basket page's preview) discounts no order: no second factor needed.
+    assert api(discount, "get", "discount.alice-sfa").data["percent"] == 10
+
+
+@pytest.mark.parametrize("amount", [None, "", "-5", -5, 10.5, "1e3", True, [150]])
+def test_an_amount_that_is_no_whole_number_is_refused(demo, amount):
+    refused = api(demo.services.Discount, "post", "discount.alice-mfa", {"amount": amount})
+    assert (refused.status_code, refused.data) == (400, {"detail": "The amount must be a whole number."})
+
+
+# --- the basket relays the challenge ---------------------------------------------------------------
+
+
+def fill_basket(demo, token: str, *event_ids: int) -> None:
+    for event_id in event_ids:
+        assert api(demo.services.Basket, "post", token, {"event_id": event_id}).status_code == 201
+
+
+def test_the_basket_relays_the_discount_services_challenge_and_keeps_the_basket(demo):
+    fill_basket(demo, "alice-sfa", 1, 2)  # 65 + 85 = 150
+    refused = api(demo.services.Order, "post", "alice-sfa")
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"] == CHALLENGE
+    assert refused.data["error"] == "insufficient_user_authentication"
+    assert [item["id"] for item in api(demo.services.Basket, "get", "alice-sfa").data["items"]] == [1, 2]
+
+    placed = api(demo.services.Order, "post", "alice-mfa")
+    assert placed.status_code == 201
+    assert {k: placed.data[k] for k in ("total", "percent", "to_pay")} == {"total": 150, "percent": 10, "to_pay": 135}
+    assert {k: placed.data["discount"][k] for k in ("sub", "aud", "act", "acr")} == {
+        "sub": "alice", "aud": "discount", "act": {"sub": "shoppingbasket"}, "acr": ACR_MFA,
+    }  # fmt: skip
+    assert api(demo.services.Basket, "get", "alice-mfa").data["items"] == []
+
+
+def test_a_small_order_needs_no_second_factor_and_an_empty_basket_none_at_all(demo):
+    assert api(demo.services.Order, "post", "alice-sfa").data == {"detail": "The basket is empty."}
+    fill_basket(demo, "alice-sfa", 2)
+    placed = api(demo.services.Order, "post", "alice-sfa")
+    assert (placed.status_code, placed.data["to_pay"], placed.data["discount"]["acr"]) == (201, 76.5, ACR_SFA)
+
+
+def test_the_idps_refusal_to_exchange_is_relayed_too(demo, monkeypatch):
+    refusing = demo.services.TokenClient(
+        "http://idp.test/o/token/", "shoppingbasket", "secret",
+        post=lambda url, data, auth, timeout: FakeResponse(
+            400, {"error": "insufficient_user_authentication", "error_description": "A second factor is required.",
+                  "acr_values": ACR_MFA},
+        ),
+    )  # fmt: skip
+    monkeypatch.setattr(demo.services, "_token_client", refusing)
+    fill_basket(demo, "alice-sfa", 1)
+    refused = api(demo.services.Order, "post", "alice-sfa")
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"] == (
+        'Bearer realm="api", error="insufficient_user_authentication", '
+        f'error_description="A second factor is required.", acr_values="{ACR_MFA}"'
+    )
+
+
+# --- the web app steps up and places the order again ------------------------------------------------
+
+
+@pytest.fixture
+def alice(demo, monkeypatch, settings):
+    """A browser session of the web app signed in as alice with her password alone; the IdP's
+    token endpoint and ID token check replaced: the code ``mfa`` gives her second-factor
+    token, ``sfa`` another password-only one, ``bob-sfa`` bob's."""
+    web = demo.web
+
+    def token_request(data):
+        subject = data["code"] if "-" in data["code"] else f"alice-{data['code']}"
+        return FakeResponse(200, {"access_token": subject, "expires_in": 300, "id_token": f"id:{subject}"})
+
+    monkeypatch.setattr(web, "_token_request", token_request)
+    monkeypatch.setattr(
+        web, "_verified_id_token", lambda id_token, nonce: {"sub": id_token[3:].split("-")[0], "preferred_username": ""}
+    )
+    client = Client()
+    session = client.session
+    session.update({"access_token": "alice-sfa", "expires_at": time.time() + 300, "user": {"sub": "alice"}})
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key  # the signed cookie is the session
+    return client
+
+
+def come_back(client, authorize_url: str, code: str):
+    """The IdP's answer to the authorization request at ``authorize_url``."""
+    state = parse_qs(urlsplit(authorize_url).query)["state"][0]
+    return client.get("/callback", {"code": code, "state": state, "iss": "http://idp.test"})
+
+
+def test_the_web_app_sends_alice_to_step_up_and_places_the_order_after_the_callback(demo, alice):
+    fill_basket(demo, "alice-sfa", 1, 2)
+    sent = alice.post("/order")
+    assert sent.status_code == 302
+    authorize = urlsplit(sent["Location"])
+    assert f"{authorize.scheme}://{authorize.netloc}{authorize.path}" == "http://idp.test/o/authorize/"
+    query = parse_qs(authorize.query)
+    assert query["acr_values"] == [ACR_MFA]
+    assert "max_age" not in query
+    assert query["code_challenge_method"] == ["S256"]
+    # A step-up challenge is not a token to renew: the order was asked once, the basket not renewed.
+    assert demo.calls == [("POST", "shoppingbasket", "/order"), ("POST", "discount", "/discount")]
+
+    placed = come_back(alice, sent["Location"], "mfa")
+    assert (placed.status_code, placed["Location"]) == (302, "/order")
+    page = alice.get("/order")
+    assert page.status_code == 200
+    assert '<code id="order-acr">https://refeds.org/profile/mfa</code>' in page.content.decode()
+    assert '<strong id="paid">135.0</strong>' in page.content.decode()
+    assert api(demo.services.Basket, "get", "alice-mfa").data["items"] == []
+
+
+def test_max_age_from_the_challenge_goes_to_the_idp(demo, alice, monkeypatch):
+    def recent_sign_in_only(self, request):
+        raise demo.services.InsufficientUserAuthentication(acr_values=[ACR_MFA], max_age=0)
+
+    monkeypatch.setattr(demo.services.Discount, "post", recent_sign_in_only)
+    fill_basket(demo, "alice-sfa", 1, 2)
+    query = parse_qs(urlsplit(alice.post("/order")["Location"]).query)
+    assert (query["acr_values"], query["max_age"]) == ([ACR_MFA], ["0"])
+
+
+def test_refused_again_after_the_step_up_alice_gets_a_page_not_a_loop(demo, alice):
+    fill_basket(demo, "alice-sfa", 1, 2)
+    sent = alice.post("/order")
+    again = come_back(alice, sent["Location"], "sfa")  # the IdP gave no second factor
+    assert again.status_code == 403
+    assert "The discount service still refused the order after you signed in again" in again.content.decode()
+    assert [item["id"] for item in api(demo.services.Basket, "get", "alice-sfa").data["items"]] == [1, 2]
+
+
+def test_another_sign_in_does_not_place_the_order(demo, alice):
+    fill_basket(demo, "alice-sfa", 1, 2)
+    alice.post("/order")
+    # alice gives up and signs in afresh: that sign-in does not place the order.
+    plain = alice.get("/login")
+    assert "acr_values" not in parse_qs(urlsplit(plain["Location"]).query)
+    assert come_back(alice, plain["Location"], "mfa")["Location"] == "/"
+    assert len(api(demo.services.Basket, "get", "alice-mfa").data["items"]) == 2
+
+
+def test_a_step_up_that_comes_back_as_somebody_else_does_not_place_the_order(demo, alice):
+    fill_basket(demo, "alice-sfa", 1, 2)
+    sent = alice.post("/order")
+    assert come_back(alice, sent["Location"], "bob-mfa")["Location"] == "/"
+    assert len(api(demo.services.Basket, "get", "alice-mfa").data["items"]) == 2
+    assert demo.calls.count(("POST", "shoppingbasket", "/order")) == 1  # nothing ordered for bob either
