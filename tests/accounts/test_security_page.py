@@ -1,0 +1,177 @@
+"""The security page: setting up an authenticator app (QR code, typed key, first code),
+removing factors with the password, renewing recovery codes; every refusal says why and
+changes nothing; ``next`` leads back to the app that asked for a stronger sign-in."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.accounts.sessions import session_methods
+from apps.factors import recovery, totp
+from apps.factors.models import Passkey
+from tests.support.authenticator import totp_code
+
+PASSWORD = "correct horse battery staple"
+SECURITY = "/accounts/security/"
+
+
+@pytest.fixture(autouse=True)
+def _no_throttle(settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+
+
+@pytest.fixture
+def lee(db):
+    return get_user_model().objects.create_user("lee", password=PASSWORD)
+
+
+@pytest.fixture
+def browser_of_lee(lee) -> Client:
+    client = Client()
+    client.force_login(lee)
+    return client
+
+
+def methods_of(client: Client, user) -> list[str]:
+    return session_methods(type("R", (), {"session": client.session, "user": user})())
+
+
+def set_up_app(client: Client, user) -> str:
+    client.post("/accounts/security/app/begin/")
+    return totp_code(totp.pending_enrolment(user))
+
+
+def test_the_page_needs_a_sign_in(db):
+    response = Client().get(SECURITY)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_account_page_links_to_it(browser_of_lee):
+    page = browser_of_lee.get("/accounts/").content.decode()
+    assert 'href="/accounts/security/"' in page
+
+
+def test_setting_up_an_authenticator_app(browser_of_lee, lee):
+    page = browser_of_lee.get(SECURITY).content.decode()
+    assert "Set up an authenticator app" in page and "Add a passkey" in page
+    response = browser_of_lee.post("/accounts/security/app/begin/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/security/#app"
+    page = browser_of_lee.get(SECURITY)
+    assert page["Cache-Control"].startswith("max-age=0") and "no-store" in page["Cache-Control"]
+    text = page.content.decode()
+    device = totp.pending_enrolment(lee)
+    assert "<svg" in text and totp.secret_for_typing(device) in text
+    old_key = browser_of_lee.session.session_key
+    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": totp_code(device)})
+    assert response.status_code == 302
+    assert totp.authenticator_app(lee) is not None
+    assert browser_of_lee.session.session_key != old_key and methods_of(browser_of_lee, lee) == ["pwd", "otp", "mfa"]
+    page = browser_of_lee.get(SECURITY).content.decode()
+    assert "Your authenticator app is set up." in page
+    codes = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", page)
+    assert len(codes) == 10
+    recovery.use_recovery_code(lee, codes[0])  # the codes shown are the real ones
+    assert "Remove the authenticator app" in page and "<svg" not in page
+
+
+def test_a_wrong_first_code_says_so(browser_of_lee, lee):
+    set_up_app(browser_of_lee, lee)
+    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": "000000x"})
+    assert response.status_code == 400
+    assert "Enter the 6-digit code your authenticator app shows." in response.content.decode()
+    assert "<svg" in response.content.decode()  # still setting up: the QR code stays
+    assert totp.authenticator_app(lee) is None and methods_of(browser_of_lee, lee) == ["pwd"]
+
+
+def test_confirming_without_starting_says_so(browser_of_lee, lee):
+    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": "123456"})
+    assert response.status_code == 400
+    assert "Start setting up the authenticator app first." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("", "Enter your password to confirm."), ("wrong", "That password is not correct. Nothing was changed.")],
+)
+def test_removing_the_app_needs_the_password(browser_of_lee, lee, password, message):
+    browser_of_lee.post("/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee)})
+    data = {} if password == "" else {"password": password}
+    response = browser_of_lee.post("/accounts/security/app/remove/", data)
+    assert response.status_code == 400 and message in response.content.decode()
+    assert totp.authenticator_app(lee) is not None and recovery.recovery_codes_left(lee) == 10
+
+
+def test_removing_the_last_factor_removes_the_recovery_codes(browser_of_lee, lee):
+    browser_of_lee.post("/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee)})
+    response = browser_of_lee.post("/accounts/security/app/remove/", {"password": PASSWORD})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=lee).exists() and not recovery.has_recovery_codes(lee)
+    page = browser_of_lee.get(SECURITY).content.decode()
+    assert "Your authenticator app is removed." in page
+    assert "Recovery codes are made when you set up your first second factor." in page
+
+
+def test_removing_a_passkey_needs_the_password_and_only_ones_own(browser_of_lee, lee):
+    mine = Passkey.objects.create(user=lee, name="Laptop", credential_id="a", public_key=b"k", user_handle="h")
+    other = get_user_model().objects.create_user("max", password=PASSWORD)
+    theirs = Passkey.objects.create(user=other, name="Phone", credential_id="b", public_key=b"k", user_handle="i")
+    response = browser_of_lee.post("/accounts/security/passkeys/remove/", {"passkey": mine.pk, "password": "nope"})
+    assert response.status_code == 400 and "That password is not correct." in response.content.decode()
+    response = browser_of_lee.post("/accounts/security/passkeys/remove/", {"passkey": theirs.pk, "password": PASSWORD})
+    assert response.status_code == 400 and "That passkey does not exist." in response.content.decode()
+    response = browser_of_lee.post("/accounts/security/passkeys/remove/", {"passkey": "x", "password": PASSWORD})
+    assert response.status_code == 400
+    assert Passkey.objects.count() == 2
+    response = browser_of_lee.post("/accounts/security/passkeys/remove/", {"passkey": mine.pk, "password": PASSWORD})
+    assert response.status_code == 302 and list(Passkey.objects.all()) == [theirs]
+
+
+def test_renewing_the_recovery_codes(browser_of_lee, lee):
+    browser_of_lee.post("/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee)})
+    first = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", browser_of_lee.get(SECURITY).content.decode())
+    recovery.use_recovery_code(lee, first[0])
+    assert "9 unused recovery codes left." in browser_of_lee.get(SECURITY).content.decode()
+    response = browser_of_lee.post("/accounts/security/recovery-codes/", {"password": "wrong"})
+    assert response.status_code == 400 and recovery.recovery_codes_left(lee) == 9
+    response = browser_of_lee.post("/accounts/security/recovery-codes/", {"password": PASSWORD})
+    assert response.status_code == 302
+    page = browser_of_lee.get(SECURITY).content.decode()
+    renewed = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", page)
+    assert len(renewed) == 10 and not set(renewed) & set(first)
+    assert "10 unused recovery codes left." in page
+
+
+def test_no_recovery_codes_without_a_factor(browser_of_lee, lee):
+    response = browser_of_lee.post("/accounts/security/recovery-codes/", {"password": PASSWORD})
+    assert response.status_code == 400
+    assert "set one up first" in response.content.decode() and not recovery.has_recovery_codes(lee)
+
+
+def test_next_leads_back_once_a_factor_is_set_up(browser_of_lee, lee):
+    url = f"{SECURITY}?next=/o/authorize/%3Fclient_id%3Dweb"
+    page = browser_of_lee.get(url).content.decode()
+    assert "asks for a second factor" in page and 'id="continue"' not in page
+    assert 'name="next" value="/o/authorize/?client_id=web"' in page
+    browser_of_lee.post("/accounts/security/app/begin/", {"next": "/o/authorize/?client_id=web"})
+    code = totp_code(totp.pending_enrolment(lee))
+    response = browser_of_lee.post(
+        "/accounts/security/app/confirm/", {"code": code, "next": "/o/authorize/?client_id=web"}
+    )
+    assert response["Location"] == "/accounts/security/?next=%2Fo%2Fauthorize%2F%3Fclient_id%3Dweb#app"
+    page = browser_of_lee.get(response["Location"]).content.decode()
+    assert '<a href="/o/authorize/?client_id=web" id="continue">Continue</a>' in page
+
+
+def test_an_unsafe_next_is_dropped(browser_of_lee):
+    page = browser_of_lee.get(f"{SECURITY}?next=https://evil.example/").content.decode()
+    assert "evil.example" not in page
+
+
+def test_without_a_domain_name_passkeys_say_why(browser_of_lee, settings):
+    settings.IDP = {**settings.IDP, "ISSUER": "http://127.0.0.1:8000"}
+    page = browser_of_lee.get(SECURITY).content.decode()
+    assert "Passkeys need this site to be reached by a domain name, such as localhost" in page
+    assert "data-passkey-register" not in page
