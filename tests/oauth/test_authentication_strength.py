@@ -3,7 +3,7 @@
 ``insufficient_user_authentication`` refusals of the token endpoint (issue 17)."""
 
 import json
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -12,10 +12,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.sessions import METHODS_KEY, SESSION_KEY
 from apps.audit.models import AuditEvent
+from apps.factors import totp as authenticator_app
 from apps.oauth.models import Grant, RefreshToken
 from apps.protocol.errors import InsufficientUserAuthentication, error_response
 from apps.protocol.strength import ACR_MFA, ACR_SFA
 from apps.resources.models import ApiResource
+from tests.support.authenticator import totp_code
 from tests.support.flows import REDIRECT_URI, Pkce, approve, authorize_url, redeem, redirect_params, refresh
 from tests.support.http import oauth_error
 from tests.support.tokens import ID_TOKEN_TYPE, row_counts
@@ -350,6 +352,25 @@ def test_max_age_exceeded_still_means_signing_in_again(browser, web, totp):
     session.save()
     response = browser.get(authorize_url(web.client.client_id, SCOPE, Pkce.new(), max_age="60"))
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_step_up_page_brings_the_session_back_to_a_code(browser, web, alice, settings):
+    """The whole way: sent to the second-factor page, an authenticator-app code, back to the
+    authorization URL, and a code that records both factors."""
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    device = authenticator_app.begin_enrolment(alice)
+    authenticator_app.confirm_enrolment(alice, totp_code(device))
+    require_second_factor(web.client)
+    pkce = Pkce.new()
+    url = authorize_url(web.client.client_id, SCOPE, pkce)
+    page, next_url = step_up_target(browser.get(url))
+    # The code after the one that confirmed the app (a code is accepted once).
+    code = totp_code(authenticator_app.authenticator_app(alice))
+    proved = browser.post(f"{page}?{urlencode({'next': next_url})}", {"method": "totp", "code": code})
+    assert (proved.status_code, proved["Location"]) == (302, url)
+    issued = approve(browser, web.client.client_id, SCOPE, pkce)["code"]
+    tokens = redeem(Client(), web, issued, pkce.verifier).json()
+    assert claims_of(tokens["id_token"])["amr"] == ["pwd", "otp", "mfa"]
 
 
 def test_the_consent_form_is_judged_again_when_posted(browser, web, totp):
