@@ -370,4 +370,5 @@ class PasskeyRegisterView(SignedInJsonMixin, View):
             return _json_error(error.message)
         enrolled(request, strength.SOFTWARE_KEY if passkey.backed_up else strength.HARDWARE_KEY, codes)
         messages.success(request, gettext("Your passkey is added."))
-        return JsonResponse({"redirect": security_url(safe_next(request, _text(body.get("next")))) + "#passkeys"})
+        # No fragment: the browser would only scroll, not load the page that lists the passkey.
+        return JsonResponse({"redirect": security_url(safe_next(request, _text(body.get("next"))))})

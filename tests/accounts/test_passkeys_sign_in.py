@@ -62,7 +62,7 @@ def test_adding_a_passkey_shows_the_recovery_codes_once_and_steps_the_session_up
     client.force_login(jo)
     response = add_passkey(client, device)
     assert response.status_code == 200
-    assert response.json() == {"redirect": "/accounts/security/#passkeys"}
+    assert response.json() == {"redirect": "/accounts/security/"}
     assert Passkey.objects.get(user=jo).name == "Laptop"
     assert methods_of(client, jo) == ["pwd", "hwk", "mfa"]
     page = client.get("/accounts/security/").content.decode()
@@ -77,7 +77,7 @@ def test_adding_a_passkey_keeps_next_for_the_continue_link(jo, device):
     response = post_json(
         client, REGISTER, {"name": "Key", "credential": device.create(options), "next": "/o/authorize/?client_id=web"}
     )
-    assert response.json()["redirect"] == "/accounts/security/?next=%2Fo%2Fauthorize%2F%3Fclient_id%3Dweb#passkeys"
+    assert response.json()["redirect"] == "/accounts/security/?next=%2Fo%2Fauthorize%2F%3Fclient_id%3Dweb"
     page = client.get("/accounts/security/?next=/o/authorize/%3Fclient_id%3Dweb").content.decode()
     assert '<a href="/o/authorize/?client_id=web" id="continue">Continue</a>' in page
 
