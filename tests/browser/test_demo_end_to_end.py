@@ -166,10 +166,12 @@ def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo,
     assert parse_qs(urlsplit(exchanged["lineage"]).query) == {"q": ["shoppingbasket alice"]}
     operator = context.browser.new_context().new_page()
     operator.goto(exchanged["lineage"])
-    operator.fill("#id_username", "operator")
-    operator.fill("#id_password", OPERATOR_PASSWORD)
+    # The admin signs operators in on the people's sign-in page.
+    assert urlsplit(operator.url).path == "/accounts/login/"
+    operator.get_by_label("Username").fill("operator")
+    operator.get_by_label("Password").fill(OPERATOR_PASSWORD)
     with operator.expect_navigation():
-        operator.click("input[type=submit]")
+        operator.locator("main").get_by_role("button", name="Sign in").click()
     with operator.expect_navigation():
         operator.locator("#result_list tr", has_text=exchanged["jti"]).locator("a").first.click()
     lineage = operator.locator("ul.lineage").inner_text()

@@ -14,10 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
+from django_otp.oath import totp
 from rest_framework.test import APIRequestFactory
 
 from apps.protocol.strength import ACR_MFA, ACR_SFA
 from apps.resource_server.authentication import JwtAccessTokenAuthentication, TokenUser
+from tests.browser.test_demo_end_to_end import context, demo, hop, sign_in  # noqa: F401 (fixtures)
 
 URLS = {
     "web": "http://web.test",
@@ -54,7 +56,7 @@ class FakeResponse:
 
 
 @pytest.fixture
-def demo(monkeypatch, settings):
+def shop(monkeypatch, settings):
     """The demo's modules under the demo's Django settings, each service answering in process."""
     monkeypatch.setenv("DEMO_SERVICE", "web")
     config = importlib.import_module("demo.config")
@@ -114,10 +116,10 @@ def api(view, method: str, token: str, data: dict | None = None):
 # --- the discount service ------------------------------------------------------------------------
 
 
-def test_the_discount_service_asks_for_a_second_factor_above_the_amount(demo):
-    assert demo.config.DISCOUNT_STEP_UP_ABOVE == 100
-    assert demo.config.ACR_MFA == ACR_MFA  # the IdP's value, kept apart: the demo imports no IdP app
-    discount = demo.services.Discount
+def test_the_discount_service_asks_for_a_second_factor_above_the_amount(shop):
+    assert shop.config.DISCOUNT_STEP_UP_ABOVE == 100
+    assert shop.config.ACR_MFA == ACR_MFA  # the IdP's value, kept apart: the demo imports no IdP app
+    discount = shop.services.Discount
     at_the_amount = api(discount, "post", "discount.alice-sfa", {"amount": 100})
     assert at_the_amount.status_code == 200
     assert (at_the_amount.data["to_pay"], at_the_amount.data["acr"]) == (90, ACR_SFA)
@@ -138,54 +140,54 @@ def test_the_discount_service_asks_for_a_second_factor_above_the_amount(demo):
 
 
 @pytest.mark.parametrize("amount", [None, "", "-5", -5, 10.5, "1e3", True, [150]])
-def test_an_amount_that_is_no_whole_number_is_refused(demo, amount):
-    refused = api(demo.services.Discount, "post", "discount.alice-mfa", {"amount": amount})
+def test_an_amount_that_is_no_whole_number_is_refused(shop, amount):
+    refused = api(shop.services.Discount, "post", "discount.alice-mfa", {"amount": amount})
     assert (refused.status_code, refused.data) == (400, {"detail": "The amount must be a whole number."})
 
 
 # --- the basket relays the challenge ---------------------------------------------------------------
 
 
-def fill_basket(demo, token: str, *event_ids: int) -> None:
+def fill_basket(shop, token: str, *event_ids: int) -> None:
     for event_id in event_ids:
-        assert api(demo.services.Basket, "post", token, {"event_id": event_id}).status_code == 201
+        assert api(shop.services.Basket, "post", token, {"event_id": event_id}).status_code == 201
 
 
-def test_the_basket_relays_the_discount_services_challenge_and_keeps_the_basket(demo):
-    fill_basket(demo, "alice-sfa", 1, 2)  # 65 + 85 = 150
-    refused = api(demo.services.Order, "post", "alice-sfa")
+def test_the_basket_relays_the_discount_services_challenge_and_keeps_the_basket(shop):
+    fill_basket(shop, "alice-sfa", 1, 2)  # 65 + 85 = 150
+    refused = api(shop.services.Order, "post", "alice-sfa")
     assert refused.status_code == 401
     assert refused["WWW-Authenticate"] == CHALLENGE
     assert refused.data["error"] == "insufficient_user_authentication"
-    assert [item["id"] for item in api(demo.services.Basket, "get", "alice-sfa").data["items"]] == [1, 2]
+    assert [item["id"] for item in api(shop.services.Basket, "get", "alice-sfa").data["items"]] == [1, 2]
 
-    placed = api(demo.services.Order, "post", "alice-mfa")
+    placed = api(shop.services.Order, "post", "alice-mfa")
     assert placed.status_code == 201
     assert {k: placed.data[k] for k in ("total", "percent", "to_pay")} == {"total": 150, "percent": 10, "to_pay": 135}
     assert {k: placed.data["discount"][k] for k in ("sub", "aud", "act", "acr")} == {
         "sub": "alice", "aud": "discount", "act": {"sub": "shoppingbasket"}, "acr": ACR_MFA,
     }  # fmt: skip
-    assert api(demo.services.Basket, "get", "alice-mfa").data["items"] == []
+    assert api(shop.services.Basket, "get", "alice-mfa").data["items"] == []
 
 
-def test_a_small_order_needs_no_second_factor_and_an_empty_basket_none_at_all(demo):
-    assert api(demo.services.Order, "post", "alice-sfa").data == {"detail": "The basket is empty."}
-    fill_basket(demo, "alice-sfa", 2)
-    placed = api(demo.services.Order, "post", "alice-sfa")
+def test_a_small_order_needs_no_second_factor_and_an_empty_basket_none_at_all(shop):
+    assert api(shop.services.Order, "post", "alice-sfa").data == {"detail": "The basket is empty."}
+    fill_basket(shop, "alice-sfa", 2)
+    placed = api(shop.services.Order, "post", "alice-sfa")
     assert (placed.status_code, placed.data["to_pay"], placed.data["discount"]["acr"]) == (201, 76.5, ACR_SFA)
 
 
-def test_the_idps_refusal_to_exchange_is_relayed_too(demo, monkeypatch):
-    refusing = demo.services.TokenClient(
+def test_the_idps_refusal_to_exchange_is_relayed_too(shop, monkeypatch):
+    refusing = shop.services.TokenClient(
         "http://idp.test/o/token/", "shoppingbasket", "secret",
         post=lambda url, data, auth, timeout: FakeResponse(
             400, {"error": "insufficient_user_authentication", "error_description": "A second factor is required.",
                   "acr_values": ACR_MFA},
         ),
     )  # fmt: skip
-    monkeypatch.setattr(demo.services, "_token_client", refusing)
-    fill_basket(demo, "alice-sfa", 1)
-    refused = api(demo.services.Order, "post", "alice-sfa")
+    monkeypatch.setattr(shop.services, "_token_client", refusing)
+    fill_basket(shop, "alice-sfa", 1)
+    refused = api(shop.services.Order, "post", "alice-sfa")
     assert refused.status_code == 401
     assert refused["WWW-Authenticate"] == (
         'Bearer realm="api", error="insufficient_user_authentication", '
@@ -197,11 +199,11 @@ def test_the_idps_refusal_to_exchange_is_relayed_too(demo, monkeypatch):
 
 
 @pytest.fixture
-def alice(demo, monkeypatch, settings):
+def alice(shop, monkeypatch, settings):
     """A browser session of the web app signed in as alice with her password alone; the IdP's
     token endpoint and ID token check replaced: the code ``mfa`` gives her second-factor
     token, ``sfa`` another password-only one, ``bob-sfa`` bob's."""
-    web = demo.web
+    web = shop.web
 
     def token_request(data):
         subject = data["code"] if "-" in data["code"] else f"alice-{data['code']}"
@@ -225,8 +227,8 @@ def come_back(client, authorize_url: str, code: str):
     return client.get("/callback", {"code": code, "state": state, "iss": "http://idp.test"})
 
 
-def test_the_web_app_sends_alice_to_step_up_and_places_the_order_after_the_callback(demo, alice):
-    fill_basket(demo, "alice-sfa", 1, 2)
+def test_the_web_app_sends_alice_to_step_up_and_places_the_order_after_the_callback(shop, alice):
+    fill_basket(shop, "alice-sfa", 1, 2)
     sent = alice.post("/order")
     assert sent.status_code == 302
     authorize = urlsplit(sent["Location"])
@@ -236,7 +238,7 @@ def test_the_web_app_sends_alice_to_step_up_and_places_the_order_after_the_callb
     assert "max_age" not in query
     assert query["code_challenge_method"] == ["S256"]
     # A step-up challenge is not a token to renew: the order was asked once, the basket not renewed.
-    assert demo.calls == [("POST", "shoppingbasket", "/order"), ("POST", "discount", "/discount")]
+    assert shop.calls == [("POST", "shoppingbasket", "/order"), ("POST", "discount", "/discount")]
 
     placed = come_back(alice, sent["Location"], "mfa")
     assert (placed.status_code, placed["Location"]) == (302, "/order")
@@ -244,41 +246,99 @@ def test_the_web_app_sends_alice_to_step_up_and_places_the_order_after_the_callb
     assert page.status_code == 200
     assert '<code id="order-acr">https://refeds.org/profile/mfa</code>' in page.content.decode()
     assert '<strong id="paid">135.0</strong>' in page.content.decode()
-    assert api(demo.services.Basket, "get", "alice-mfa").data["items"] == []
+    assert api(shop.services.Basket, "get", "alice-mfa").data["items"] == []
 
 
-def test_max_age_from_the_challenge_goes_to_the_idp(demo, alice, monkeypatch):
+def test_max_age_from_the_challenge_goes_to_the_idp(shop, alice, monkeypatch):
     def recent_sign_in_only(self, request):
-        raise demo.services.InsufficientUserAuthentication(acr_values=[ACR_MFA], max_age=0)
+        raise shop.services.InsufficientUserAuthentication(acr_values=[ACR_MFA], max_age=0)
 
-    monkeypatch.setattr(demo.services.Discount, "post", recent_sign_in_only)
-    fill_basket(demo, "alice-sfa", 1, 2)
+    monkeypatch.setattr(shop.services.Discount, "post", recent_sign_in_only)
+    fill_basket(shop, "alice-sfa", 1, 2)
     query = parse_qs(urlsplit(alice.post("/order")["Location"]).query)
     assert (query["acr_values"], query["max_age"]) == ([ACR_MFA], ["0"])
 
 
-def test_refused_again_after_the_step_up_alice_gets_a_page_not_a_loop(demo, alice):
-    fill_basket(demo, "alice-sfa", 1, 2)
+def test_refused_again_after_the_step_up_alice_gets_a_page_not_a_loop(shop, alice):
+    fill_basket(shop, "alice-sfa", 1, 2)
     sent = alice.post("/order")
     again = come_back(alice, sent["Location"], "sfa")  # the IdP gave no second factor
     assert again.status_code == 403
     assert "The discount service still refused the order after you signed in again" in again.content.decode()
-    assert [item["id"] for item in api(demo.services.Basket, "get", "alice-sfa").data["items"]] == [1, 2]
+    assert [item["id"] for item in api(shop.services.Basket, "get", "alice-sfa").data["items"]] == [1, 2]
 
 
-def test_another_sign_in_does_not_place_the_order(demo, alice):
-    fill_basket(demo, "alice-sfa", 1, 2)
+def test_another_sign_in_does_not_place_the_order(shop, alice):
+    fill_basket(shop, "alice-sfa", 1, 2)
     alice.post("/order")
     # alice gives up and signs in afresh: that sign-in does not place the order.
     plain = alice.get("/login")
     assert "acr_values" not in parse_qs(urlsplit(plain["Location"]).query)
     assert come_back(alice, plain["Location"], "mfa")["Location"] == "/"
-    assert len(api(demo.services.Basket, "get", "alice-mfa").data["items"]) == 2
+    assert len(api(shop.services.Basket, "get", "alice-mfa").data["items"]) == 2
 
 
-def test_a_step_up_that_comes_back_as_somebody_else_does_not_place_the_order(demo, alice):
-    fill_basket(demo, "alice-sfa", 1, 2)
+def test_a_step_up_that_comes_back_as_somebody_else_does_not_place_the_order(shop, alice):
+    fill_basket(shop, "alice-sfa", 1, 2)
     sent = alice.post("/order")
     assert come_back(alice, sent["Location"], "bob-mfa")["Location"] == "/"
-    assert len(api(demo.services.Basket, "get", "alice-mfa").data["items"]) == 2
-    assert demo.calls.count(("POST", "shoppingbasket", "/order")) == 1  # nothing ordered for bob either
+    assert len(api(shop.services.Basket, "get", "alice-mfa").data["items"]) == 2
+    assert shop.calls.count(("POST", "shoppingbasket", "/order")) == 1  # nothing ordered for bob either
+
+
+# --- end to end in Chromium ------------------------------------------------------------------------
+
+NEW_AUTHENTICATOR_APP = (
+    "from django.contrib.auth import get_user_model; "
+    "from django_otp.plugins.otp_totp.models import TOTPDevice; "
+    "alice = get_user_model().objects.get(username='alice'); "
+    "print('key', TOTPDevice.objects.create(user=alice, name='Authenticator app', confirmed=True).key)"
+)
+
+
+def test_alice_steps_up_with_her_authenticator_app_to_place_a_large_order(context, demo, screenshot):  # noqa: F811 (fixtures)
+    page = context.new_page()
+    page.set_viewport_size({"width": 1100, "height": 800})
+    sign_in(page, demo)  # her password alone: she has no second factor yet
+    # Her authenticator app, in the demo IdP's database (another process, not the test's).
+    printed = demo["manage"]("shell", "-c", NEW_AUTHENTICATOR_APP).splitlines()  # among the IdP's logs
+    key = bytes.fromhex(next(line for line in printed if line.startswith("key ")).removeprefix("key "))
+    authorizations: list[str] = []
+    page.on("request", lambda request: authorizations.append(request.url) if "/o/authorize/" in request.url else None)
+    main = page.locator("main")
+
+    # An order of 65: the password is enough.
+    main.get_by_role("button", name="Add John Egbert Live").click()
+    main.get_by_role("button", name="Place order").click()
+    page.wait_for_url(demo["urls"]["web"] + "/order")
+    assert page.locator("#order-acr").inner_text() == ACR_SFA
+    assert page.locator("#paid").inner_text() == "58.5"
+    assert authorizations == []
+
+    # An order of 150: the discount service asks for a second factor, and the IdP for her code.
+    page.click("text=Back to the shop")
+    main.get_by_role("button", name="Add John Egbert Live").click()
+    main.get_by_role("button", name="Add The State of Affairs").click()
+    assert page.locator("#to-pay").inner_text() == "135.0"
+    main.get_by_role("button", name="Place order").click()
+    page.wait_for_url(f"{demo['idp']}/accounts/login/second-factor/?next=*")
+    assert len(authorizations) == 1
+    assert parse_qs(urlsplit(authorizations[0]).query)["acr_values"] == [ACR_MFA]
+    code = totp(key, step=30, t0=0, digits=6, drift=0)
+    page.get_by_label("The 6-digit code your app shows").fill(f"{code:06d}")
+    main.get_by_role("button", name="Confirm").click()
+
+    # Back at GloboTicket, the order placed with the stronger sign-in.
+    page.wait_for_url(demo["urls"]["web"] + "/order")
+    assert page.title() == "Order placed · GloboTicket"
+    assert page.locator("#ordered").inner_text() == "John Egbert Live\nThe State of Affairs"
+    assert page.locator("#paid").inner_text() == "135.0"
+    assert page.locator("#order-acr").inner_text() == ACR_MFA
+    ordered = hop(page, "order")
+    assert (ordered["aud"], ordered["act"]) == ("discount", "shoppingbasket")
+    assert page.locator("#hops tr[data-hop=order] td[data-claim=acr]").inner_text() == ACR_MFA
+    screenshot(page, "demo-step-up")
+    page.click("text=Back to the shop")
+    assert page.locator("#basket").inner_text() == ""
+    # One authorization request (the IdP came back to it after the code), no second round.
+    assert len({parse_qs(urlsplit(url).query)["state"][0] for url in authorizations}) == 1
