@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import authenticate, login
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
@@ -270,11 +270,13 @@ class SecurityActionView(LoginRequiredMixin, View):
 
     def check_password(self, request: HttpRequest) -> None:
         """Removing a factor or renewing codes asks for the account's password: a session
-        left open is not enough to weaken the account."""
+        left open is not enough to weaken the account. Checked through the authentication
+        backends, so wrong guesses here count towards the lockout as at the sign-in."""
         password = request.POST.get("password", "")
         if not password:
             raise FactorError("password", gettext("Enter your password to confirm."))
-        if not request.user.check_password(password):
+        user = authenticate(request, username=request.user.get_username(), password=password)
+        if user is None or user.pk != request.user.pk:
             raise FactorError("password", gettext("That password is not correct. Nothing was changed."))
 
 

@@ -45,6 +45,8 @@
     if (!box) return;
     box.textContent = text;
     box.hidden = !text;
+    // Styled as an error only while it says something (an empty one is no page error).
+    box.classList.toggle("error", Boolean(text));
   }
 
   function message(container, name) {

@@ -219,7 +219,7 @@ def test_malformed_credentials_are_400_with_a_message(jo_with_passkey, credentia
 
 def test_the_login_page_offers_a_passkey(client, db, settings):
     page = client.get("/accounts/login/").content.decode()
-    assert "Sign in with a passkey" in page and "/static/accounts/passkeys.js" in page
+    assert "Use a passkey" in page and "/static/accounts/passkeys.js" in page
     assert 'name="username"' in page and 'name="password"' in page
     settings.IDP = {**settings.IDP, "ISSUER": "http://127.0.0.1:8000"}
-    assert "Sign in with a passkey" not in client.get("/accounts/login/").content.decode()
+    assert "Use a passkey" not in client.get("/accounts/login/").content.decode()

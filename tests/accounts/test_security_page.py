@@ -175,3 +175,14 @@ def test_without_a_domain_name_passkeys_say_why(browser_of_lee, settings):
     page = browser_of_lee.get(SECURITY).content.decode()
     assert "Passkeys need this site to be reached by a domain name, such as localhost" in page
     assert "data-passkey-register" not in page
+
+
+def test_guessing_the_password_on_the_security_page_locks_it_out(browser_of_lee, lee):
+    """A session left open must not become a way to guess the password: the wrong guesses
+    count towards the sign-in's lockout (django-axes), which then refuses even the right one."""
+    browser_of_lee.post("/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee)})
+    for _ in range(4):
+        assert browser_of_lee.post("/accounts/security/app/remove/", {"password": "guess"}).status_code == 400
+    assert browser_of_lee.post("/accounts/security/app/remove/", {"password": "guess"}).status_code == 429
+    assert browser_of_lee.post("/accounts/security/app/remove/", {"password": PASSWORD}).status_code == 429
+    assert totp.authenticator_app(lee) is not None

@@ -130,7 +130,7 @@ def test_a_passkey_is_added_then_signs_in_without_a_password(chromium, site, tra
 
     page.goto(f"{site}/accounts/login/?next=/accounts/sessions/")
     with page.expect_navigation():
-        page.click("main button:text-is('Sign in with a passkey')")
+        page.click("main button:text-is('Use a passkey')")
     assert page.url == f"{site}/accounts/sessions/"
     assert "Signed in as" in page.locator("header").inner_text()
     passkey.refresh_from_db()
