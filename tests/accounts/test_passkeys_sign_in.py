@@ -4,6 +4,7 @@ a password, as the second step, and stepping a session up; what is refused, and 
 a malformed request."""
 
 import json
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -223,3 +224,16 @@ def test_the_login_page_offers_a_passkey(client, db, settings):
     assert 'name="username"' in page and 'name="password"' in page
     settings.IDP = {**settings.IDP, "ISSUER": "http://127.0.0.1:8000"}
     assert "Use a passkey" not in client.get("/accounts/login/").content.decode()
+
+
+def test_the_json_endpoints_need_the_csrf_token(jo_with_passkey):
+    client = Client(enforce_csrf_checks=True)
+    for url in (AUTHENTICATION_OPTIONS, AUTHENTICATE):
+        assert post_json(client, url, {"ceremony": "passwordless"}).status_code == 403
+    client.force_login(jo_with_passkey)
+    assert post_json(client, REGISTRATION_OPTIONS, {}).status_code == 403
+    # As static/accounts/passkeys.js does: the page's form token, sent as a header.
+    page = client.get("/accounts/security/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = client.post(REGISTRATION_OPTIONS, "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200 and response.json()["rp"]["id"] == "idp.test"
