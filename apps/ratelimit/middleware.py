@@ -40,6 +40,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts import second_step
 from apps.accounts.languages import authorization_request_language
 from apps.clients.authentication import claimed_client_id
 from apps.endpoints.middleware import service_path
@@ -130,15 +131,17 @@ def _failed_sign_in(response: HttpResponse) -> bool:
 
 
 def _signed_in_as(request: HttpRequest, response: HttpResponse, username: str) -> bool:
-    """Whether this POST ended signed in as the user it named. (A browser already signed in
-    is redirected whatever it posts: the name in the form must be its own user's.)"""
+    """Whether this POST ended signed in as the user it named, or with that user's password
+    accepted and their second factor asked next: either way this browser knows the password.
+    (A browser already signed in is redirected whatever it posts: the name in the form must
+    be its own user's.)"""
+    if response.status_code != 302:
+        return False
     user = getattr(request, "user", None)  # set by login() during the view
-    return (
-        response.status_code == 302
-        and user is not None
-        and user.is_authenticated
-        and _key(user.get_username()) == username
-    )
+    if user is None or not user.is_authenticated:
+        waiting = second_step.pending(request)
+        user = waiting.user if waiting is not None else None
+    return user is not None and _key(user.get_username()) == username
 
 
 class RateLimitMiddleware:
