@@ -273,15 +273,17 @@ def limit_lifetime(ex: Exchange) -> None:
 
 
 def check_authentication_strength(ex: Exchange) -> None:
-    """RFC 9470: an API that requires a second factor gets no token for a user whose sign-in
-    behind the subject token had none. The subject token's ``acr`` says (an ID token's too);
-    a token without one (issued before acr was recorded) meets no requirement. A subject
-    token without a user (client credentials) is not judged: the API takes those directly."""
+    """RFC 9470: an API that requires a second factor, or a calling client that does, gets no
+    token for a user whose sign-in behind the subject token had none (the client's requirement
+    covers every user token it gets, as for its codes and refresh tokens). The subject token's
+    ``acr`` says (an ID token's too); a token without one (issued before acr was recorded)
+    meets no requirement. A subject token without a user (client credentials) is not judged:
+    the API takes those directly."""
     assert ex.target is not None  # resolve_target ran
     if ex.user is None:
         return
     acr = ex.subject_claims.get("acr")
-    require_strength(acr=acr if isinstance(acr, str) else None, client=None, resources=[ex.target])
+    require_strength(acr=acr if isinstance(acr, str) else None, client=ex.client, resources=[ex.target])
 
 
 def sign_in_claims(subject_claims: dict[str, Any]) -> dict[str, Any]:

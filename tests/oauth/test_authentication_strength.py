@@ -171,6 +171,14 @@ def test_an_exchange_into_an_api_requiring_a_second_factor_is_allowed_after_one(
     assert claims_of(response.json()["access_token"])["acr"] == ACR_MFA
 
 
+def test_an_exchange_by_a_client_requiring_a_second_factor_is_refused_without_one(browser, web, basket, exchange_token):
+    subject_token = basket_token(browser, web)
+    require_second_factor(basket.client)  # the calling service, not the API
+    insufficient(exchange_token(subject_token), naming=f"client {basket.client.client_id}")
+    step_up(browser, ["pwd", "otp"])
+    assert exchange_token(basket_token(browser, web)).status_code == 200
+
+
 def test_a_subject_token_without_acr_meets_no_requirement(alice_token, apis, exchange_token):
     require_second_factor(apis["discount"])
     insufficient(exchange_token(alice_token), naming="API discount")
