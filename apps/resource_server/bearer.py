@@ -185,12 +185,13 @@ class InsufficientUserAuthentication(BearerError):
     def from_parameters(cls, params: Mapping[str, Any]) -> Self:
         """The error from its named values: a challenge's auth-params, or the JSON body of the
         IdP's token endpoint refusing a token for this reason (where ``max_age`` may be a
-        number). A ``max_age`` that is no count of seconds is left out."""
+        number). A ``max_age`` that is no count of seconds (up to ten digits, as the IdP
+        accepts) is left out: a hostile service's 5,000 digits would make ``int()`` raise."""
         max_age = str(params.get("max_age", ""))
         return cls(
             str(params.get("error_description") or ""),
             acr_values=str(params.get("acr_values") or "").split(),
-            max_age=int(max_age) if max_age.isascii() and max_age.isdigit() else None,
+            max_age=int(max_age) if re.fullmatch(r"[0-9]{1,10}", max_age) else None,
         )
 
 

@@ -288,7 +288,10 @@ def test_other_challenges_are_no_step_up(header):
     assert InsufficientUserAuthentication.from_challenge(header) is None
 
 
-@pytest.mark.parametrize("max_age, read", [('"5"', 5), ("5", 5), ('"-5"', None), ('"five"', None), ('"٥"', None)])
+@pytest.mark.parametrize(
+    "max_age, read",
+    [('"5"', 5), ("5", 5), ('"-5"', None), ('"five"', None), ('"٥"', None), ("9" * 5000, None), ("9" * 11, None)],
+)
 def test_only_a_count_of_seconds_is_read_as_max_age(max_age, read):
     header = f'Bearer error="insufficient_user_authentication", max_age={max_age}'
     relayed = InsufficientUserAuthentication.from_challenge(header)
