@@ -4,6 +4,7 @@ types, then confirmed by a first correct code, so a mistyped secret never become
 that locks them out."""
 
 import base64
+import re
 import time
 from typing import Any
 
@@ -18,6 +19,11 @@ from apps.factors.services import factor_enrolled, factor_removed
 
 FACTOR = "totp"
 DEVICE_NAME = "Authenticator app"
+# django-otp makes the n-th wrong code in a row wait OTP_TOTP_THROTTLE_FACTOR * 2**(n-1)
+# seconds, up to a hundred years: someone who knows only the password could keep the owner's
+# app refused for good. The count stops here (with the default factor 1, at most 2**11 s,
+# about 34 minutes), which still holds guessing to a few dozen codes a day.
+MAX_THROTTLE_FAILURES = 12
 
 
 def authenticator_app(user: Any) -> TOTPDevice | None:
@@ -56,23 +62,52 @@ def secret_for_typing(device: TOTPDevice) -> str:
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
+def _refusal(reason: str) -> FactorError:
+    messages = {
+        "malformed": gettext("Enter the 6-digit code your authenticator app shows."),
+        "throttled": gettext("Too many wrong codes in a row. Wait a few seconds and try again."),
+        "reused": gettext("That code was already used. Wait for the next code and enter it."),
+        "wrong": gettext("That code is not correct. Check the time on your device and try again."),
+    }
+    return FactorError(reason, messages[reason])
+
+
+def _seen_before(device: TOTPDevice, token: str) -> bool:
+    """Whether a refused ``token`` is right for a time step the device already accepted."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return bool(totp.verify(int(token), device.tolerance))
+
+
+def _cap_throttle(device: TOTPDevice) -> None:
+    """Keep the failure count (and so the wait after a wrong code) at MAX_THROTTLE_FAILURES:
+    conditional, so it never lowers a count another request is raising."""
+    TOTPDevice.objects.filter(pk=device.pk, throttling_failure_count__gt=MAX_THROTTLE_FAILURES).update(
+        throttling_failure_count=MAX_THROTTLE_FAILURES
+    )
+
+
 def _check(device: TOTPDevice, token: str) -> None:
     """Accept ``token`` for ``device`` (django-otp: a code is good once, within one step of
     now, and wrong codes slow further tries down), or raise saying why."""
     token = "".join(token.split())
-    if not (token.isdigit() and len(token) == device.digits):
-        raise FactorError("malformed", gettext("Enter the 6-digit code your authenticator app shows."))
-    allowed, _ = device.verify_is_allowed()
-    if not allowed:
-        raise FactorError("throttled", gettext("Too many wrong codes in a row. Wait a few seconds and try again."))
-    if device.verify_token(token):
-        return
-    # Why it failed: a code that matches a time step already used was seen before.
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time()
-    if totp.verify(int(token), device.tolerance):
-        raise FactorError("reused", gettext("That code was already used. Wait for the next code and enter it."))
-    raise FactorError("wrong", gettext("That code is not correct. Check the time on your device and try again."))
+    # ASCII digits only: str.isdigit() also accepts "¹²³⁴⁵⁶", which int() refuses.
+    if not re.fullmatch(rf"[0-9]{{{device.digits}}}", token):
+        raise _refusal("malformed")
+    # On the device's row, locked: of parallel requests with one code only the first is
+    # accepted (the others then see its time step as used), and every failure is counted.
+    # The refusal is raised after the transaction, whose failure count must be kept.
+    with transaction.atomic():
+        locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        allowed, _ = locked.verify_is_allowed()
+        if not allowed:
+            reason = "throttled"
+        elif locked.verify_token(token):
+            return
+        else:
+            _cap_throttle(locked)
+            reason = "reused" if _seen_before(locked, token) else "wrong"
+    raise _refusal(reason)
 
 
 def confirm_enrolment(user: Any, token: str) -> list[str]:
@@ -85,8 +120,9 @@ def confirm_enrolment(user: Any, token: str) -> list[str]:
         raise _already_have_one()
     _check(device, token)
     with transaction.atomic():
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
+        # Conditional: two confirmations racing (each with its own good code) enrol it once.
+        if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True):
+            raise _already_have_one()
         return factor_enrolled(user, FACTOR)
 
 

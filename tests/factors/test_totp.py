@@ -2,9 +2,11 @@
 reused codes refused with a reason, throttled guessing, removal."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -130,3 +132,73 @@ def test_removing_the_last_factor_removes_the_recovery_codes(carol):
     with pytest.raises(FactorError) as refused:
         totp.remove(carol)
     assert refused.value.code == "none"
+
+
+@pytest.mark.parametrize("code", ["¹²³⁴⁵⁶", "١٢٣٤٥٦", "１２３４５６", "12345", "1234567", "12 34 5x"])
+def test_only_six_ascii_digits_are_a_code(carol, code):
+    """Unicode digits pass str.isdigit() but not int(): refused as malformed, never a 500."""
+    device = enrolled(carol)
+    with pytest.raises(FactorError) as refused:
+        totp.verify(carol, code)
+    assert refused.value.code == "malformed"
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0  # not even a try
+
+
+def test_spaces_in_a_code_are_ignored(carol, no_throttle):
+    device = enrolled(carol)
+    code = totp_code(device)
+    totp.verify(carol, f" {code[:3]} {code[3:]} ")
+
+
+def test_every_wrong_code_is_counted(carol, no_throttle):
+    """Each failure is counted on the row read again under a lock: callers holding the device
+    as it was before (as parallel requests do) cannot overwrite each other's count."""
+    device = enrolled(carol)
+    stale = [TOTPDevice.objects.get(pk=device.pk) for _ in range(3)]
+    wrong = f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
+    for expected, copy in enumerate(stale, start=1):
+        with pytest.raises(FactorError) as refused:
+            totp._check(copy, wrong)
+        assert refused.value.code == "wrong"
+        device.refresh_from_db()
+        assert device.throttling_failure_count == expected
+
+
+def test_a_code_accepted_once_is_refused_with_a_stale_device(carol, no_throttle):
+    """The check reads the device again under a lock: a caller holding the row as it was
+    before the first use (as a parallel request does) cannot have the code accepted twice."""
+    device = enrolled(carol)
+    stale = TOTPDevice.objects.get(pk=device.pk)
+    code = totp_code(device)
+    totp.verify(carol, code)
+    with pytest.raises(FactorError) as refused:
+        totp._check(stale, code)
+    assert refused.value.code == "reused"
+
+
+def test_the_wait_after_wrong_codes_is_capped(carol, settings):
+    """However many wrong codes someone who knows only the password sends, the owner's app
+    waits at most 2**(MAX_THROTTLE_FAILURES - 1) seconds (about 34 minutes), not years."""
+    settings.OTP_TOTP_THROTTLE_FACTOR = 1
+    device = enrolled(carol)
+    wrong = f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
+    for _ in range(totp.MAX_THROTTLE_FAILURES + 3):
+        # The wait after the previous failure is over: the next wrong code is counted.
+        TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_timestamp=timezone.now() - timedelta(days=1))
+        with pytest.raises(FactorError) as refused:
+            totp.verify(carol, wrong)
+        assert refused.value.code == "wrong"
+    device.refresh_from_db()
+    assert device.throttling_failure_count == totp.MAX_THROTTLE_FAILURES == 12
+    allowed, details = device.verify_is_allowed()
+    assert not allowed
+    wait = details["locked_until"] - device.throttling_failure_timestamp
+    assert wait == timedelta(seconds=2**11)
+    # After that wait the right code works again.
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_timestamp=timezone.now() - timedelta(seconds=2**11 + 1)
+    )
+    totp.verify(carol, totp_code(device))
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0
