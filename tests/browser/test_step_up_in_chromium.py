@@ -1,0 +1,117 @@
+"""An API that requires a second factor, in Chromium. bob's browser is signed in with his
+password only; when an app asks for that API, the IdP does not issue a code for that session:
+it asks for his second factor (not his password again), and only then is the code issued,
+its tokens saying how he signed in. With ``prompt=none`` the app is told
+``interaction_required`` instead."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.clients.services import save_client
+from apps.protocol.strength import ACR_MFA, ACR_SFA
+from apps.resources.models import ApiResource, ApiScope
+from tests.support.authenticator import totp_code
+from tests.support.flows import REDIRECT_URI, Pkce, authorize_url
+from tests.support.http import basic_auth
+
+PASSWORD = "a-long-demo-password"
+
+
+@pytest.fixture
+def setup(transactional_db, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # a wrong code is typed on purpose below
+    ApiScope.objects.create(name="openid", description="Sign you in")
+    basket = ApiResource.objects.create(audience="basket", resource_uri="urn:test:basket", name="Basket")
+    ApiScope.objects.create(name="basket.read", resource=basket, description="See your basket")
+    payouts = ApiResource.objects.create(
+        audience="payouts", resource_uri="urn:test:payouts", name="Payouts", require_second_factor=True
+    )
+    ApiScope.objects.create(name="payouts.read", resource=payouts, description="See your payouts")
+    get_user_model().objects.create_user("bob", password=PASSWORD)
+    return save_client(
+        name="Shop",
+        grant_types=["authorization_code"],
+        scopes=["openid", "basket.read", "payouts.read"],
+        redirect_uris=[REDIRECT_URI],
+        skip_authorization=True,  # first-party: no consent screen, the requirement still holds
+    )
+
+
+def redirect_query(page) -> dict[str, str]:
+    page.wait_for_url(f"{REDIRECT_URI}**")
+    return {key: values[0] for key, values in parse_qs(urlsplit(page.url).query).items()}
+
+
+def tokens(live_server, web, code: str, pkce: Pkce) -> dict:
+    response = requests.post(
+        f"{live_server.url}/o/token/",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": pkce.verifier,
+        },
+        headers={"Authorization": basic_auth(web.client.client_id, web.client_secret)},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_a_password_only_session_gets_no_code_for_an_api_that_requires_a_second_factor(chromium, live_server, setup):
+    web = setup
+    page = chromium.new_context().new_page()
+    page.route(f"{REDIRECT_URI}**", lambda route: route.fulfill(status=200, body="callback"))
+
+    # 1. bob signs in with his password for the basket, which requires nothing more.
+    pkce = Pkce.new()
+    page.goto(live_server.url + authorize_url(web.client.client_id, "openid basket.read", pkce))
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("main button[type=submit]", has_text="Sign in").click()
+    sign_in = tokens(live_server, web, redirect_query(page)["code"], pkce)
+    assert claims(sign_in["access_token"])["acr"] == ACR_SFA
+    assert claims(sign_in["id_token"])["amr"] == ["pwd"]
+
+    # 2. He sets up an authenticator app in another browser; this session stays password-only.
+    device = TOTPDevice.objects.create(user=get_user_model().objects.get(username="bob"), name="phone", confirmed=True)
+
+    # 3. An app that may not show a page is told so, with no code.
+    pkce = Pkce.new()
+    # (The browser's own cookies, without following the redirect to the app.)
+    url = live_server.url + authorize_url(web.client.client_id, "openid payouts.read", pkce, prompt="none")
+    answer = page.context.request.get(url, max_redirects=0)
+    assert answer.status == 302
+    location = urlsplit(answer.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
+    assert parse_qs(location.query)["error"] == ["interaction_required"]
+
+    # 4. Asked for the payouts API, the IdP wants his second factor, not his password.
+    page.goto(live_server.url + authorize_url(web.client.client_id, "openid payouts.read", pkce))
+    assert urlsplit(page.url).path == "/accounts/login/second-factor/"
+    assert page.locator("#id_password").count() == 0
+    page.fill("#id_code", "000000" if totp_code(device) != "000000" else "111111")
+    page.locator("main button[type=submit]", has_text="Confirm").first.click()
+    page.wait_for_load_state()
+    assert urlsplit(page.url).path == "/accounts/login/second-factor/"  # refused: still here
+    assert page.locator("p.error").inner_text().startswith("That code is not correct.")
+    device.refresh_from_db()
+    page.fill("#id_code", totp_code(device))
+    page.locator("main button[type=submit]", has_text="Confirm").first.click()
+
+    # 5. Back to the app with a code whose tokens say how he signed in.
+    stepped_up = tokens(live_server, web, redirect_query(page)["code"], pkce)
+    access_token, id_token = claims(stepped_up["access_token"]), claims(stepped_up["id_token"])
+    assert (access_token["aud"], access_token["acr"]) == (["payouts"], ACR_MFA)
+    assert (id_token["amr"], id_token["acr"]) == (["pwd", "otp", "mfa"], ACR_MFA)
+    # The sign-in time is still the password's: a step-up adds a factor, not a fresh sign-in.
+    assert id_token["auth_time"] == claims(sign_in["id_token"])["auth_time"]
