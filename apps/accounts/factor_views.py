@@ -3,6 +3,8 @@
 the security page where a person enrols and removes factors (``accounts:security``)."""
 
 import json
+import re
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,10 +19,11 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 
 from apps.accounts import second_step
 from apps.accounts.second_step import safe_next
-from apps.accounts.sessions import signed_in_with, stepped_up
+from apps.accounts.sessions import session_acr, signed_in_with, stepped_up
 from apps.factors import passkeys, recovery, totp
 from apps.factors.errors import FactorError
 from apps.factors.models import Passkey
@@ -31,6 +34,18 @@ from apps.protocol import strength
 PASSKEY_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # Recovery codes just made, shown once by the security page's next view and then forgotten.
 FRESH_CODES_KEY = "idp_fresh_recovery_codes"
+# The authenticator app this session is setting up: only the session that started it sees its
+# secret and confirms it (another session, a stolen one say, could otherwise read the secret
+# of a set-up the owner is about to confirm).
+ENROLLING_KEY = "idp_totp_enrolling"
+# Set once the password (and, for a further factor, the session's second factor) allowed a
+# passkey registration: bound to that ceremony's challenge, single use, as short-lived.
+PASSKEY_REGISTRATION_KEY = "idp_passkey_registration_allowed"
+# The passkey endpoints' JSON is a few kilobytes; more is refused before it is parsed.
+MAX_JSON_BYTES = 64 * 1024
+# A database id as a form sends it: ASCII digits only (str.isdigit() also takes "²", which
+# int() refuses), and short enough for a 64-bit key.
+DATABASE_ID = re.compile(r"[0-9]{1,18}")
 
 
 def with_next(url: str, next_url: str) -> str:
@@ -50,9 +65,11 @@ def _json_error(message: str, status: int = 400, **extra: Any) -> JsonResponse:
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+    if len(request.body) > MAX_JSON_BYTES:
+        return None
     try:
         body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         return None
     return body if isinstance(body, dict) else None
 
@@ -64,7 +81,7 @@ def _ceremony(body: dict[str, Any]) -> passkeys.Ceremony | None:
     return None
 
 
-@method_decorator(never_cache, name="dispatch")
+@method_decorator([never_cache, sensitive_post_parameters("code")], name="dispatch")
 class SecondFactorView(View):
     """/accounts/login/second-factor/?next=...: the sign-in's second step (after a correct
     password, for a person who has a factor), or a step-up of a signed-in session (only the
@@ -105,6 +122,9 @@ class SecondFactorView(View):
         next_url = sign_in.next_url if sign_in else safe_next(request, request.GET.get("next"))
         method = request.POST.get("method")
         code = request.POST.get("code", "")
+        if sign_in is not None and not second_step.answering(request, sign_in):
+            messages.error(request, gettext("Too many wrong answers. Please sign in again."))
+            return redirect(with_next(reverse("accounts:login"), next_url))
         try:
             if method == "totp":
                 totp.verify(user, code)
@@ -113,7 +133,7 @@ class SecondFactorView(View):
             else:
                 raise FactorError("method", gettext("Choose how to confirm it is you."))
         except FactorError as error:
-            if sign_in is not None and not second_step.failed(request):
+            if sign_in is not None and not second_step.failed(request, sign_in):
                 messages.error(request, gettext("Too many wrong answers. Please sign in again."))
                 return redirect(with_next(reverse("accounts:login"), next_url))
             context = self._context(request, user, next_url, error=error.message, method=method)
@@ -183,6 +203,9 @@ class PasskeyAuthenticateView(View):
     def _second_step(
         self, request: HttpRequest, body: dict[str, Any], sign_in: second_step.PendingSignIn
     ) -> HttpResponse:
+        too_many = gettext("Too many wrong answers. Please sign in again.")
+        if not second_step.answering(request, sign_in):
+            return _json_error(too_many, redirect=with_next(reverse("accounts:login"), sign_in.next_url))
         try:
             use = passkeys.authenticate(
                 session=request.session,
@@ -191,9 +214,8 @@ class PasskeyAuthenticateView(View):
                 user=sign_in.user,
             )
         except FactorError as error:
-            if not second_step.failed(request):
-                message = gettext("Too many wrong answers. Please sign in again.")
-                return _json_error(message, redirect=with_next(reverse("accounts:login"), sign_in.next_url))
+            if not second_step.failed(request, sign_in):
+                return _json_error(too_many, redirect=with_next(reverse("accounts:login"), sign_in.next_url))
             return _json_error(error.message)
         return JsonResponse({"redirect": second_step.finish(request, sign_in, [strength.PASSWORD, *use.methods])})
 
@@ -230,11 +252,22 @@ class SecurityView(LoginRequiredMixin, View):
         return render_security(request)
 
 
+def _needs_step_up(request: HttpRequest) -> bool:
+    """Whether this session must prove one of the person's factors before adding another."""
+    return has_second_factor(request.user) and session_acr(request) != strength.ACR_MFA
+
+
+def _enrolling(request: HttpRequest) -> Any:
+    """The authenticator app this session is setting up (not one another session started)."""
+    device = totp.pending_enrolment(request.user)
+    return device if device is not None and device.pk == request.session.get(ENROLLING_KEY) else None
+
+
 def render_security(request: HttpRequest, *, errors: dict[str, str] | None = None, status: int = 200) -> HttpResponse:
     user = request.user
     assert user.is_authenticated  # LoginRequiredMixin
     app = totp.authenticator_app(user)
-    enrolling = None if app else totp.pending_enrolment(user)
+    enrolling = None if app else _enrolling(request)
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
     context = {
         "app": app,
@@ -244,6 +277,9 @@ def render_security(request: HttpRequest, *, errors: dict[str, str] | None = Non
         "passkeys": Passkey.objects.filter(user=user),
         "passkeys_available": passkeys.relying_party() is not None,
         "has_factor": has_second_factor(user),
+        "needs_step_up": _needs_step_up(request),
+        # Back here after the step-up, keeping the way back to the app that asked.
+        "step_up_url": with_next(reverse("accounts:second-factor"), security_url(next_url)),
         "recovery_left": recovery.recovery_codes_left(user),
         "fresh_codes": request.session.pop(FRESH_CODES_KEY, None),
         "next": next_url,
@@ -252,6 +288,51 @@ def render_security(request: HttpRequest, *, errors: dict[str, str] | None = Non
     return render(request, SecurityView.template_name, context, status=status)
 
 
+def check_password(request: HttpRequest, password: Any) -> None:
+    """The signed-in person's password, checked through the authentication backends: wrong
+    guesses count towards the lockout (django-axes) as at the sign-in."""
+    if not isinstance(password, str) or not password:
+        raise FactorError("password", gettext("Enter your password to confirm."))
+    user = authenticate(request, username=request.user.get_username(), password=password)
+    if user is None or user.pk != request.user.pk:
+        raise FactorError("password", gettext("That password is not correct. Nothing was changed."))
+
+
+def first_or_stepped_up(request: HttpRequest) -> bool:
+    """Whether the person's next factor is their first; if it is not, this session must have
+    proved one of their factors already (raises otherwise)."""
+    if not has_second_factor(request.user):
+        return True
+    if session_acr(request) != strength.ACR_MFA:
+        raise FactorError(
+            "step_up",
+            gettext("You already have a second factor. Confirm it is you with it first, then add another."),
+        )
+    return False
+
+
+def allow_new_factor(request: HttpRequest, password: Any) -> bool:
+    """May this session add a second factor? A factor outlives a password change and raises
+    the sessions that prove it, so a session left open is not enough: the password is asked,
+    and a person who already has a factor must have proved one in this session. Returns
+    whether the new factor is their first; raises :class:`FactorError` otherwise."""
+    first = first_or_stepped_up(request)
+    check_password(request, password)
+    return first
+
+
+def enrolled(request: HttpRequest, method: str, codes: list[str], *, first: bool) -> None:
+    """A factor was set up in this session. The first one counts as a step-up (the password
+    was just checked and the factor proved), which lets a person asked for a stronger sign-in
+    set one up and continue; a further one leaves the session as it was (already stepped up).
+    The first factor's recovery codes are shown once."""
+    if first:
+        stepped_up(request, method)
+    if codes:
+        request.session[FRESH_CODES_KEY] = codes
+
+
+@method_decorator(sensitive_post_parameters("password", "code"), name="dispatch")
 class SecurityActionView(LoginRequiredMixin, View):
     """One change on the security page (POST only): done, it goes back to the page (keeping
     ``next``); refused, the page says why (status 400) and nothing changed."""
@@ -270,37 +351,29 @@ class SecurityActionView(LoginRequiredMixin, View):
 
     def check_password(self, request: HttpRequest) -> None:
         """Removing a factor or renewing codes asks for the account's password: a session
-        left open is not enough to weaken the account. Checked through the authentication
-        backends, so wrong guesses here count towards the lockout as at the sign-in."""
-        password = request.POST.get("password", "")
-        if not password:
-            raise FactorError("password", gettext("Enter your password to confirm."))
-        user = authenticate(request, username=request.user.get_username(), password=password)
-        if user is None or user.pk != request.user.pk:
-            raise FactorError("password", gettext("That password is not correct. Nothing was changed."))
-
-
-def enrolled(request: HttpRequest, method: str, codes: list[str]) -> None:
-    """A factor was set up in this session: proving it counts as a step-up; the first
-    factor's recovery codes are shown once."""
-    stepped_up(request, method)
-    if codes:
-        request.session[FRESH_CODES_KEY] = codes
+        left open is not enough to weaken the account."""
+        check_password(request, request.POST.get("password", ""))
 
 
 class TotpBeginView(SecurityActionView):
     section = "app"
 
     def act(self, request: HttpRequest) -> None:
-        totp.begin_enrolment(request.user)
+        first_or_stepped_up(request)  # the password comes with the first code
+        device = totp.begin_enrolment(request.user)
+        request.session[ENROLLING_KEY] = device.pk
 
 
 class TotpConfirmView(SecurityActionView):
     section = "app"
 
     def act(self, request: HttpRequest) -> None:
+        if _enrolling(request) is None:
+            raise FactorError("no_enrolment", gettext("Start setting up the authenticator app first."))
+        first = allow_new_factor(request, request.POST.get("password", ""))
         codes = totp.confirm_enrolment(request.user, request.POST.get("code", ""))
-        enrolled(request, strength.ONE_TIME_CODE, codes)
+        request.session.pop(ENROLLING_KEY, None)
+        enrolled(request, strength.ONE_TIME_CODE, codes, first=first)
         messages.success(request, gettext("Your authenticator app is set up."))
 
 
@@ -319,7 +392,7 @@ class PasskeyRemoveView(SecurityActionView):
     def act(self, request: HttpRequest) -> None:
         self.check_password(request)
         passkey_id = request.POST.get("passkey", "")
-        if not passkey_id.isdigit():
+        if not DATABASE_ID.fullmatch(passkey_id):
             raise FactorError("unknown", gettext("That passkey does not exist."))
         passkeys.remove(user=request.user, passkey_id=int(passkey_id))
         messages.success(request, gettext("The passkey is removed."))
@@ -345,14 +418,27 @@ class SignedInJsonMixin:
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # a View's, by composition
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class PasskeyRegistrationOptionsView(SignedInJsonMixin, View):
-    """POST: the options for ``navigator.credentials.create()``."""
+    """POST {"password"}: the options for ``navigator.credentials.create()``, once
+    :func:`allow_new_factor` allows a new factor; the registration that follows is allowed
+    once, with this challenge, for as long as the challenge lives."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        body = _json_body(request)
+        if body is None:
+            return _json_error(gettext("The request was not understood."))
+        request.session.pop(PASSKEY_REGISTRATION_KEY, None)
         try:
+            first = allow_new_factor(request, body.get("password"))
             options = passkeys.registration_options(user=request.user, session=request.session)
         except FactorError as error:
             return _json_error(error.message)
+        request.session[PASSKEY_REGISTRATION_KEY] = {
+            "challenge": json.loads(options)["challenge"],
+            "expires": time.time() + passkeys.CHALLENGE_SECONDS,
+            "first": first,
+        }
         return HttpResponse(options, content_type="application/json")
 
 
@@ -364,13 +450,21 @@ class PasskeyRegisterView(SignedInJsonMixin, View):
         body = _json_body(request)
         if body is None or "credential" not in body:
             return _json_error(gettext("The request was not understood."))
+        allowed = request.session.pop(PASSKEY_REGISTRATION_KEY, None)  # single use, good or bad
+        if not allowed or allowed["expires"] < time.time():
+            return _json_error(gettext("Enter your password and add the passkey again."))
         try:
             passkey, codes = passkeys.register(
-                user=request.user, session=request.session, credential=body["credential"], name=_text(body.get("name"))
+                user=request.user,
+                session=request.session,
+                credential=body["credential"],
+                name=_text(body.get("name")),
+                challenge=allowed["challenge"],
             )
         except FactorError as error:
             return _json_error(error.message)
-        enrolled(request, strength.SOFTWARE_KEY if passkey.backed_up else strength.HARDWARE_KEY, codes)
+        method = strength.SOFTWARE_KEY if passkey.backed_up else strength.HARDWARE_KEY
+        enrolled(request, method, codes, first=allowed["first"])
         messages.success(request, gettext("Your passkey is added."))
         # No fragment: the browser would only scroll, not load the page that lists the passkey.
         return JsonResponse({"redirect": security_url(safe_next(request, _text(body.get("next"))))})

@@ -11,8 +11,10 @@ a response can never be verified twice.
 """
 
 import ipaddress
+import re
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext
 from webauthn import (
     generate_authentication_options,
@@ -40,7 +43,7 @@ from webauthn.helpers.structs import (
 )
 
 from apps.factors.errors import FactorError
-from apps.factors.models import Passkey
+from apps.factors.models import CREDENTIAL_ID_LENGTH, Passkey
 from apps.factors.services import factor_enrolled, factor_removed
 from apps.protocol import strength
 from idp.conf import idp_settings
@@ -52,6 +55,9 @@ CHALLENGE_SECONDS = 300
 TIMEOUT_MS = CHALLENGE_SECONDS * 1000
 USER_HANDLE_BYTES = 32
 NAME_LENGTH = Passkey._meta.get_field("name").max_length or 100
+# A credential id as the browser sends it, checked before it reaches a query: a NUL or an
+# overlong value would be a database error (PostgreSQL), not a refusal.
+CREDENTIAL_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{CREDENTIAL_ID_LENGTH}}}")
 
 
 class Ceremony(StrEnum):
@@ -116,8 +122,22 @@ def _take_challenge(session: SessionBase, ceremony: Ceremony) -> dict[str, Any]:
 def _transports(credential: dict[str, Any]) -> list[str]:
     response = credential.get("response")
     reported = response.get("transports") if isinstance(response, dict) else None
+    if not isinstance(reported, list):
+        return []
     known = {transport.value for transport in AuthenticatorTransport}
-    return [value for value in reported if value in known] if isinstance(reported, list) else []
+    # Strings only: an object in the list is not hashable, and no transport.
+    return list(dict.fromkeys(value for value in reported if isinstance(value, str) and value in known))
+
+
+def _clean_name(name: Any) -> str:
+    """The person's name for a passkey: spaces collapsed, control characters (a NUL, which
+    PostgreSQL cannot store) dropped, cut to the column's length."""
+    text = "".join(char for char in str(name) if unicodedata.category(char) != "Cc" or char.isspace())
+    return " ".join(text.split())[:NAME_LENGTH]
+
+
+def _malformed() -> FactorError:
+    return FactorError("malformed", gettext("The browser's answer was not understood."))
 
 
 def _descriptors(passkeys: Any) -> list[PublicKeyCredentialDescriptor]:
@@ -159,18 +179,22 @@ def registration_options(*, user: Any, session: SessionBase) -> str:
     return options_to_json(options)
 
 
-def register(*, user: Any, session: SessionBase, credential: Any, name: str) -> tuple[Passkey, list[str]]:
+def register(
+    *, user: Any, session: SessionBase, credential: Any, name: str, challenge: str
+) -> tuple[Passkey, list[str]]:
     """Verify the browser's answer to :func:`registration_options` and keep the passkey.
-    Returns it and the person's new recovery codes if it is their first factor."""
-    name = " ".join(str(name).split())[:NAME_LENGTH]
+    ``challenge`` is the one whose registration the caller allowed (after asking for the
+    password): another ceremony's is refused. Returns the passkey and the person's new
+    recovery codes if it is their first factor."""
+    name = _clean_name(name)
     if not name:
         raise FactorError("name", gettext("Give the passkey a name, such as the device it is on."))
     rp = _relying_party()
     kept = _take_challenge(session, Ceremony.REGISTRATION)
-    if kept.get("user") != user.pk:
+    if kept.get("user") != user.pk or not constant_time_compare(kept["challenge"], challenge):
         raise _expired()
-    if not isinstance(credential, dict):
-        raise FactorError("malformed", gettext("The browser's answer was not understood."))
+    if not isinstance(credential, dict) or not CREDENTIAL_ID.fullmatch(_text(credential.get("id"))):
+        raise _malformed()
     try:
         verified = verify_registration_response(
             credential=credential,
@@ -181,6 +205,8 @@ def register(*, user: Any, session: SessionBase, credential: Any, name: str) -> 
     except (WebAuthnException, ValueError, TypeError, KeyError) as error:
         raise FactorError("invalid", gettext("The passkey could not be verified. Please try again.")) from error
     credential_id = bytes_to_base64url(verified.credential_id)
+    if len(credential_id) > CREDENTIAL_ID_LENGTH:  # longer than WebAuthn allows
+        raise _malformed()
     with transaction.atomic():
         if Passkey.objects.filter(credential_id=credential_id).exists():
             raise FactorError("exists", gettext("This passkey is already registered."))
@@ -228,8 +254,8 @@ def authenticate(*, session: SessionBase, ceremony: Ceremony, credential: Any, u
     refused = FactorError("invalid", gettext("The passkey could not be verified. Please try again."))
     if ceremony == Ceremony.SECOND_FACTOR and (user is None or kept.get("user") != user.pk):
         raise refused
-    if not isinstance(credential, dict) or not isinstance(credential.get("id"), str):
-        raise FactorError("malformed", gettext("The browser's answer was not understood."))
+    if not isinstance(credential, dict) or not CREDENTIAL_ID.fullmatch(_text(credential.get("id"))):
+        raise _malformed()
     passkey = Passkey.objects.select_related("user").filter(credential_id=credential["id"]).first()
     if passkey is None or (ceremony == Ceremony.SECOND_FACTOR and passkey.user_id != user.pk):
         raise FactorError("unknown", gettext("This passkey is not registered for your account."))
@@ -265,6 +291,10 @@ def authenticate(*, session: SessionBase, ceremony: Ceremony, credential: Any, u
     kind = strength.SOFTWARE_KEY if verified.credential_backed_up else strength.HARDWARE_KEY
     methods = [kind, strength.MULTIPLE_FACTORS] if ceremony == Ceremony.PASSWORDLESS else [kind]
     return PasskeyUse(passkey=passkey, methods=methods)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def remove(*, user: Any, passkey_id: int) -> None:

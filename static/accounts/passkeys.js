@@ -138,7 +138,10 @@
   async function register(form) {
     showError(form, "");
     const name = form.querySelector("input[name=name]").value.trim();
-    const options = await postJson(form.dataset.optionsUrl, {});
+    // The password allows this one registration (checked with the options, not again after).
+    const password = form.querySelector("input[name=password]");
+    const options = await postJson(form.dataset.optionsUrl, { password: password.value });
+    password.value = "";
     if (!options.ok) { answered(form, options); return; }
     let credential;
     try {

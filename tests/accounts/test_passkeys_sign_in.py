@@ -5,12 +5,15 @@ a malformed request."""
 
 import json
 import re
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from apps.accounts.factor_views import PASSKEY_REGISTRATION_KEY
 from apps.accounts.sessions import session_methods
+from apps.factors import passkeys
 from apps.factors.models import Passkey
 from tests.support.authenticator import SoftwareAuthenticator
 
@@ -38,7 +41,7 @@ def device():
 
 
 def add_passkey(client: Client, device: SoftwareAuthenticator, name="Laptop", **create):
-    options = post_json(client, REGISTRATION_OPTIONS, {}).json()
+    options = post_json(client, REGISTRATION_OPTIONS, {"password": PASSWORD}).json()
     return post_json(client, REGISTER, {"name": name, "credential": device.create(options, **create), "next": ""})
 
 
@@ -74,7 +77,7 @@ def test_adding_a_passkey_shows_the_recovery_codes_once_and_steps_the_session_up
 def test_adding_a_passkey_keeps_next_for_the_continue_link(jo, device):
     client = Client()
     client.force_login(jo)
-    options = post_json(client, REGISTRATION_OPTIONS, {}).json()
+    options = post_json(client, REGISTRATION_OPTIONS, {"password": PASSWORD}).json()
     response = post_json(
         client, REGISTER, {"name": "Key", "credential": device.create(options), "next": "/o/authorize/?client_id=web"}
     )
@@ -213,7 +216,7 @@ def test_malformed_credentials_are_400_with_a_message(jo_with_passkey, credentia
     assert response.status_code == 400 and response.json()["error"]
     signed = Client()
     signed.force_login(jo_with_passkey)
-    post_json(signed, REGISTRATION_OPTIONS, {})
+    post_json(signed, REGISTRATION_OPTIONS, {"password": PASSWORD})
     response = post_json(signed, REGISTER, {"name": "x", "credential": credential})
     assert response.status_code == 400 and response.json()["error"]
 
@@ -226,14 +229,108 @@ def test_the_login_page_offers_a_passkey(client, db, settings):
     assert "Use a passkey" not in client.get("/accounts/login/").content.decode()
 
 
-def test_the_json_endpoints_need_the_csrf_token(jo_with_passkey):
+def test_the_json_endpoints_need_the_csrf_token(jo):
     client = Client(enforce_csrf_checks=True)
     for url in (AUTHENTICATION_OPTIONS, AUTHENTICATE):
         assert post_json(client, url, {"ceremony": "passwordless"}).status_code == 403
-    client.force_login(jo_with_passkey)
+    client.force_login(jo)
     assert post_json(client, REGISTRATION_OPTIONS, {}).status_code == 403
     # As static/accounts/passkeys.js does: the page's form token, sent as a header.
     page = client.get("/accounts/security/").content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    response = client.post(REGISTRATION_OPTIONS, "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    body = json.dumps({"password": PASSWORD})
+    response = client.post(REGISTRATION_OPTIONS, body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 200 and response.json()["rp"]["id"] == "idp.test"
+
+
+# --- adding a passkey needs recent proof --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Enter your password to confirm."),
+        ({"password": ["x"]}, "Enter your password to confirm."),
+        ({"password": "wrong"}, "That password is not correct. Nothing was changed."),
+    ],
+)
+def test_the_first_passkey_needs_the_password(jo, device, body, message):
+    client = Client()
+    client.force_login(jo)
+    response = post_json(client, REGISTRATION_OPTIONS, body)
+    assert response.status_code == 400 and response.json() == {"error": message}
+    assert passkeys.CHALLENGES_KEY not in client.session
+
+
+def test_a_registration_without_the_password_is_refused(jo, device):
+    """A registration challenge alone (as a session had from the options before the password
+    was asked) does not allow a registration: only the mark the password check leaves does,
+    once."""
+    client = Client()
+    client.force_login(jo)
+    session = client.session
+    options = json.loads(passkeys.registration_options(user=jo, session=session))
+    session.save()
+    response = post_json(client, REGISTER, {"name": "Laptop", "credential": device.create(options)})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Enter your password and add the passkey again."}
+    assert not Passkey.objects.exists() and methods_of(client, jo) == ["pwd"]
+
+
+def test_the_password_allows_one_registration(jo, device):
+    client = Client()
+    client.force_login(jo)
+    options = post_json(client, REGISTRATION_OPTIONS, {"password": PASSWORD}).json()
+    bad = device.create(options, origin="https://evil.example")
+    assert post_json(client, REGISTER, {"name": "Laptop", "credential": bad}).status_code == 400
+    response = post_json(client, REGISTER, {"name": "Laptop", "credential": device.create(options)})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Enter your password and add the passkey again."}
+    assert not Passkey.objects.exists()
+
+
+def test_the_registration_mark_expires_with_its_challenge(jo, device):
+    client = Client()
+    client.force_login(jo)
+    options = post_json(client, REGISTRATION_OPTIONS, {"password": PASSWORD}).json()
+    session = client.session
+    session[PASSKEY_REGISTRATION_KEY] = {**session[PASSKEY_REGISTRATION_KEY], "expires": time.time() - 1}
+    session.save()
+    response = post_json(client, REGISTER, {"name": "Laptop", "credential": device.create(options)})
+    assert response.json() == {"error": "Enter your password and add the passkey again."}
+    assert not Passkey.objects.exists()
+
+
+def test_a_further_passkey_needs_a_session_that_proved_a_factor(jo_with_passkey, device):
+    """jo has a passkey; a password-only session (opened before it was added, say) must prove
+    it first, even with the password. After the step-up the password adds another, and the
+    session stays as the step-up left it."""
+    client = Client()
+    client.force_login(jo_with_passkey)
+    response = post_json(client, REGISTRATION_OPTIONS, {"password": PASSWORD})
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "You already have a second factor. Confirm it is you with it first, then add another."
+    }
+    page = client.get("/accounts/security/").content.decode()
+    assert 'href="/accounts/login/second-factor/?next=%2Faccounts%2Fsecurity%2F"' in page
+    assert "data-passkey-register" not in page
+
+    options = post_json(client, AUTHENTICATION_OPTIONS, {"ceremony": "second-factor"}).json()
+    response = post_json(client, AUTHENTICATE, {"ceremony": "second-factor", "credential": device.get(options)})
+    assert response.status_code == 200 and methods_of(client, jo_with_passkey) == ["pwd", "hwk", "mfa"]
+    phone = SoftwareAuthenticator(origin=ORIGIN)
+    response = add_passkey(client, phone, name="Phone", backed_up=True)
+    assert response.status_code == 200
+    assert Passkey.objects.filter(user=jo_with_passkey).count() == 2
+    assert methods_of(client, jo_with_passkey) == ["pwd", "hwk", "mfa"]
+
+
+def test_guessing_the_password_for_a_passkey_locks_it_out(jo):
+    client = Client()
+    client.force_login(jo)
+    for _ in range(4):
+        assert post_json(client, REGISTRATION_OPTIONS, {"password": "guess"}).status_code == 400
+    assert post_json(client, REGISTRATION_OPTIONS, {"password": "guess"}).status_code == 429
+    assert post_json(client, REGISTRATION_OPTIONS, {"password": PASSWORD}).status_code == 429
+    assert PASSKEY_REGISTRATION_KEY not in client.session

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.test import Client
 
 from apps.accounts import second_step
@@ -205,3 +206,52 @@ def test_an_unknown_method_is_a_400_not_a_500(client, fay):
     response = client.post(SECOND, {"method": "carrier-pigeon"})
     assert response.status_code == 400
     assert "Choose how to confirm it is you." in response.content.decode()
+
+
+def test_answers_are_counted_outside_the_session(client, fay):
+    """Parallel answers each write back the session they started with (the last write wins):
+    the count must not live there. Here every answer is followed by such a stale write, and
+    still no more than five answers are checked."""
+    password_step(client, next=NEXT)
+    stale = dict(client.session[second_step.PENDING_KEY])
+    statuses = []
+    for _ in range(8):
+        statuses.append(client.post(SECOND, {"method": "recovery", "code": "aaaa-aaaa-aaaa-aaaa"}).status_code)
+        session = client.session
+        session[second_step.PENDING_KEY] = stale  # what a parallel request would have saved
+        session.save()
+    assert statuses == [400, 400, 400, 400, 302, 302, 302, 302]
+    response = client.post(SECOND, {"method": "totp", "code": app_code(fay)})
+    assert response.status_code == 302 and response["Location"].startswith(LOGIN)
+    assert signed_in_user(client) is None
+
+
+def test_an_answer_beyond_the_limit_is_not_checked(client, fay, monkeypatch):
+    """The count goes up before an answer is checked: a right code arriving once five answers
+    are in (parallel with them, so that it found fewer when it started) is not checked."""
+    password_step(client)
+    sign_in = second_step.pending(type("R", (), {"session": client.session})())
+    cache.set(second_step.ANSWERS_KEY.format(sign_in.id), second_step.MAX_FAILURES - 1, 60)
+    response = client.post(SECOND, {"method": "totp", "code": app_code(fay)})
+    assert response.status_code == 302 and response["Location"] == "/accounts/"  # the fifth: checked
+    client = Client()
+    password_step(client)
+    sign_in = second_step.pending(type("R", (), {"session": client.session})())
+    cache.set(second_step.ANSWERS_KEY.format(sign_in.id), second_step.MAX_FAILURES, 60)
+    monkeypatch.setattr(second_step, "_answers", lambda sign_in_id: 0)  # as read before the others counted
+    code = app_code(fay)
+    response = client.post(SECOND, {"method": "totp", "code": code})
+    assert response.status_code == 302 and response["Location"] == LOGIN
+    totp.verify(fay, code)  # never checked, so still unused
+
+
+def test_a_password_changed_meanwhile_ends_the_second_step(client, fay):
+    """A password reset (or change) between the password and the second factor ends the sign-in
+    that the old password began."""
+    password_step(client, next=NEXT)
+    fay.set_password("a new password for fay")
+    fay.save()
+    response = client.post(SECOND, {"method": "totp", "code": app_code(fay)})
+    assert response.status_code == 302 and response["Location"] == LOGIN
+    assert signed_in_user(client) is None and second_step.PENDING_KEY not in client.session
+    assert "Your sign-in has expired. Please enter your password again." in client.get(LOGIN).content.decode()

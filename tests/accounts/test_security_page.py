@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.accounts.sessions import session_methods
+from apps.accounts.sessions import METHODS_KEY, session_methods
 from apps.factors import recovery, totp
 from apps.factors.models import Passkey
 from tests.support.authenticator import totp_code
@@ -65,7 +65,7 @@ def test_setting_up_an_authenticator_app(browser_of_lee, lee):
     device = totp.pending_enrolment(lee)
     assert "<svg" in text and totp.secret_for_typing(device) in text
     old_key = browser_of_lee.session.session_key
-    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": totp_code(device)})
+    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": totp_code(device), "password": PASSWORD})
     assert response.status_code == 302
     assert totp.authenticator_app(lee) is not None
     assert browser_of_lee.session.session_key != old_key and methods_of(browser_of_lee, lee) == ["pwd", "otp", "mfa"]
@@ -79,7 +79,7 @@ def test_setting_up_an_authenticator_app(browser_of_lee, lee):
 
 def test_a_wrong_first_code_says_so(browser_of_lee, lee):
     set_up_app(browser_of_lee, lee)
-    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": "000000x"})
+    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": "000000x", "password": PASSWORD})
     assert response.status_code == 400
     assert "Enter the 6-digit code your authenticator app shows." in response.content.decode()
     assert "<svg" in response.content.decode()  # still setting up: the QR code stays
@@ -87,7 +87,7 @@ def test_a_wrong_first_code_says_so(browser_of_lee, lee):
 
 
 def test_confirming_without_starting_says_so(browser_of_lee, lee):
-    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": "123456"})
+    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": "123456", "password": PASSWORD})
     assert response.status_code == 400
     assert "Start setting up the authenticator app first." in response.content.decode()
 
@@ -97,7 +97,9 @@ def test_confirming_without_starting_says_so(browser_of_lee, lee):
     [("", "Enter your password to confirm."), ("wrong", "That password is not correct. Nothing was changed.")],
 )
 def test_removing_the_app_needs_the_password(browser_of_lee, lee, password, message):
-    browser_of_lee.post("/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee)})
+    browser_of_lee.post(
+        "/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee), "password": PASSWORD}
+    )
     data = {} if password == "" else {"password": password}
     response = browser_of_lee.post("/accounts/security/app/remove/", data)
     assert response.status_code == 400 and message in response.content.decode()
@@ -105,7 +107,9 @@ def test_removing_the_app_needs_the_password(browser_of_lee, lee, password, mess
 
 
 def test_removing_the_last_factor_removes_the_recovery_codes(browser_of_lee, lee):
-    browser_of_lee.post("/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee)})
+    browser_of_lee.post(
+        "/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee), "password": PASSWORD}
+    )
     response = browser_of_lee.post("/accounts/security/app/remove/", {"password": PASSWORD})
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=lee).exists() and not recovery.has_recovery_codes(lee)
@@ -130,7 +134,9 @@ def test_removing_a_passkey_needs_the_password_and_only_ones_own(browser_of_lee,
 
 
 def test_renewing_the_recovery_codes(browser_of_lee, lee):
-    browser_of_lee.post("/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee)})
+    browser_of_lee.post(
+        "/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee), "password": PASSWORD}
+    )
     first = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", browser_of_lee.get(SECURITY).content.decode())
     recovery.use_recovery_code(lee, first[0])
     assert "9 unused recovery codes left." in browser_of_lee.get(SECURITY).content.decode()
@@ -158,7 +164,7 @@ def test_next_leads_back_once_a_factor_is_set_up(browser_of_lee, lee):
     browser_of_lee.post("/accounts/security/app/begin/", {"next": "/o/authorize/?client_id=web"})
     code = totp_code(totp.pending_enrolment(lee))
     response = browser_of_lee.post(
-        "/accounts/security/app/confirm/", {"code": code, "next": "/o/authorize/?client_id=web"}
+        "/accounts/security/app/confirm/", {"code": code, "password": PASSWORD, "next": "/o/authorize/?client_id=web"}
     )
     assert response["Location"] == "/accounts/security/?next=%2Fo%2Fauthorize%2F%3Fclient_id%3Dweb#app"
     page = browser_of_lee.get(response["Location"]).content.decode()
@@ -180,9 +186,94 @@ def test_without_a_domain_name_passkeys_say_why(browser_of_lee, settings):
 def test_guessing_the_password_on_the_security_page_locks_it_out(browser_of_lee, lee):
     """A session left open must not become a way to guess the password: the wrong guesses
     count towards the sign-in's lockout (django-axes), which then refuses even the right one."""
-    browser_of_lee.post("/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee)})
+    browser_of_lee.post(
+        "/accounts/security/app/confirm/", {"code": set_up_app(browser_of_lee, lee), "password": PASSWORD}
+    )
     for _ in range(4):
         assert browser_of_lee.post("/accounts/security/app/remove/", {"password": "guess"}).status_code == 400
     assert browser_of_lee.post("/accounts/security/app/remove/", {"password": "guess"}).status_code == 429
     assert browser_of_lee.post("/accounts/security/app/remove/", {"password": PASSWORD}).status_code == 429
     assert totp.authenticator_app(lee) is not None
+
+
+# --- adding a factor needs recent proof ---------------------------------------------------
+
+STEP_UP_LINK = '<a href="/accounts/login/second-factor/?next=%2Faccounts%2Fsecurity%2F" class="step-up">'
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [(None, "Enter your password to confirm."), ("wrong", "That password is not correct. Nothing was changed.")],
+)
+def test_the_first_authenticator_app_needs_the_password(browser_of_lee, lee, password, message):
+    """A session left open (even one from before) cannot give the account a factor, and so
+    itself a second factor's strength, without the password."""
+    code = set_up_app(browser_of_lee, lee)
+    data = {"code": code} if password is None else {"code": code, "password": password}
+    response = browser_of_lee.post("/accounts/security/app/confirm/", data)
+    assert response.status_code == 400 and message in response.content.decode()
+    assert totp.authenticator_app(lee) is None and methods_of(browser_of_lee, lee) == ["pwd"]
+    assert not recovery.has_recovery_codes(lee)
+
+
+def test_a_set_up_begun_in_another_session_is_neither_shown_nor_confirmed(browser_of_lee, lee):
+    """The secret of a set-up is seen and confirmed only in the session that began it: another
+    session (a stolen one) cannot read the secret of a set-up the owner then confirms."""
+    other = Client()
+    other.force_login(lee)
+    set_up_app(other, lee)
+    secret = totp.secret_for_typing(totp.pending_enrolment(lee))
+    page = browser_of_lee.get(SECURITY).content.decode()
+    assert "<svg" not in page and secret not in page and "Set up an authenticator app" in page
+    data = {"code": totp_code(totp.pending_enrolment(lee)), "password": PASSWORD}
+    response = browser_of_lee.post("/accounts/security/app/confirm/", data)
+    assert response.status_code == 400 and "Start setting up the authenticator app first." in response.content.decode()
+    assert totp.authenticator_app(lee) is None
+    # Beginning here replaces it: the other session no longer sees a secret.
+    set_up_app(browser_of_lee, lee)
+    assert "<svg" not in other.get(SECURITY).content.decode()
+
+
+def test_a_further_factor_needs_a_session_that_proved_one(lee):
+    """lee has a passkey. A password-only session (one opened before she enrolled, say) is
+    told to confirm with it first, and cannot start an authenticator app even with the
+    password; once it has proved a factor, the password adds one and leaves it as it was."""
+    Passkey.objects.create(user=lee, name="Laptop", credential_id="a", public_key=b"k", user_handle="h")
+    client = Client()
+    client.force_login(lee)
+    page = client.get(SECURITY).content.decode()
+    assert STEP_UP_LINK in page and "first <a" in page
+    assert "Set up an authenticator app" not in page and "data-passkey-register" not in page
+    response = client.post("/accounts/security/app/begin/", {"password": PASSWORD})
+    assert response.status_code == 400
+    assert (
+        "You already have a second factor. Confirm it is you with it first, then add another."
+        in response.content.decode()
+    )
+    assert not TOTPDevice.objects.filter(user=lee).exists() and methods_of(client, lee) == ["pwd"]
+
+    # As after the step-up through the second-factor page (tests/accounts/test_passkeys_sign_in.py).
+    session = client.session
+    session[METHODS_KEY] = ["pwd", "hwk", "mfa"]
+    session.save()
+    page = client.get(SECURITY).content.decode()
+    assert STEP_UP_LINK not in page and "Set up an authenticator app" in page and "data-passkey-register" in page
+    code = set_up_app(client, lee)
+    response = client.post("/accounts/security/app/confirm/", {"code": code, "password": "wrong"})
+    assert response.status_code == 400 and totp.authenticator_app(lee) is None
+    response = client.post("/accounts/security/app/confirm/", {"code": code, "password": PASSWORD})
+    assert response.status_code == 302 and totp.authenticator_app(lee) is not None
+    assert methods_of(client, lee) == ["pwd", "hwk", "mfa"]
+
+
+def test_guessing_the_password_when_adding_a_factor_locks_it_out(browser_of_lee, lee):
+    code = set_up_app(browser_of_lee, lee)
+    for _ in range(4):
+        data = {"code": code, "password": "guess"}
+        assert browser_of_lee.post("/accounts/security/app/confirm/", data).status_code == 400
+    assert (
+        browser_of_lee.post("/accounts/security/app/confirm/", {"code": code, "password": "guess"}).status_code == 429
+    )
+    data = {"code": code, "password": PASSWORD}
+    assert browser_of_lee.post("/accounts/security/app/confirm/", data).status_code == 429
+    assert totp.authenticator_app(lee) is None

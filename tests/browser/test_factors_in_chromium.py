@@ -56,10 +56,12 @@ def test_an_authenticator_app_and_a_recovery_code(chromium, site, transactional_
     assert secret == totp.secret_for_typing(device).replace(" ", "")
     screenshot(page, "security-authenticator-app")
     page.fill("#id_totp_code", "000000" if totp_code(device) != "000000" else "111111")
+    page.fill("#id_totp_password", PASSWORD)
     with page.expect_navigation():
         page.click("main button:text-is('Confirm and turn on')")
     assert "That code is not correct." in page.locator("#app p.error").inner_text()
     page.fill("#id_totp_code", totp_code(device))
+    page.fill("#id_totp_password", PASSWORD)
     with page.expect_navigation():
         page.click("main button:text-is('Confirm and turn on')")
     assert "Your authenticator app is set up." in page.content()
@@ -116,6 +118,14 @@ def test_a_passkey_is_added_then_signs_in_without_a_password(chromium, site, tra
     sign_in_with_password(page, site, "omar")
     page.goto(f"{site}/accounts/security/")
     page.fill("#id_passkey_name", "Test laptop")
+    # A wrong password adds nothing: the page says why, and the browser was never asked.
+    page.fill("#id_passkey_add_password", "not the password")
+    page.click("main button:text-is('Add a passkey')")
+    error = page.locator("#passkeys [data-passkey-error]")
+    error.wait_for(state="visible")
+    assert error.inner_text() == "That password is not correct. Nothing was changed."
+    assert page.locator("#id_passkey_add_password").input_value() == ""
+    page.fill("#id_passkey_add_password", PASSWORD)
     with page.expect_navigation():
         page.click("main button:text-is('Add a passkey')")
     assert page.url == f"{site}/accounts/security/"
@@ -158,6 +168,7 @@ def test_a_passkey_as_the_second_step(chromium, site, transactional_db):
     sign_in_with_password(page, site, "pia")
     page.goto(f"{site}/accounts/security/")
     page.fill("#id_passkey_name", "Security key")
+    page.fill("#id_passkey_add_password", PASSWORD)
     with page.expect_navigation():
         page.click("main button:text-is('Add a passkey')")
     assert page.locator("#passkeys td", has_text="Security key").count() == 1

@@ -37,7 +37,10 @@ def device():
 
 def register(user, session, device, name="Laptop", **create) -> tuple[Passkey, list[str]]:
     options = json.loads(passkeys.registration_options(user=user, session=session))
-    return passkeys.register(user=user, session=session, credential=device.create(options, **create), name=name)
+    credential = device.create(options, **create)
+    return passkeys.register(
+        user=user, session=session, credential=credential, name=name, challenge=options["challenge"]
+    )
 
 
 def assertion(session, device, ceremony, user=None, **get):
@@ -64,7 +67,11 @@ def test_a_registered_passkey_is_a_factor_with_recovery_codes(hana, session, dev
     assert [entry["id"] for entry in options["excludeCredentials"]] == [passkey.credential_id]
     assert options["user"]["id"] == passkey.user_handle
     second, codes = passkeys.register(
-        user=hana, session=session, credential=SoftwareAuthenticator(ORIGIN).create(options), name="Phone"
+        user=hana,
+        session=session,
+        credential=SoftwareAuthenticator(ORIGIN).create(options),
+        name="Phone",
+        challenge=options["challenge"],
     )
     assert codes == [] and second.user_handle == passkey.user_handle
 
@@ -80,9 +87,11 @@ def test_a_registration_from_another_origin_is_refused(hana, session, device):
 def test_a_registration_challenge_is_used_once(hana, session, device):
     options = json.loads(passkeys.registration_options(user=hana, session=session))
     credential = device.create(options)
-    passkeys.register(user=hana, session=session, credential=credential, name="Laptop")
+    passkeys.register(user=hana, session=session, credential=credential, name="Laptop", challenge=options["challenge"])
     with pytest.raises(FactorError) as refused:
-        passkeys.register(user=hana, session=session, credential=credential, name="Again")
+        passkeys.register(
+            user=hana, session=session, credential=credential, name="Again", challenge=options["challenge"]
+        )
     assert refused.value.code == "challenge"
     assert Passkey.objects.count() == 1
 
@@ -90,12 +99,16 @@ def test_a_registration_challenge_is_used_once(hana, session, device):
 def test_a_registration_needs_a_name_and_a_credential(hana, session, device):
     options = json.loads(passkeys.registration_options(user=hana, session=session))
     with pytest.raises(FactorError) as refused:
-        passkeys.register(user=hana, session=session, credential=device.create(options), name="   ")
+        passkeys.register(
+            user=hana, session=session, credential=device.create(options), name="   ", challenge=options["challenge"]
+        )
     assert refused.value.code == "name"
     for garbage in ("not a credential", {"id": "x"}, {"id": "x", "rawId": "x", "response": {}, "type": "public-key"}):
         options = json.loads(passkeys.registration_options(user=hana, session=session))
         with pytest.raises(FactorError):
-            passkeys.register(user=hana, session=session, credential=garbage, name="Laptop")
+            passkeys.register(
+                user=hana, session=session, credential=garbage, name="Laptop", challenge=options["challenge"]
+            )
     assert not Passkey.objects.exists()
 
 
@@ -105,7 +118,9 @@ def test_an_expired_challenge_is_refused(hana, session, device):
     kept[Ceremony.REGISTRATION]["expires"] = time.time() - 1
     session[passkeys.CHALLENGES_KEY] = kept
     with pytest.raises(FactorError) as refused:
-        passkeys.register(user=hana, session=session, credential=device.create(options), name="Laptop")
+        passkeys.register(
+            user=hana, session=session, credential=device.create(options), name="Laptop", challenge=options["challenge"]
+        )
     assert refused.value.code == "challenge"
 
 
@@ -251,3 +266,51 @@ def test_an_ip_address_issuer_has_no_passkeys(settings, hana, session):
     with pytest.raises(FactorError) as refused:
         passkeys.registration_options(user=hana, session=session)
     assert refused.value.code == "unavailable"
+
+
+def test_a_registration_needs_the_challenge_its_caller_allowed(hana, session, device):
+    """The caller (the security page) allows one registration, with the challenge it asked the
+    password for: a ceremony begun elsewhere in the session is not that one."""
+    allowed = json.loads(passkeys.registration_options(user=hana, session=session))
+    other = json.loads(passkeys.registration_options(user=hana, session=session))  # replaces it
+    with pytest.raises(FactorError) as refused:
+        passkeys.register(
+            user=hana, session=session, credential=device.create(other), name="Laptop", challenge=allowed["challenge"]
+        )
+    assert refused.value.code == "challenge"
+    assert not Passkey.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "credential_id", ["", "a\x00b", "a" * 1401, "not/base64+url=", "ünïcode", "a b", 5, None, ["a"]]
+)
+def test_a_credential_id_is_checked_before_any_lookup(hana, session, device, credential_id, django_assert_num_queries):
+    """A NUL or an overlong id is a database error on PostgreSQL: refused before a query."""
+    register(hana, session, device)
+    options = json.loads(passkeys.authentication_options(session=session, ceremony=Ceremony.PASSWORDLESS))
+    credential = {**device.get(options), "id": credential_id}
+    with django_assert_num_queries(0), pytest.raises(FactorError) as refused:
+        passkeys.authenticate(session=session, ceremony=Ceremony.PASSWORDLESS, credential=credential)
+    assert refused.value.code == "malformed"
+    options = json.loads(passkeys.registration_options(user=hana, session=session))
+    credential = {**SoftwareAuthenticator(ORIGIN).create(options), "id": credential_id}
+    with django_assert_num_queries(0), pytest.raises(FactorError) as refused:
+        passkeys.register(
+            user=hana, session=session, credential=credential, name="Phone", challenge=options["challenge"]
+        )
+    assert refused.value.code == "malformed"
+
+
+def test_only_known_transports_are_kept(hana, session, device):
+    options = json.loads(passkeys.registration_options(user=hana, session=session))
+    credential = device.create(options)
+    credential["response"]["transports"] = [{"a": 1}, ["usb"], 7, None, "usb", "carrier-pigeon", "internal", "usb"]
+    passkey, _ = passkeys.register(
+        user=hana, session=session, credential=credential, name="Key", challenge=options["challenge"]
+    )
+    assert passkey.transports == ["usb", "internal"]
+
+
+def test_a_passkey_name_keeps_no_control_characters(hana, session, device):
+    passkey, _ = register(hana, session, device, name="My\x00 lap\x07top\n")
+    assert passkey.name == "My laptop"
