@@ -17,7 +17,7 @@ from django.utils.translation import gettext, ngettext
 from django.views.generic import FormView, TemplateView
 
 from apps.accounts import second_step
-from apps.accounts.factor_views import with_next
+from apps.accounts.factor_views import DATABASE_ID, with_next
 from apps.accounts.forms import LoginForm, ProfileForm, RegistrationForm
 from apps.accounts.languages import authorization_request_language
 from apps.accounts.registration import MailNotSent, confirm, prune_expired, register, verification_tokens
@@ -113,7 +113,8 @@ class ConnectedAppsView(LoginRequiredMixin, TemplateView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         consent_id = request.POST.get("consent", "")
-        consent = get_object_or_404(Consent, pk=int(consent_id) if consent_id.isdigit() else None, user=request.user)
+        pk = int(consent_id) if DATABASE_ID.fullmatch(consent_id) else None
+        consent = get_object_or_404(Consent, pk=pk, user=request.user)
         revoke_consent(user=request.user, application=consent.application)
         return redirect("accounts:connected-apps")
 

@@ -293,3 +293,10 @@ def test_a_code_approved_before_a_password_change_follows_the_session_to_its_new
     mine = redeem(client, web, code, pkce.verifier).json()["refresh_token"]
     here.post("/accounts/sessions/", {"session": UserSession.objects.get().ref})
     assert refresh(client, web, mine).json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("consent", ["²", "¹²", "１", "9" * 30, "", "x"])
+def test_revoking_an_app_with_a_bad_id_is_a_404(carol, consent):
+    """Unicode digits pass str.isdigit() but not int(); 30 digits overflow the column."""
+    response = signed_in().post("/accounts/apps/", {"consent": consent})
+    assert response.status_code == 404 and "Page not found" in response.content.decode()

@@ -334,3 +334,47 @@ def test_guessing_the_password_for_a_passkey_locks_it_out(jo):
     assert post_json(client, REGISTRATION_OPTIONS, {"password": "guess"}).status_code == 429
     assert post_json(client, REGISTRATION_OPTIONS, {"password": PASSWORD}).status_code == 429
     assert PASSKEY_REGISTRATION_KEY not in client.session
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 60_000,  # under the size cap: deeper than the parser's recursion
+        "[" * 200_000,
+        json.dumps({"ceremony": "passwordless", "credential": "x" * 70_000}),
+    ],
+)
+def test_deep_or_large_bodies_are_400_with_a_message(jo, body):
+    signed = Client()
+    signed.force_login(jo)
+    for client, url in (
+        (Client(), AUTHENTICATION_OPTIONS),
+        (Client(), AUTHENTICATE),
+        (signed, REGISTRATION_OPTIONS),
+        (signed, REGISTER),
+    ):
+        response = post_json(client, url, body)
+        assert response.status_code == 400
+        assert response.json() == {"error": "The request was not understood."}
+
+
+@pytest.mark.parametrize("credential_id", ["a\x00b", "a" * 1401, "a/b", "ä"])
+def test_a_bad_credential_id_is_400_with_a_message(jo_with_passkey, device, credential_id):
+    """A NUL or an overlong id would be a database error on PostgreSQL: refused before."""
+    client = Client()
+    options = post_json(client, AUTHENTICATION_OPTIONS, {"ceremony": "passwordless"}).json()
+    credential = {**device.get(options), "id": credential_id}
+    response = post_json(client, AUTHENTICATE, {"ceremony": "passwordless", "credential": credential})
+    assert response.status_code == 400
+    assert response.json() == {"error": "The browser's answer was not understood."}
+
+
+def test_unknown_transports_are_dropped(jo, device):
+    client = Client()
+    client.force_login(jo)
+    options = post_json(client, REGISTRATION_OPTIONS, {"password": PASSWORD}).json()
+    credential = device.create(options)
+    credential["response"]["transports"] = [{"usb": True}, ["nfc"], 1, "usb", "made-up"]
+    response = post_json(client, REGISTER, {"name": "Key", "credential": credential})
+    assert response.status_code == 200
+    assert Passkey.objects.get(user=jo).transports == ["usb"]

@@ -255,3 +255,16 @@ def test_a_password_changed_meanwhile_ends_the_second_step(client, fay):
     assert response.status_code == 302 and response["Location"] == LOGIN
     assert signed_in_user(client) is None and second_step.PENDING_KEY not in client.session
     assert "Your sign-in has expired. Please enter your password again." in client.get(LOGIN).content.decode()
+
+
+@pytest.mark.parametrize("code", ["¹²³⁴⁵⁶", "١٢٣٤٥٦", "12345x"])
+def test_a_code_of_other_digits_is_a_400_not_a_500(client, fay, code):
+    password_step(client)
+    response = client.post(SECOND, {"method": "totp", "code": code})
+    assert response.status_code == 400
+    assert "Enter the 6-digit code your authenticator app shows." in response.content.decode()
+    stepping_up = Client()
+    stepping_up.force_login(fay)
+    response = stepping_up.post(SECOND, {"method": "totp", "code": code})
+    assert response.status_code == 400
+    assert "Enter the 6-digit code your authenticator app shows." in response.content.decode()

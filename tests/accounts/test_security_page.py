@@ -277,3 +277,19 @@ def test_guessing_the_password_when_adding_a_factor_locks_it_out(browser_of_lee,
     data = {"code": code, "password": PASSWORD}
     assert browser_of_lee.post("/accounts/security/app/confirm/", data).status_code == 429
     assert totp.authenticator_app(lee) is None
+
+
+def test_a_first_code_of_other_digits_is_a_400_not_a_500(browser_of_lee, lee):
+    set_up_app(browser_of_lee, lee)
+    response = browser_of_lee.post("/accounts/security/app/confirm/", {"code": "¹²³⁴⁵⁶", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "Enter the 6-digit code your authenticator app shows." in response.content.decode()
+    assert totp.authenticator_app(lee) is None
+
+
+@pytest.mark.parametrize("passkey", ["²", "¹²", "9" * 30, ""])
+def test_removing_a_passkey_with_a_bad_id_says_so(browser_of_lee, lee, passkey):
+    Passkey.objects.create(user=lee, name="Laptop", credential_id="a", public_key=b"k", user_handle="h")
+    response = browser_of_lee.post("/accounts/security/passkeys/remove/", {"passkey": passkey, "password": PASSWORD})
+    assert response.status_code == 400 and "That passkey does not exist." in response.content.decode()
+    assert Passkey.objects.count() == 1
