@@ -1,6 +1,11 @@
+from typing import Any
+
 from django import forms
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 
@@ -41,3 +46,20 @@ class RegistrationForm(UserCreationForm):
         model = get_user_model()
         fields = ("username", "email")
         field_classes = {"username": UsernameField}
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's, with the current password checked through the authentication backends (not
+    ``check_password``): wrong guesses count towards the lockout (django-axes) as at the
+    sign-in, so a session left open is no way to guess the password."""
+
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        checked = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if checked is None or checked.pk != self.user.pk:
+            raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password

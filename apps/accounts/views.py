@@ -18,7 +18,7 @@ from django.views.generic import FormView, TemplateView
 
 from apps.accounts import second_step
 from apps.accounts.factor_views import DATABASE_ID, with_next
-from apps.accounts.forms import LoginForm, ProfileForm, RegistrationForm
+from apps.accounts.forms import LoginForm, PasswordChangeForm, ProfileForm, RegistrationForm
 from apps.accounts.languages import authorization_request_language
 from apps.accounts.registration import MailNotSent, confirm, prune_expired, register, verification_tokens
 from apps.accounts.sessions import current_ref, end_sessions, live_sessions, rekeyed, revoke_refresh_tokens
@@ -152,6 +152,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:account")
+    form_class = PasswordChangeForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
 
     def form_valid(self, form) -> HttpResponse:
         old_key = self.request.session.session_key

@@ -6,6 +6,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
@@ -300,3 +301,21 @@ def test_revoking_an_app_with_a_bad_id_is_a_404(carol, consent):
     """Unicode digits pass str.isdigit() but not int(); 30 digits overflow the column."""
     response = signed_in().post("/accounts/apps/", {"consent": consent})
     assert response.status_code == 404 and "Page not found" in response.content.decode()
+
+
+def test_guessing_the_current_password_counts_towards_the_lockout(carol):
+    """The password change checks the current password through the authentication backends:
+    each wrong guess is a failed sign-in for django-axes, and the fifth locks the form (the
+    right password too) as the sign-in page would be."""
+    browser = signed_in()
+    data = {"old_password": "guess", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    for expected in range(1, 5):
+        response = browser.post("/accounts/password/", data)
+        assert response.status_code == 200
+        assert "Your old password was entered incorrectly. Please enter it again." in response.content.decode()
+        assert AccessAttempt.objects.get(username="carol").failures_since_start == expected
+    assert browser.post("/accounts/password/", data).status_code == 429
+    right = {**data, "old_password": PASSWORD}
+    assert browser.post("/accounts/password/", right).status_code == 429
+    carol.refresh_from_db()
+    assert carol.check_password(PASSWORD)
