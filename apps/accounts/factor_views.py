@@ -19,7 +19,7 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from apps.accounts import second_step
 from apps.accounts.second_step import safe_next
@@ -288,6 +288,7 @@ def render_security(request: HttpRequest, *, errors: dict[str, str] | None = Non
     return render(request, SecurityView.template_name, context, status=status)
 
 
+@sensitive_variables("password")
 def check_password(request: HttpRequest, password: Any) -> None:
     """The signed-in person's password, checked through the authentication backends: wrong
     guesses count towards the lockout (django-axes) as at the sign-in."""
@@ -311,6 +312,7 @@ def first_or_stepped_up(request: HttpRequest) -> bool:
     return False
 
 
+@sensitive_variables("password")
 def allow_new_factor(request: HttpRequest, password: Any) -> bool:
     """May this session add a second factor? A factor outlives a password change and raises
     the sessions that prove it, so a session left open is not enough: the password is asked,
@@ -418,12 +420,14 @@ class SignedInJsonMixin:
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # a View's, by composition
 
 
-@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class PasskeyRegistrationOptionsView(SignedInJsonMixin, View):
     """POST {"password"}: the options for ``navigator.credentials.create()``, once
     :func:`allow_new_factor` allows a new factor; the registration that follows is allowed
     once, with this challenge, for as long as the challenge lives."""
 
+    # A JSON body is not request.POST: sensitive_post_parameters cannot hide it from an error
+    # report, but the variables that hold it can be.
+    @method_decorator(sensitive_variables("body"))
     def post(self, request: HttpRequest) -> HttpResponse:
         body = _json_body(request)
         if body is None:

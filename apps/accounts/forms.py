@@ -6,7 +6,9 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 
 class LoginForm(AuthenticationForm):
@@ -57,6 +59,7 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
         super().__init__(user, *args, **kwargs)
         self.request = request
 
+    @method_decorator(sensitive_variables("old_password"))
     def clean_old_password(self) -> str:
         old_password = self.cleaned_data["old_password"]
         checked = authenticate(self.request, username=self.user.get_username(), password=old_password)

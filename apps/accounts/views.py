@@ -12,8 +12,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse, reverse_lazy
 from django.utils import translation
+from django.utils.decorators import method_decorator
 from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext, ngettext
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
 from apps.accounts import second_step
@@ -268,6 +270,7 @@ class RegistrationOpenMixin:
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # a View's, by composition
 
 
+@method_decorator(sensitive_post_parameters("password1", "password2"), name="dispatch")
 class RegisterView(RegistrationOpenMixin, FormView):
     template_name = "accounts/register.html"
     form_class = RegistrationForm
@@ -293,6 +296,7 @@ class RegisterSentView(RegistrationOpenMixin, TemplateView):
     template_name = "accounts/register_sent.html"
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class RegisterVerifyView(RegistrationOpenMixin, TemplateView):
     """The link from the mail. Following it is not enough: the person also enters the password
     the account was created with. Otherwise whoever registered someone else's address first
