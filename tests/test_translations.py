@@ -27,6 +27,7 @@ NOT_TRANSLATED = ("templates/admin",)  # the admin speaks Django's own catalogue
 @dataclass
 class Entry:
     msgid: str = ""
+    msgctxt: str | None = None
     msgid_plural: str | None = None
     msgstr: dict[int, str] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
@@ -49,7 +50,7 @@ def read_po(path: Path) -> list[Entry]:
                     entry.msgstr[int(target[6:])] += ast.literal_eval(line)
                 else:
                     setattr(entry, target, getattr(entry, target) + ast.literal_eval(line))
-            elif keyword in ("msgid", "msgid_plural"):
+            elif keyword in ("msgctxt", "msgid", "msgid_plural"):
                 target = keyword
                 setattr(entry, target, ast.literal_eval(rest))
             else:  # msgstr or msgstr[n]
@@ -100,7 +101,9 @@ def test_the_compiled_catalogue_says_what_the_po_file_says():
     assert catalogue.info()["language"] == "nl"
     stale = []
     for entry in translations():
-        if entry.msgid_plural is None:
+        if entry.msgctxt is not None:
+            shown = [catalogue.pgettext(entry.msgctxt, entry.msgid)]
+        elif entry.msgid_plural is None:
             shown = [catalogue.gettext(entry.msgid)]
         else:
             shown = [catalogue.ngettext(entry.msgid, entry.msgid_plural, n) for n in (1, 2)]
