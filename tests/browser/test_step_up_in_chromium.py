@@ -1,8 +1,9 @@
-"""An API that requires a second factor, in Chromium. bob's browser is signed in with his
+"""Step-up in Chromium. An API that requires a second factor: bob's browser is signed in with his
 password only; when an app asks for that API, the IdP does not issue a code for that session:
 it asks for his second factor (not his password again), and only then is the code issued,
 its tokens saying how he signed in. With ``prompt=none`` the app is told
-``interaction_required`` instead."""
+``interaction_required`` instead. A client asking ``acr_values`` of carol, who has no factor:
+she sets one up and continues, and that counts as her second factor."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -115,3 +116,35 @@ def test_a_password_only_session_gets_no_code_for_an_api_that_requires_a_second_
     assert (id_token["amr"], id_token["acr"]) == (["pwd", "otp", "mfa"], ACR_MFA)
     # The sign-in time is still the password's: a step-up adds a factor, not a fresh sign-in.
     assert id_token["auth_time"] == claims(sign_in["id_token"])["auth_time"]
+
+
+def test_a_person_without_a_second_factor_sets_one_up_and_continues(chromium, live_server, setup):
+    web = setup
+    carol = get_user_model().objects.create_user("carol", password=PASSWORD)
+    page = chromium.new_context().new_page()
+    page.route(f"{REDIRECT_URI}**", lambda route: route.fulfill(status=200, body="callback"))
+
+    # The app asks for a stronger sign-in itself (acr_values), for an API that requires nothing.
+    pkce = Pkce.new()
+    page.goto(live_server.url + authorize_url(web.client.client_id, "openid basket.read", pkce, acr_values=ACR_MFA))
+    page.get_by_label("Username").fill("carol")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("main button[type=submit]", has_text="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/accounts/security/**")
+    assert "asks for a second factor" in page.locator("p.notice").inner_text()
+    assert page.locator("#continue").count() == 0  # nothing to continue with yet
+
+    page.locator("main button", has_text="Set up an authenticator app").click()
+    page.wait_for_selector("#totp-secret")
+    device = TOTPDevice.objects.get(user=carol, confirmed=False)
+    page.fill("#id_totp_code", totp_code(device))
+    page.fill("#id_totp_password", PASSWORD)
+    page.locator("main button", has_text="Confirm and turn on").click()
+    page.wait_for_selector("#continue")
+    assert page.locator("#recovery-codes code").count() == 10
+    page.click("#continue")
+
+    tokens_of_carol = tokens(live_server, web, redirect_query(page)["code"], pkce)
+    id_token = claims(tokens_of_carol["id_token"])
+    assert (id_token["amr"], id_token["acr"]) == (["pwd", "otp", "mfa"], ACR_MFA)
+    assert claims(tokens_of_carol["access_token"])["acr"] == ACR_MFA
