@@ -195,6 +195,9 @@ class OAuth2Validator(DotOAuth2Validator):
             "aud": access_token.audience,
             "iss": idp_settings.ISSUER,
             "jti": str(access_token.jti),
+            # RFC 9470 section 6.2: the sign-in behind a user's token.
+            **({"acr": access_token.acr} if access_token.acr else {}),
+            **({"auth_time": int(access_token.auth_time.timestamp())} if access_token.auth_time else {}),
         }
         # RFC 7662 section 2.2's ``username`` is a user claim: only for an API that receives it.
         if access_token.user is not None and "preferred_username" in resource.user_claims:

@@ -117,6 +117,8 @@ def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, 
         audience=issued.audience,
         scope=issued.stored_scope,
         act=issued.claims.get("act"),
+        acr=issued.claims.get("acr", ""),
+        auth_time=datetime.fromtimestamp(issued.claims["auth_time"], tz=UTC) if "auth_time" in issued.claims else None,
         expires=issued.expires_at,
         **fields,
     )

@@ -19,7 +19,7 @@ from apps.protocol.strength import ACR_MFA, ACR_SFA
 from apps.resources.models import ApiResource
 from tests.support.authenticator import totp_code
 from tests.support.flows import REDIRECT_URI, Pkce, approve, authorize_url, redeem, redirect_params, refresh
-from tests.support.http import oauth_error
+from tests.support.http import INTROSPECT_URL, basic_auth, form_post, oauth_error
 from tests.support.tokens import ID_TOKEN_TYPE, row_counts
 
 SCOPE = "openid shoppingbasket.fullaccess"
@@ -112,6 +112,31 @@ def test_refresh_keeps_the_original_sign_in(browser, web, alice):
         assert (access_token["acr"], access_token["auth_time"]) == (ACR_MFA, auth_time)
     assert set(RefreshToken.objects.values_list("amr", flat=True)) == {"pwd otp mfa"}
     assert {int(t.timestamp()) for t in RefreshToken.objects.values_list("auth_time", flat=True)} == {auth_time}
+
+
+def introspect(basket, token: str) -> dict:
+    response = form_post(
+        Client(),
+        INTROSPECT_URL,
+        {"token": token},
+        HTTP_AUTHORIZATION=basic_auth(basket.client.client_id, basket.client_secret),
+    )
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_introspection_tells_the_api_the_sign_in(browser, web, basket):
+    # RFC 9470 section 6.2: what the JWT says, for an API that introspects instead.
+    step_up(browser, ["pwd", "otp"])
+    answer = introspect(basket, tokens_for(browser, web)["access_token"])
+    assert (answer["active"], answer["acr"], answer["auth_time"]) == (True, ACR_MFA, sign_in_time(browser))
+
+
+def test_introspection_of_a_token_without_a_user_says_no_sign_in(basket, client_credentials_token, make_client):
+    service = make_client("reporting", grants=["client_credentials"], scopes=["shoppingbasket.fullaccess"])
+    answer = introspect(basket, client_credentials_token(service)["access_token"])
+    assert answer["active"] is True
+    assert "acr" not in answer and "auth_time" not in answer
 
 
 def test_client_credentials_tokens_carry_no_sign_in(basket, client_credentials_token, apis):

@@ -38,6 +38,11 @@ class AccessToken(AbstractAccessToken, metaclass=ModelBase):
         related_name="children",
         help_text="The subject token this token was exchanged from.",
     )
+    # RFC 9470 section 6: what the JWT says of its user's sign-in, for introspection too.
+    acr = models.CharField(
+        "ACR", max_length=100, blank=True, default="", help_text="The level of the user's sign-in (the acr claim)."
+    )
+    auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user signed in (the auth_time claim).")
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
