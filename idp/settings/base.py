@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "apps.authorize",
     "apps.endpoints",
     "apps.demo_data",
+    "apps.configuration",
     "apps.audit",
     "apps.consent",
     "apps.ops",

@@ -1,0 +1,278 @@
+"""The configuration document, version 1: how each stored object reads as an entry, and how
+an entry read from a file is checked and completed.
+
+Every list is in a fixed order (entries by natural key, sets of names sorted, redirect URIs
+as registered, since the first one may be a client's default), and every entry lists all its
+fields, so two exports of the same configuration are byte-identical and a diff between two
+files shows exactly what changed. Sorting is done here, in Python, not by the database: the
+order must not depend on a database's collation.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Model
+
+from apps.oauth.models import Application, ExchangePolicy
+from apps.resources.models import ApiResource, ApiScope
+
+FORMAT_VERSION = 1
+SECTIONS = ("apis", "identity_scopes", "clients", "exchange_policies", "groups")
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot be imported; ``messages`` name each wrong entry."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("\n".join(messages))
+        self.messages = messages
+
+
+# --- stored objects as entries -------------------------------------------------------------
+
+
+def scope_entry(scope: ApiScope) -> dict[str, Any]:
+    return {"name": scope.name, "description": scope.description}
+
+
+def api_entry(resource: ApiResource, scopes: Iterable[ApiScope]) -> dict[str, Any]:
+    return {
+        "audience": resource.audience,
+        "name": resource.name,
+        "resource_uri": resource.resource_uri,
+        "enabled": resource.enabled,
+        "access_token_lifetime": resource.access_token_lifetime,
+        "signing_algorithm": resource.signing_algorithm,
+        "user_claims": sorted(resource.user_claims or []),
+        "store_tokens": resource.store_tokens,
+        "require_second_factor": resource.require_second_factor,
+        "scopes": sorted((scope_entry(scope) for scope in scopes), key=lambda entry: entry["name"]),
+    }
+
+
+def client_entry(client: Application, scope_names: Iterable[str]) -> dict[str, Any]:
+    """A client as an operator configures it: never its secret, nor the hint of one."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "client_type": client.client_type,
+        "enabled": client.is_active,
+        "grant_types": sorted(client.allowed_grant_types or []),
+        "scopes": sorted(scope_names),
+        "redirect_uris": client.redirect_uris.split(),
+        "post_logout_redirect_uris": client.post_logout_redirect_uris.split(),
+        "resource": client.resource.audience if client.resource else None,
+        "skip_authorization": client.skip_authorization,
+        "one_token_per_audience": client.one_token_per_audience,
+        "require_second_factor": client.require_second_factor,
+    }
+
+
+def policy_entry(
+    policy: ExchangePolicy, *, client_id: str, target: str, subject_audiences: Iterable[str], scopes: Iterable[str]
+) -> dict[str, Any]:
+    return {
+        "client": client_id,
+        "target": target,
+        "subject_audiences": sorted(subject_audiences),
+        "scopes": sorted(scopes),
+        "mode": policy.mode,
+        "max_depth": policy.max_depth,
+        "max_lifetime": policy.max_lifetime,
+        "accept_id_token": policy.accept_id_token,
+        "enabled": policy.enabled,
+    }
+
+
+def group_entry(group: Group, permissions: Iterable[str]) -> dict[str, Any]:
+    return {"name": group.name, "permissions": sorted(permissions)}
+
+
+def policy_key(client_id: str, target: str) -> str:
+    """How reports and messages name a policy (as ``ExchangePolicy.__str__`` does)."""
+    return f"{client_id} -> {target}"
+
+
+# --- entries read from a file --------------------------------------------------------------
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an entry: its type (``str``, ``int``, ``bool``, ``names`` (a set of strings,
+    sorted), ``uris`` (a list of strings, in order), ``optional_str``), and its default."""
+
+    type: str
+    default: Any = REQUIRED
+
+
+def model_default(model: type[Model], name: str) -> Any:
+    # The model's own default, so a field left out of a file means what it means in the admin.
+    model_field = model._meta.get_field(name)
+    assert isinstance(model_field, models.Field)  # a column, not a relation's reverse side
+    return model_field.get_default()
+
+
+SCOPE_FIELDS = {"name": Field("str"), "description": Field("str", "")}
+API_FIELDS = {
+    "audience": Field("str"),
+    "name": Field("str"),
+    "resource_uri": Field("str"),
+    "enabled": Field("bool", model_default(ApiResource, "enabled")),
+    "access_token_lifetime": Field("int", model_default(ApiResource, "access_token_lifetime")),
+    "signing_algorithm": Field("str", model_default(ApiResource, "signing_algorithm")),
+    "user_claims": Field("names", []),
+    "store_tokens": Field("bool", model_default(ApiResource, "store_tokens")),
+    "require_second_factor": Field("bool", model_default(ApiResource, "require_second_factor")),
+    "scopes": Field("scopes", []),
+}
+CLIENT_FIELDS = {
+    "client_id": Field("str"),
+    "name": Field("str"),
+    "client_type": Field("str"),
+    "enabled": Field("bool", model_default(Application, "is_active")),
+    "grant_types": Field("names", []),
+    "scopes": Field("names", []),
+    "redirect_uris": Field("uris", []),
+    "post_logout_redirect_uris": Field("uris", []),
+    "resource": Field("optional_str", None),
+    "skip_authorization": Field("bool", model_default(Application, "skip_authorization")),
+    "one_token_per_audience": Field("bool", model_default(Application, "one_token_per_audience")),
+    "require_second_factor": Field("bool", model_default(Application, "require_second_factor")),
+}
+POLICY_FIELDS = {
+    "client": Field("str"),
+    "target": Field("str"),
+    "subject_audiences": Field("names", []),
+    "scopes": Field("names"),
+    "mode": Field("str", model_default(ExchangePolicy, "mode")),
+    "max_depth": Field("int", model_default(ExchangePolicy, "max_depth")),
+    "max_lifetime": Field("int", model_default(ExchangePolicy, "max_lifetime")),
+    "accept_id_token": Field("bool", model_default(ExchangePolicy, "accept_id_token")),
+    "enabled": Field("bool", model_default(ExchangePolicy, "enabled")),
+}
+GROUP_FIELDS = {"name": Field("str"), "permissions": Field("names", [])}
+
+
+@dataclass(frozen=True)
+class Document:
+    """A checked document: every entry complete, in the order of the export."""
+
+    apis: list[dict[str, Any]]
+    identity_scopes: list[dict[str, Any]]
+    clients: list[dict[str, Any]]
+    exchange_policies: list[dict[str, Any]]
+    groups: list[dict[str, Any]]
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def value(self, value: Any, field: Field, entry: str, name: str) -> Any:
+        where = f"{entry}: {name!r}"
+        if field.type == "str":
+            if isinstance(value, str) and value.strip():
+                return value
+            self.errors.append(f"{where}: must be a non-empty string.")
+        elif field.type == "optional_str":
+            if value is None or (isinstance(value, str) and value.strip()):
+                return value
+            self.errors.append(f"{where}: must be a non-empty string or null.")
+        elif field.type == "bool":
+            if isinstance(value, bool):
+                return value
+            self.errors.append(f"{where}: must be true or false.")
+        elif field.type == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            self.errors.append(f"{where}: must be a whole number.")
+        elif field.type in ("names", "uris"):
+            if isinstance(value, list) and all(isinstance(item, str) and item.split() == [item] for item in value):
+                unique = list(dict.fromkeys(value))
+                return sorted(unique) if field.type == "names" else unique
+            self.errors.append(f"{where}: must be a list of strings without spaces.")
+        elif field.type == "scopes":
+            return self.entries(value, SCOPE_FIELDS, f"{entry}: scope", key="name")
+        return None
+
+    def entry(self, raw: Any, fields: Mapping[str, Field], where: str) -> dict[str, Any] | None:
+        if not isinstance(raw, dict):
+            self.errors.append(f"{where}: must be a mapping of fields.")
+            return None
+        before = len(self.errors)
+        unknown = sorted(str(key) for key in raw if key not in fields)
+        if unknown:
+            self.errors.append(f"{where}: unknown field(s): {', '.join(unknown)}.")
+        entry: dict[str, Any] = {}
+        for name, field in fields.items():
+            if name in raw:
+                entry[name] = self.value(raw[name], field, where, name)
+            elif field.default is REQUIRED:
+                self.errors.append(f"{where}: {name!r} is required.")
+            else:
+                entry[name] = list(field.default) if isinstance(field.default, list) else field.default
+        return entry if len(self.errors) == before else None
+
+    def entries(self, raw: Any, fields: Mapping[str, Field], where: str, *, key: str) -> list[dict[str, Any]]:
+        """The entries of one list, named in messages by ``key`` (their natural key), sorted by it."""
+        if not isinstance(raw, list):
+            self.errors.append(f"{where}: must be a list.")
+            return []
+        entries: list[dict[str, Any]] = []
+        for index, item in enumerate(raw):
+            name = item.get(key) if isinstance(item, dict) else None
+            label = f"{where} {name!r}" if isinstance(name, str) else f"{where} entry {index + 1}"
+            if (entry := self.entry(item, fields, label)) is not None:
+                entries.append(entry)
+        return sorted(entries, key=lambda entry: entry[key])
+
+    def duplicates(self, keys: Iterable[str], what: str) -> None:
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                self.errors.append(f"{what} {key!r} appears more than once.")
+            seen.add(key)
+
+
+def read_document(data: Any) -> Document:
+    """Check a parsed file against version 1 of the format; raise :class:`ConfigurationError`
+    naming every wrong entry. Every section must be present (empty lists are fine), so a
+    truncated file is refused rather than read as "no clients"."""
+    if not isinstance(data, dict):
+        raise ConfigurationError(["The configuration must be a mapping with 'version' and its sections."])
+    if data.get("version") != FORMAT_VERSION:
+        version = data.get("version")
+        raise ConfigurationError([f"Unsupported 'version': {version!r} (this IdP reads version {FORMAT_VERSION})."])
+    reader = _Reader()
+    unknown = sorted(str(key) for key in data if key not in ("version", *SECTIONS))
+    if unknown:
+        reader.errors.append(f"Unknown section(s): {', '.join(unknown)}.")
+    missing = [section for section in SECTIONS if section not in data]
+    if missing:
+        reader.errors.append(f"Missing section(s): {', '.join(missing)} (write an empty list for none).")
+    document = Document(
+        apis=reader.entries(data.get("apis", []), API_FIELDS, "API", key="audience"),
+        identity_scopes=reader.entries(data.get("identity_scopes", []), SCOPE_FIELDS, "identity scope", key="name"),
+        clients=reader.entries(data.get("clients", []), CLIENT_FIELDS, "client", key="client_id"),
+        exchange_policies=sorted(
+            reader.entries(data.get("exchange_policies", []), POLICY_FIELDS, "exchange policy", key="client"),
+            key=lambda entry: (entry["client"], entry["target"]),
+        ),
+        groups=reader.entries(data.get("groups", []), GROUP_FIELDS, "group", key="name"),
+    )
+    reader.duplicates((api["audience"] for api in document.apis), "API")
+    scope_names = [scope["name"] for api in document.apis for scope in api["scopes"]]
+    reader.duplicates([*scope_names, *(scope["name"] for scope in document.identity_scopes)], "Scope")
+    reader.duplicates((client["client_id"] for client in document.clients), "Client")
+    reader.duplicates(
+        (policy_key(policy["client"], policy["target"]) for policy in document.exchange_policies), "Exchange policy"
+    )
+    reader.duplicates((group["name"] for group in document.groups), "Group")
+    if reader.errors:
+        raise ConfigurationError(reader.errors)
+    return document

@@ -1,0 +1,28 @@
+"""python manage.py export_config [--format json|yaml] [--output FILE]"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from apps.configuration.formats import FORMATS, dumps, format_for
+from apps.configuration.services import export_configuration
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the configuration (APIs, scopes, clients without secrets, exchange policies, groups) "
+        "as JSON or YAML, sorted so that a diff shows exactly what changed."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--format", choices=FORMATS, help="json (the default) or yaml; else as the --output file's extension."
+        )
+        parser.add_argument("--output", help="Write to this file instead of standard output.")
+
+    def handle(self, *args, **options) -> None:
+        text = dumps(export_configuration(), format_for(options["output"], options["format"]))
+        if options["output"]:
+            Path(options["output"]).write_text(text, encoding="utf-8")
+            return
+        self.stdout.write(text, ending="")

@@ -1,0 +1,417 @@
+"""Exporting the configuration as a document, and importing one: created or updated by
+natural key (an API's audience, a scope's name, a client's client_id, a policy's client and
+target, a group's name), all or nothing.
+
+An import checks every entry with the model's own validation (``full_clean``: what the admin
+and ``save_client`` run) against the database as the file would leave it, inside one
+transaction: one wrong entry and nothing is kept. Entries equal to what is stored are not
+saved at all, so importing the same file twice changes no row (and no configuration
+generation: no process reloads its clients for nothing).
+"""
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from apps.audit import services as audit
+from apps.clients.secrets import generate_client_secret
+from apps.configuration.document import (
+    FORMAT_VERSION,
+    ConfigurationError,
+    Document,
+    api_entry,
+    client_entry,
+    group_entry,
+    policy_entry,
+    policy_key,
+    read_document,
+)
+from apps.oauth.models import Application, ExchangePolicy
+from apps.resources.models import ApiResource, ApiScope
+
+CONFIG_IMPORTED = "config.imported"
+KINDS = ("apis", "scopes", "clients", "exchange_policies", "groups")
+
+# RFC 6749 appendix A.1: a client_id is printable ASCII; a space would not survive the
+# space-separated lists it appears in (audit events, logs).
+CLIENT_ID = re.compile(r"[\x21-\x7E]+")
+# Model field names in validation messages, as the file names them.
+FILE_NAMES = {"allowed_grant_types": "grant_types", "allowed_scopes": "scopes", "is_active": "enabled"}
+
+__all__ = ["CONFIG_IMPORTED", "ConfigurationError", "Report", "export_configuration", "import_configuration"]
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def export_configuration() -> dict[str, Any]:
+    """The configuration as a version-1 document: every list sorted by natural key, no secret."""
+    api_scopes: dict[int, list[ApiScope]] = defaultdict(list)
+    identity_scopes: list[ApiScope] = []
+    for scope in ApiScope.objects.all():
+        if scope.resource_id is None:
+            identity_scopes.append(scope)
+        else:
+            api_scopes[scope.resource_id].append(scope)
+    clients = Application.objects.prefetch_related("allowed_scopes")
+    policies = ExchangePolicy.objects.select_related("client", "target").prefetch_related("subject_audiences", "scopes")
+    groups = Group.objects.prefetch_related(
+        models.Prefetch("permissions", queryset=Permission.objects.select_related("content_type"))
+    )
+    return {
+        "version": FORMAT_VERSION,
+        "apis": _by(
+            "audience", [api_entry(resource, api_scopes[resource.pk]) for resource in ApiResource.objects.all()]
+        ),
+        "identity_scopes": _by("name", [{"name": s.name, "description": s.description} for s in identity_scopes]),
+        "clients": _by(
+            "client_id", [client_entry(c, [scope.name for scope in c.allowed_scopes.all()]) for c in clients]
+        ),
+        "exchange_policies": sorted(
+            (
+                policy_entry(
+                    policy,
+                    client_id=policy.client.client_id,
+                    target=policy.target.audience,
+                    subject_audiences=[resource.audience for resource in policy.subject_audiences.all()],
+                    scopes=[scope.name for scope in policy.scopes.all()],
+                )
+                for policy in policies
+            ),
+            key=lambda entry: (entry["client"], entry["target"]),
+        ),
+        "groups": _by(
+            "name",
+            [group_entry(g, [f"{p.content_type.app_label}.{p.codename}" for p in g.permissions.all()]) for g in groups],
+        ),
+    }
+
+
+def _by(key: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(entries, key=lambda entry: entry[key])
+
+
+# --- import --------------------------------------------------------------------------------
+
+
+@dataclass
+class Changes:
+    """The natural keys of one kind of entry, by what the import did (or would do) to them."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "deleted": len(self.deleted),
+        }
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    prune: bool
+    changes: dict[str, Changes] = field(default_factory=lambda: {kind: Changes() for kind in KINDS})
+    # client_id -> plaintext secret of each new confidential client: shown once, never stored.
+    client_secrets: dict[str, str] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {kind: changes.counts() for kind, changes in self.changes.items()}
+
+    @property
+    def changed(self) -> bool:
+        return any(c.created or c.updated or c.deleted for c in self.changes.values())
+
+
+def import_configuration(data: Any, *, dry_run: bool = False, prune: bool = False) -> Report:
+    """Create or update everything the document names; with ``prune``, also delete the APIs,
+    scopes, clients and exchange policies it does not name (groups are never deleted).
+
+    Raises :class:`ConfigurationError` listing every wrong entry; then nothing is changed.
+    With ``dry_run`` the report says what would change and nothing is kept. An import that
+    is kept writes one ``config.imported`` audit event with the counts.
+    """
+    importer = _Importer(read_document(data), Report(dry_run=dry_run, prune=prune))
+    with transaction.atomic():
+        importer.apply()
+        if importer.errors:
+            raise ConfigurationError(importer.errors)  # rolls every change back
+        if dry_run:
+            transaction.set_rollback(True)
+            importer.report.client_secrets.clear()  # those clients were never kept
+        else:
+            audit.record(
+                event_type=CONFIG_IMPORTED,
+                granted=True,
+                details={"counts": importer.report.counts(), "prune": prune},
+            )
+    return importer.report
+
+
+T = TypeVar("T")
+
+
+class _Importer:
+    def __init__(self, document: Document, report: Report) -> None:
+        self.document = document
+        self.report = report
+        self.errors: list[str] = []
+        # What the file names. A reference to a name the file has but the database lacks
+        # points at an entry that failed its own check (reported there), not at an unknown one.
+        self.named_apis = {api["audience"] for api in document.apis}
+        self.named_scopes = {scope["name"] for api in document.apis for scope in api["scopes"]} | {
+            scope["name"] for scope in document.identity_scopes
+        }
+        self.named_clients = {client["client_id"] for client in document.clients}
+
+    def apply(self) -> None:
+        self.apis()
+        self.scopes()
+        self.clients()
+        self.exchange_policies()
+        self.groups()
+        if self.report.prune and not self.errors:
+            self.delete_absent()
+
+    # --- checks shared by every kind
+
+    def valid(self, instance: models.Model, where: str, exclude: Sequence[str] = ()) -> bool:
+        try:
+            instance.full_clean(exclude=list(exclude))
+        except ValidationError as exc:
+            self.errors.extend(f"{where}: {message}" for message in _messages(exc))
+            return False
+        return True
+
+    def lookup(
+        self, where: str, what: str, names: Sequence[str], found: dict[str, T], named: set[str]
+    ) -> list[T] | None:
+        """The objects ``names`` refer to, or None (and an error for each unknown name). With
+        prune, only what the file names counts: anything else is about to be deleted."""
+        prune = self.report.prune
+        missing = [name for name in names if name not in found or (prune and name not in named)]
+        unknown = [name for name in missing if name not in named]
+        if unknown:
+            hint = " (not in the file, so --prune would delete it)" if prune and set(unknown) & set(found) else ""
+            self.errors.append(f"{where}: unknown {what}: {', '.join(unknown)}{hint}.")
+        return None if missing else [found[name] for name in names]
+
+    def outcome(self, kind: str, key: str, *, created: bool) -> None:
+        changes = self.report.changes[kind]
+        (changes.created if created else changes.updated).append(key)
+
+    # --- each kind, in the order their references need
+
+    def apis(self) -> None:
+        for entry in self.document.apis:
+            fields = {name: value for name, value in entry.items() if name != "scopes"}
+            resource = ApiResource.objects.filter(audience=entry["audience"]).first()
+            if resource is not None and _without_scopes(api_entry(resource, [])) == fields:
+                self.report.changes["apis"].unchanged.append(entry["audience"])
+                continue
+            created = resource is None
+            resource = resource or ApiResource()
+            for name, value in fields.items():
+                setattr(resource, name, value)
+            if self.valid(resource, f"API {entry['audience']!r}"):
+                resource.save()
+                self.outcome("apis", entry["audience"], created=created)
+
+    def scopes(self) -> None:
+        entries = [(scope, api["audience"]) for api in self.document.apis for scope in api["scopes"]]
+        entries += [(scope, None) for scope in self.document.identity_scopes]
+        resources = {r.audience: r for r in ApiResource.objects.filter(audience__in=self.named_apis)}
+        for entry, audience in sorted(entries, key=lambda item: item[0]["name"]):
+            if audience is not None and audience not in resources:
+                continue  # its API failed its check (reported)
+            resource = resources[audience] if audience is not None else None
+            scope = ApiScope.objects.filter(name=entry["name"]).first()
+            if (
+                scope is not None
+                and scope.resource_id == (resource.pk if resource else None)
+                and scope.description == entry["description"]
+            ):
+                self.report.changes["scopes"].unchanged.append(entry["name"])
+                continue
+            created = scope is None
+            scope = scope or ApiScope(name=entry["name"])
+            scope.resource = resource
+            scope.description = entry["description"]
+            if self.valid(scope, f"scope {entry['name']!r}"):
+                scope.save()
+                self.outcome("scopes", entry["name"], created=created)
+
+    def clients(self) -> None:
+        for entry in self.document.clients:
+            client_id = entry["client_id"]
+            where = f"client {client_id!r}"
+            if not CLIENT_ID.fullmatch(client_id):
+                self.errors.append(f"{where}: a client_id is printable ASCII without spaces.")
+                continue
+            scopes = self.lookup(where, "scope(s)", entry["scopes"], _scopes(entry["scopes"]), self.named_scopes)
+            resources = self.lookup(
+                where, "API", [entry["resource"]] if entry["resource"] else [],
+                _resources([entry["resource"]] if entry["resource"] else []), self.named_apis,
+            )  # fmt: skip
+            if scopes is None or resources is None:
+                continue
+            client = Application.objects.filter(client_id=client_id).first()
+            if client is not None:
+                if client_entry(client, client.allowed_scopes.values_list("name", flat=True)) == entry:
+                    self.report.changes["clients"].unchanged.append(client_id)
+                    continue
+                if client.client_type != entry["client_type"]:
+                    # A secret is issued (or not) when a client is registered, as in the admin
+                    # and the management API: a changed type is a new client.
+                    self.errors.append(
+                        f"{where}: the client type cannot change ({client.client_type} to "
+                        f"{entry['client_type']}): register a new client instead."
+                    )
+                    continue
+            created = client is None
+            secret = ""
+            if client is None:
+                client = Application(client_id=client_id, algorithm=Application.RS256_ALGORITHM)
+                if entry["client_type"] == Application.CLIENT_CONFIDENTIAL:
+                    secret = generate_client_secret()
+                client.client_secret = secret
+            client.name = entry["name"]
+            client.client_type = entry["client_type"]
+            client.is_active = entry["enabled"]
+            client.allowed_grant_types = entry["grant_types"]
+            client.redirect_uris = " ".join(entry["redirect_uris"])
+            client.post_logout_redirect_uris = " ".join(entry["post_logout_redirect_uris"])
+            client.resource = resources[0] if resources else None
+            client.skip_authorization = entry["skip_authorization"]
+            client.one_token_per_audience = entry["one_token_per_audience"]
+            client.require_second_factor = entry["require_second_factor"]
+            if not self.valid(client, where, exclude=["client_secret"]):
+                continue
+            client.save()
+            client.allowed_scopes.set(scopes)
+            self.outcome("clients", client_id, created=created)
+            if secret:
+                self.report.client_secrets[client_id] = secret
+
+    def exchange_policies(self) -> None:
+        for entry in self.document.exchange_policies:
+            key = policy_key(entry["client"], entry["target"])
+            where = f"exchange policy {key!r}"
+            found_clients = {c.client_id: c for c in Application.objects.filter(client_id=entry["client"])}
+            clients = self.lookup(where, "client", [entry["client"]], found_clients, self.named_clients)
+            targets = self.lookup(where, "API", [entry["target"]], _resources([entry["target"]]), self.named_apis)
+            subjects = self.lookup(
+                where, "API(s)", entry["subject_audiences"], _resources(entry["subject_audiences"]), self.named_apis
+            )
+            scopes = self.lookup(where, "scope(s)", entry["scopes"], _scopes(entry["scopes"]), self.named_scopes)
+            if clients is None or targets is None or subjects is None or scopes is None:
+                continue
+            client, target = clients[0], targets[0]
+            if not scopes:
+                self.errors.append(f"{where}: scopes: at least one scope of {target} is required.")
+                continue
+            # As the admin form and the management API: a policy grants scopes of its target only.
+            foreign = sorted(scope.name for scope in scopes if scope.resource_id != target.pk)
+            if foreign:
+                self.errors.append(f"{where}: scopes: Not scopes of {target}: {', '.join(foreign)}.")
+                continue
+            policy = ExchangePolicy.objects.filter(client=client, target=target).first()
+            if policy is not None and entry == policy_entry(
+                policy,
+                client_id=client.client_id,
+                target=target.audience,
+                subject_audiences=policy.subject_audiences.values_list("audience", flat=True),
+                scopes=policy.scopes.values_list("name", flat=True),
+            ):
+                self.report.changes["exchange_policies"].unchanged.append(key)
+                continue
+            created = policy is None
+            policy = policy or ExchangePolicy(client=client, target=target)
+            for name in ("mode", "max_depth", "max_lifetime", "accept_id_token", "enabled"):
+                setattr(policy, name, entry[name])
+            if not self.valid(policy, where):
+                continue
+            policy.save()
+            policy.subject_audiences.set(subjects)
+            policy.scopes.set(scopes)
+            self.outcome("exchange_policies", key, created=created)
+
+    def groups(self) -> None:
+        permissions = {
+            f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")
+        }
+        for entry in self.document.groups:
+            where = f"group {entry['name']!r}"
+            unknown = [name for name in entry["permissions"] if name not in permissions]
+            if unknown:
+                self.errors.append(f"{where}: unknown permission(s): {', '.join(unknown)}.")
+                continue
+            group = Group.objects.filter(name=entry["name"]).first()
+            if group is not None:
+                current = [f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()]
+                if group_entry(group, current) == entry:
+                    self.report.changes["groups"].unchanged.append(entry["name"])
+                    continue
+            created = group is None
+            group = group or Group(name=entry["name"])
+            if not self.valid(group, where):
+                continue
+            group.save()
+            group.permissions.set([permissions[name] for name in entry["permissions"]])
+            self.outcome("groups", entry["name"], created=created)
+
+    def delete_absent(self) -> None:
+        """--prune: what the file does not name goes, dependants first. Groups stay: deleting
+        one would take its permissions from the people in it, which is not configuration."""
+        named_policies = {policy_key(p["client"], p["target"]) for p in self.document.exchange_policies}
+        for policy in ExchangePolicy.objects.select_related("client", "target"):
+            key = policy_key(policy.client.client_id, policy.target.audience)
+            if key not in named_policies:
+                policy.delete()
+                self.report.changes["exchange_policies"].deleted.append(key)
+        absent: list[tuple[str, models.QuerySet[Any], str]] = [
+            ("clients", Application.objects.exclude(client_id__in=self.named_clients), "client_id"),
+            ("scopes", ApiScope.objects.exclude(name__in=self.named_scopes), "name"),
+            ("apis", ApiResource.objects.exclude(audience__in=self.named_apis), "audience"),
+        ]
+        for kind, queryset, key_field in absent:
+            keys = sorted(queryset.values_list(key_field, flat=True))
+            # One by one, as the admin does, so every delete sends its signals (the
+            # configuration generation, the cascade to a client's tokens).
+            for instance in queryset:
+                instance.delete()
+            self.report.changes[kind].deleted.extend(keys)
+        self.report.changes["exchange_policies"].deleted.sort()
+
+
+def _resources(audiences: Sequence[str]) -> dict[str, ApiResource]:
+    return {resource.audience: resource for resource in ApiResource.objects.filter(audience__in=audiences)}
+
+
+def _scopes(names: Sequence[str]) -> dict[str, ApiScope]:
+    return {scope.name: scope for scope in ApiScope.objects.filter(name__in=names)}
+
+
+def _without_scopes(entry: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in entry.items() if name != "scopes"}
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    if not hasattr(exc, "error_dict"):
+        return list(exc.messages)
+    return [
+        message if name == "__all__" else f"{FILE_NAMES.get(name, name)}: {message}"
+        for name, messages in exc.message_dict.items()
+        for message in messages
+    ]
