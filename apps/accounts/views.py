@@ -22,8 +22,10 @@ from apps.accounts import second_step
 from apps.accounts.factor_views import DATABASE_ID, with_next
 from apps.accounts.forms import LoginForm, PasswordChangeForm, ProfileForm, RegistrationForm
 from apps.accounts.languages import authorization_request_language
+from apps.accounts.password_reset import mail_reset_links
 from apps.accounts.registration import MailNotSent, confirm, prune_expired, register, verification_tokens
 from apps.accounts.sessions import current_ref, end_sessions, live_sessions, rekeyed, revoke_refresh_tokens
+from apps.audit import services as audit
 from apps.consent.models import Consent
 from apps.consent.services import group_scopes, revoke_consent
 from apps.factors.passkeys import relying_party
@@ -164,6 +166,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         response = super().form_valid(form)  # keeps this session signed in, under a new key
         rekeyed(old_key, self.request.session.session_key)
         ended = end_sessions(self.request.user, keep=current_ref(self.request))
+        audit.record_for_user(audit.PASSWORD_CHANGED, self.request.user, sessions_ended=ended)
         if ended:
             text = ngettext(
                 "Your password is changed. %(count)d other session signed out.",
@@ -217,22 +220,16 @@ class PasswordResetView(auth_views.PasswordResetView):
     a mail with a single-use link goes to each active account that does."""
 
     template_name = "accounts/password_reset.html"
-    email_template_name = "accounts/password_reset_email.txt"
-    subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password-reset-sent")
 
     def form_valid(self, form) -> HttpResponse:
-        # The link points at the issuer, never at whatever Host header the request carried.
-        issuer = urlsplit(idp_settings.ISSUER)
-        form.save(
-            domain_override=issuer.netloc,
-            use_https=issuer.scheme == "https",
-            token_generator=self.token_generator,
-            from_email=self.from_email,
-            email_template_name=self.email_template_name,
-            subject_template_name=self.subject_template_name,
-            request=self.request,
-        )
+        mail_reset_links(form, request=self.request, token_generator=self.token_generator, from_email=self.from_email)
+        # One event per account mailed; one without a subject when the address matched none.
+        mailed = list(form.get_users(form.cleaned_data["email"]))
+        for user in mailed:
+            audit.record_for_user(audit.PASSWORD_RESET_REQUESTED, user)
+        if not mailed:
+            audit.record(event_type=audit.PASSWORD_RESET_REQUESTED, granted=False, details={"accounts": 0})
         return redirect(self.get_success_url())
 
 
@@ -253,6 +250,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         end_sessions(form.user)
         revoke_refresh_tokens(user=form.user)
+        audit.record_for_user(audit.PASSWORD_RESET, form.user)
         return response
 
 
