@@ -197,7 +197,7 @@ class _Reader:
                 return sorted(unique) if field.type == "names" else unique
             self.errors.append(f"{where}: must be a list of strings without spaces.")
         elif field.type == "scopes":
-            return self.entries(value, SCOPE_FIELDS, f"{entry}: scope", key="name")
+            return self.entries(value, SCOPE_FIELDS, f"{entry}: scope", key=("name",))
         return None
 
     def entry(self, raw: Any, fields: Mapping[str, Field], where: str) -> dict[str, Any] | None:
@@ -218,18 +218,22 @@ class _Reader:
                 entry[name] = list(field.default) if isinstance(field.default, list) else field.default
         return entry if len(self.errors) == before else None
 
-    def entries(self, raw: Any, fields: Mapping[str, Field], where: str, *, key: str) -> list[dict[str, Any]]:
-        """The entries of one list, named in messages by ``key`` (their natural key), sorted by it."""
+    def entries(
+        self, raw: Any, fields: Mapping[str, Field], where: str, *, key: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """The entries of one list, named in messages by ``key`` (their natural key, as far as
+        the entry has it), sorted by it."""
         if not isinstance(raw, list):
             self.errors.append(f"{where}: must be a list.")
             return []
         entries: list[dict[str, Any]] = []
         for index, item in enumerate(raw):
-            name = item.get(key) if isinstance(item, dict) else None
-            label = f"{where} {name!r}" if isinstance(name, str) else f"{where} entry {index + 1}"
+            values = [item.get(part) for part in key] if isinstance(item, dict) else []
+            names = [value for value in values if isinstance(value, str)]
+            label = f"{where} {' -> '.join(names)!r}" if names else f"{where} entry {index + 1}"
             if (entry := self.entry(item, fields, label)) is not None:
                 entries.append(entry)
-        return sorted(entries, key=lambda entry: entry[key])
+        return sorted(entries, key=lambda entry: tuple(entry[part] for part in key))
 
     def duplicates(self, keys: Iterable[str], what: str) -> None:
         seen: set[str] = set()
@@ -256,14 +260,13 @@ def read_document(data: Any) -> Document:
     if missing:
         reader.errors.append(f"Missing section(s): {', '.join(missing)} (write an empty list for none).")
     document = Document(
-        apis=reader.entries(data.get("apis", []), API_FIELDS, "API", key="audience"),
-        identity_scopes=reader.entries(data.get("identity_scopes", []), SCOPE_FIELDS, "identity scope", key="name"),
-        clients=reader.entries(data.get("clients", []), CLIENT_FIELDS, "client", key="client_id"),
-        exchange_policies=sorted(
-            reader.entries(data.get("exchange_policies", []), POLICY_FIELDS, "exchange policy", key="client"),
-            key=lambda entry: (entry["client"], entry["target"]),
+        apis=reader.entries(data.get("apis", []), API_FIELDS, "API", key=("audience",)),
+        identity_scopes=reader.entries(data.get("identity_scopes", []), SCOPE_FIELDS, "identity scope", key=("name",)),
+        clients=reader.entries(data.get("clients", []), CLIENT_FIELDS, "client", key=("client_id",)),
+        exchange_policies=reader.entries(
+            data.get("exchange_policies", []), POLICY_FIELDS, "exchange policy", key=("client", "target")
         ),
-        groups=reader.entries(data.get("groups", []), GROUP_FIELDS, "group", key="name"),
+        groups=reader.entries(data.get("groups", []), GROUP_FIELDS, "group", key=("name",)),
     )
     reader.duplicates((api["audience"] for api in document.apis), "API")
     scope_names = [scope["name"] for api in document.apis for scope in api["scopes"]]

@@ -1,0 +1,66 @@
+"""The GloboTicket demo's configuration as a document, and what importing one touches."""
+
+import copy
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from apps.configuration.services import export_configuration
+from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy
+from apps.resources.models import ApiResource, ApiScope
+
+
+def export_text(*args: str) -> str:
+    out = StringIO()
+    call_command("export_config", *args, stdout=out)
+    return out.getvalue()
+
+
+def wipe_configuration() -> None:
+    """An empty database, as far as configuration goes: not even what migrations create
+    (the operator groups, the management API's own API)."""
+    ExchangePolicy.objects.all().delete()
+    Application.objects.all().delete()
+    ApiScope.objects.all().delete()
+    ApiResource.objects.all().delete()
+    Group.objects.all().delete()
+
+
+def configuration_rows() -> dict[str, list[dict[str, Any]]]:
+    """Every configuration row and link, as stored, and the configuration generation (which
+    every saved client, API, scope or policy changes)."""
+    models = [
+        ApiResource,
+        ApiScope,
+        Application,
+        Application.allowed_scopes.through,
+        ExchangePolicy,
+        ExchangePolicy.scopes.through,
+        ExchangePolicy.subject_audiences.through,
+        Group,
+        Group.permissions.through,
+        ConfigGeneration,
+    ]
+    return {model._meta.label: list(model.objects.order_by("pk").values()) for model in models}
+
+
+@pytest.fixture
+def demo(db) -> dict[str, Any]:
+    """seed_demo's configuration, exported: the document the tests edit and import."""
+    call_command("seed_demo", stdout=StringIO())
+    return export_configuration()
+
+
+@pytest.fixture
+def edited(demo):
+    def edit() -> dict[str, Any]:
+        return copy.deepcopy(demo)
+
+    return edit
+
+
+def entry(document: dict[str, Any], section: str, key: str, value: str) -> dict[str, Any]:
+    return next(item for item in document[section] if item[key] == value)
