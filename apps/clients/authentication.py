@@ -7,9 +7,10 @@ that list, so a new method (``private_key_jwt``) is one class added there.
 
 A request uses exactly one method (RFC 6749 section 2.3: "MUST NOT use more than one
 authentication method in each request"); only enabled clients authenticate, confidential ones
-with their secret. A public client (RFC 6749 section 2.1: it cannot keep a secret) names
-itself with ``client_id`` alone (the ``none`` method), and only where the caller allows it:
-the code grant, whose PKCE proves the same client, and refresh.
+with their secret (or, during the grace period of a rotation, the secret it replaced). A
+public client (RFC 6749 section 2.1: it cannot keep a secret) names itself with ``client_id``
+alone (the ``none`` method), and only where the caller allows it: the code grant, whose PKCE
+proves the same client, and refresh.
 """
 
 import base64
@@ -21,8 +22,9 @@ from typing import ClassVar
 from urllib.parse import unquote_plus
 
 from django.http import HttpRequest
+from django.utils import timezone
 
-from apps.clients.config_cache import client_record
+from apps.clients.config_cache import client_record, forget_expired_previous_secret
 from apps.clients.secrets import verify_client_secret
 from apps.oauth.models import Application
 from apps.protocol.errors import InvalidClient
@@ -48,14 +50,19 @@ def _verified(credentials: PresentedCredentials | None) -> Application:
     if credentials is None:
         raise InvalidClient()
     record = client_record(credentials.client_id)
-    if (
-        record is None
-        or not record.is_active
-        or record.client_type != Application.CLIENT_CONFIDENTIAL
-        or not verify_client_secret(credentials.client_secret, record.client_secret)
-    ):
+    if record is None or not record.is_active or record.client_type != Application.CLIENT_CONFIDENTIAL:
         raise InvalidClient()
-    return record.application
+    if verify_client_secret(credentials.client_secret, record.client_secret):
+        return record.application
+    # Only now the secret a rotation replaced: a client using its current secret pays nothing
+    # for the grace period.
+    if record.previous_client_secret:
+        if record.previous_secret_accepted(timezone.now()):
+            if verify_client_secret(credentials.client_secret, record.previous_client_secret):
+                return record.application
+        else:
+            forget_expired_previous_secret(record)
+    raise InvalidClient()
 
 
 class ClientAuthMethod(ABC):

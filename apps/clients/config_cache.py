@@ -9,19 +9,23 @@ resource, scope or exchange policy changes the generation (:func:`configuration_
 so every process sees such a change on its next request. Writes that send no signals
 (``QuerySet.update()``, raw SQL, data migrations) do not change it: those are picked up
 within ``IDP["CLIENT_CONFIG_MAX_AGE_SECONDS"]``, after which a client's configuration is
-reloaded anyway. The secret, the enabled flag and the client type are never cached: a
-cached client whose type differs from the stored one is reloaded.
+reloaded anyway. The secret (and the previous one, during a rotation's grace period), the
+enabled flag and the client type are never cached: a cached client whose type differs from
+the stored one is reloaded.
 """
 
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from django.db import connection
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy
 from apps.resources.models import ApiResource, ApiScope
@@ -38,6 +42,17 @@ class ClientRecord:
     client_secret: str  # read by this request
     is_active: bool  # read by this request
     client_type: str  # read by this request
+    previous_client_secret: str  # read by this request; "" when there is none
+    previous_secret_expires: datetime | None  # read by this request
+
+    def previous_secret_accepted(self, now: datetime) -> bool:
+        """Whether the secret a rotation replaced still authenticates: only until its grace
+        period ends, judged by the expiry stored now, so every process refuses it at once."""
+        return (
+            bool(self.previous_client_secret)
+            and self.previous_secret_expires is not None
+            and now < (self.previous_secret_expires)
+        )
 
 
 _clients: dict[str, tuple[int, float, Application]] = {}  # client_id -> (generation, loaded at, client)
@@ -46,11 +61,13 @@ _lock = threading.Lock()
 
 @cache
 def _credentials_sql(vendor: str) -> str:
-    """SELECT id, secret, enabled, type, generation for one client_id."""
+    """SELECT id, secret, enabled, type, previous secret and its expiry, generation for one
+    client_id (the previous secret comes along: checking it costs no statement of its own)."""
     app, gen = Application, ConfigGeneration
     return (
         f"SELECT a.{column(app, 'id')}, a.{column(app, 'client_secret')}, a.{column(app, 'is_active')},"  # noqa: S608
-        f" a.{column(app, 'client_type')}, g.{column(gen, 'value')} FROM {table(app)} a"
+        f" a.{column(app, 'client_type')}, a.{column(app, 'previous_client_secret')},"
+        f" a.{column(app, 'previous_secret_expires')}, g.{column(gen, 'value')} FROM {table(app)} a"
         f" LEFT JOIN {table(gen)} g ON g.{column(gen, 'id')} = %s WHERE a.{column(app, 'client_id')} = %s"
     )
 
@@ -71,7 +88,7 @@ def client_record(client_id: str) -> ClientRecord | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, client_secret, is_active, client_type, generation = row
+    pk, client_secret, is_active, client_type, previous_secret, previous_expires, generation = row
     cached = _clients.get(client_id)
     now = time.monotonic()
     application: Application | None
@@ -94,7 +111,32 @@ def client_record(client_id: str) -> ClientRecord | None:
                     _clients.clear()
                 _clients[client_id] = (generation, now, application)
     return ClientRecord(
-        application=application, client_secret=client_secret, is_active=bool(is_active), client_type=client_type
+        application=application,
+        client_secret=client_secret,
+        is_active=bool(is_active),
+        client_type=client_type,
+        previous_client_secret=previous_secret,
+        previous_secret_expires=_as_datetime(previous_expires),
+    )
+
+
+def _as_datetime(value: datetime | str | None) -> datetime | None:
+    """A datetime column as a raw cursor returns it: a datetime from PostgreSQL, text from
+    SQLite (which Django writes in UTC when USE_TZ is on)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
+    if parsed is None:
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
+def forget_expired_previous_secret(record: ClientRecord) -> None:
+    """Drop the hash of a previous secret whose grace period is over (it authenticates nothing
+    any more). Conditional on the expiry read, so a rotation made meanwhile is kept; an update
+    without signals, since no cached configuration holds the secret."""
+    Application.objects.filter(pk=record.application.pk, previous_secret_expires=record.previous_secret_expires).update(
+        previous_client_secret="", previous_secret_hint="", previous_secret_expires=None
     )
 
 

@@ -2,10 +2,13 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from apps.audit import services as audit
 from apps.clients.secrets import generate_client_secret
 from apps.oauth.models import Application
 from apps.resources.models import ApiResource, ApiScope
@@ -77,9 +80,55 @@ def save_client(
     return ClientCredentials(client=client, client_secret=secret)
 
 
-def rotate_client_secret(*, client: Application) -> str:
-    """Replace the client's secret; the old one stops working at once."""
+SECRET_ROTATED = "client.secret_rotated"
+NO_GRACE = timedelta(0)
+# Long enough to roll a new secret out to every instance of a service; short enough that a
+# secret nobody uses any more is not kept for long.
+MAX_GRACE_PERIOD = timedelta(days=7)
+
+
+@transaction.atomic
+def rotate_client_secret(*, client: Application, grace_period: timedelta = NO_GRACE, rotated_by: str = "") -> str:
+    """Give a confidential client a new secret and return it (plaintext, to show once).
+
+    With a grace period the secret it replaces keeps authenticating until the period ends,
+    so a service can switch without an outage; without one (a secret that leaked) it stops
+    at once. Only one previous secret is kept: rotating during a grace period ends the
+    older secret's at once. Audited as ``client.secret_rotated`` (hints only, never a secret),
+    ``rotated_by`` naming the operator. Raises ``ValueError`` for a public client or a grace
+    period outside 0 .. MAX_GRACE_PERIOD.
+    """
+    if client.client_type != Application.CLIENT_CONFIDENTIAL:
+        raise ValueError("A public client has no secret to rotate.")
+    if not NO_GRACE <= grace_period <= MAX_GRACE_PERIOD:
+        raise ValueError(f"The grace period must be between none and {MAX_GRACE_PERIOD.days} days.")
+    # The secret being replaced as stored (hashed), locked against a concurrent rotation.
+    stored = Application.objects.select_for_update().get(pk=client.pk)
+    replaced_hint = stored.secret_hint
+    keep_previous = grace_period > NO_GRACE and bool(stored.client_secret)
+    client.previous_client_secret = stored.client_secret if keep_previous else ""
+    client.previous_secret_hint = replaced_hint if keep_previous else ""
+    client.previous_secret_expires = timezone.now() + grace_period if keep_previous else None
     secret = generate_client_secret()
     client.client_secret = secret
-    client.save(update_fields=["client_secret", "secret_hint", "updated"])
+    client.save(
+        update_fields=[
+            "client_secret", "secret_hint", "previous_client_secret", "previous_secret_hint",
+            "previous_secret_expires", "updated",
+        ]
+    )  # fmt: skip
+    audit.record(
+        event_type=SECRET_ROTATED,
+        granted=True,
+        client_id=client.client_id,
+        subject=rotated_by,
+        details={
+            "grace_period_seconds": int(grace_period.total_seconds()),
+            "secret_hint": client.secret_hint,
+            "previous_secret_hint": replaced_hint,
+            "previous_secret_expires": (
+                client.previous_secret_expires.isoformat() if client.previous_secret_expires else None
+            ),
+        },
+    )
     return secret

@@ -66,7 +66,7 @@ MODEL_POLICIES: dict[str, ModelPolicy] = {
     "auth.user": _policy(CONFIGURATION, "password"),
     "auth.group": _policy(CONFIGURATION),
     # What operators configure.
-    "oauth.application": _policy(CONFIGURATION, "client_secret"),
+    "oauth.application": _policy(CONFIGURATION, "client_secret", "previous_client_secret"),
     "oauth.exchangepolicy": _policy(CONFIGURATION),
     "resources.apiresource": _policy(CONFIGURATION),
     "resources.apiscope": _policy(CONFIGURATION),

@@ -3,13 +3,14 @@ a change is never kept without its record, nor recorded without being kept."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import models, transaction
 from rest_framework.serializers import BaseSerializer
 
 from apps.audit import services as audit
-from apps.clients.services import ClientCredentials, rotate_client_secret, save_client
+from apps.clients.services import NO_GRACE, ClientCredentials, rotate_client_secret, save_client
 from apps.oauth.models import Application
 from apps.resources.models import ApiResource, ApiScope
 
@@ -104,8 +105,8 @@ def create_client(
 
 
 @transaction.atomic
-def rotate_secret(*, client: Application, actor: Actor) -> str:
-    """A new secret for a confidential client; the old one stops working at once."""
-    secret = rotate_client_secret(client=client)
+def rotate_secret(*, client: Application, actor: Actor, grace_period: timedelta = NO_GRACE) -> str:
+    """A new secret for a confidential client; the old one keeps working for ``grace_period``."""
+    secret = rotate_client_secret(client=client, grace_period=grace_period, rotated_by=actor.subject)
     record_change(actor=actor, action="changed", instance=client, changed=["client_secret"])
     return secret

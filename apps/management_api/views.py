@@ -1,15 +1,17 @@
 """The management API's views: parse, authorise, delegate to services.py."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import filters, mixins, pagination, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType
 from rest_framework.response import Response
 
 from apps.audit.models import AuditEvent
+from apps.clients.services import MAX_GRACE_PERIOD
 from apps.management_api import services
 from apps.management_api.authentication import (
     AUDIENCE,
@@ -150,6 +152,18 @@ class ApiScopeViewSet(ProtectsOwnApi, AuditedModelViewSet):
         return instance.resource
 
 
+class RotateSecretSerializer(serializers.Serializer):
+    grace_period_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=int(MAX_GRACE_PERIOD.total_seconds()),
+        default=0,
+        help_text=(
+            "How long the secret being replaced keeps working beside the new one, so that the service can "
+            "switch without an outage. 0 (the default, for a secret that leaked): it stops at once."
+        ),
+    )
+
+
 class ClientViewSet(AuditedModelViewSet):
     """OAuth clients. The secret is in the response to creation and to rotate-secret, and
     nowhere else: it is stored hashed."""
@@ -168,14 +182,28 @@ class ClientViewSet(AuditedModelViewSet):
         credentials = services.create_client(actor=self.actor(), **config)
         return self._with_secret(credentials.client, credentials.client_secret, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: ClientWithSecretSerializer})
+    @extend_schema(request=RotateSecretSerializer, responses={200: ClientWithSecretSerializer})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, *args: Any, **kwargs: Any) -> Response:
         client = self.get_object()
         if client.client_type != Application.CLIENT_CONFIDENTIAL:
             raise serializers.ValidationError({"client_type": "A public client has no secret to rotate."})
-        secret = services.rotate_secret(client=client, actor=self.actor())
+        options = RotateSecretSerializer(data=self._rotation_options(request))
+        options.is_valid(raise_exception=True)
+        grace_period = timedelta(seconds=options.validated_data["grace_period_seconds"])
+        secret = services.rotate_secret(client=client, actor=self.actor(), grace_period=grace_period)
         return self._with_secret(client, secret, status.HTTP_200_OK)
+
+    @staticmethod
+    def _rotation_options(request) -> Any:
+        """The optional JSON body of rotate-secret. The endpoint took no body before it had
+        options, so a POST without one (or with an empty form, as some HTTP clients send)
+        still rotates, with no grace period; form fields are refused, never ignored."""
+        if request.content_type.startswith("application/json"):
+            return request.data
+        if request._request.POST:
+            raise UnsupportedMediaType(request.content_type)
+        return {}
 
     def _with_secret(self, client: Application, secret: str, status_code: int) -> Response:
         data = ClientWithSecretSerializer(client, context={"client_secret": secret}).data

@@ -82,7 +82,8 @@ def test_invalid_redirect_uri_is_a_form_error(admin_client, apis):
 def test_rotating_a_secret_shows_the_new_one_once(admin_client, apis, make_client, client):
     service = make_client("svc", scopes=["eventcatalog.read"])
     response = admin_client.post(
-        "/admin/oauth/application/", {"action": "rotate_secret", "_selected_action": [service.client.pk]}
+        "/admin/oauth/application/",
+        {"action": "rotate_secret", "_selected_action": [service.client.pk], "post": "yes", "grace_period": "0"},
     )
     new_secret = shown_secret(response)
     old = form_post(
@@ -114,7 +115,7 @@ def test_rotate_keys_action(admin_client, db):
 
     old = get_signing_key("RS256").kid
     key = SigningKey.objects.get(kid=old)
-    admin_client.post("/admin/oauth/signingkey/", {"action": "rotate", "_selected_action": [key.pk]})
+    admin_client.post("/admin/oauth/signingkey/", {"action": "rotate", "_selected_action": [key.pk], "post": "yes"})
     assert SigningKey.objects.get(kid=old).state == KeyState.RETIRED
     assert get_signing_key("RS256").kid != old
 

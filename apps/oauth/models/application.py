@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.base import ModelBase
+from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.validators import AllowedURIValidator
@@ -85,6 +86,13 @@ class Application(AbstractApplication, metaclass=ModelBase):
     )
     is_active = models.BooleanField("enabled", default=True)
     secret_hint = models.CharField(max_length=12, blank=True, editable=False)
+    # The secret a rotation replaced, accepted beside the new one until it expires so that a
+    # service can switch without an outage (apps/clients/services.py). Stored as its hash.
+    previous_client_secret = models.CharField(max_length=255, blank=True, editable=False)
+    previous_secret_hint = models.CharField(max_length=12, blank=True, editable=False)
+    previous_secret_expires = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the previous secret stops working (empty: none)."
+    )
 
     objects = ClientManager()
     if TYPE_CHECKING:
@@ -102,6 +110,9 @@ class Application(AbstractApplication, metaclass=ModelBase):
         # so operators can tell secrets apart without ever seeing one again.
         if self.client_secret and not self._client_secret_is_hashed(self.client_secret):
             self.secret_hint = "…" + self.client_secret[-4:]
+        if self.previous_secret_expires is not None and self.previous_secret_expires <= timezone.now():
+            # Its grace period is over: it authenticates nothing, so nothing of it is kept.
+            self.previous_client_secret, self.previous_secret_hint, self.previous_secret_expires = "", "", None
         super().save(*args, **kwargs)
 
     def redirect_uri_allowed(self, uri: str) -> bool:
