@@ -104,7 +104,8 @@ REQUIRED = object()
 @dataclass(frozen=True)
 class Field:
     """One field of an entry: its type (``str``, ``int``, ``bool``, ``names`` (a set of strings,
-    sorted), ``uris`` (a list of strings, in order), ``optional_str``), and its default."""
+    sorted), ``uris`` (a list of strings, in order), ``optional_str`` (a name or null),
+    ``scopes`` (an API's scope entries)), and its default."""
 
     type: str
     default: Any = REQUIRED
@@ -176,9 +177,11 @@ class _Reader:
     def value(self, value: Any, field: Field, entry: str, name: str) -> Any:
         where = f"{entry}: {name!r}"
         if field.type == "str":
-            if isinstance(value, str) and value.strip():
+            # Blank or not is the model's to say (a scope's description may be empty, an
+            # API's name may not): full_clean() checks it when the entry is applied.
+            if isinstance(value, str):
                 return value
-            self.errors.append(f"{where}: must be a non-empty string.")
+            self.errors.append(f"{where}: must be a string.")
         elif field.type == "optional_str":
             if value is None or (isinstance(value, str) and value.strip()):
                 return value
@@ -249,8 +252,8 @@ def read_document(data: Any) -> Document:
     truncated file is refused rather than read as "no clients"."""
     if not isinstance(data, dict):
         raise ConfigurationError(["The configuration must be a mapping with 'version' and its sections."])
-    if data.get("version") != FORMAT_VERSION:
-        version = data.get("version")
+    version = data.get("version")
+    if version != FORMAT_VERSION or isinstance(version, bool):  # True == 1 in Python
         raise ConfigurationError([f"Unsupported 'version': {version!r} (this IdP reads version {FORMAT_VERSION})."])
     reader = _Reader()
     unknown = sorted(str(key) for key in data if key not in ("version", *SECTIONS))

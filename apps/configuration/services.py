@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 
 from apps.audit import services as audit
 from apps.clients.secrets import generate_client_secret
@@ -143,19 +143,24 @@ def import_configuration(data: Any, *, dry_run: bool = False, prune: bool = Fals
     is kept writes one ``config.imported`` audit event with the counts.
     """
     importer = _Importer(read_document(data), Report(dry_run=dry_run, prune=prune))
-    with transaction.atomic():
-        importer.apply()
-        if importer.errors:
-            raise ConfigurationError(importer.errors)  # rolls every change back
-        if dry_run:
-            transaction.set_rollback(True)
-            importer.report.client_secrets.clear()  # those clients were never kept
-        else:
-            audit.record(
-                event_type=CONFIG_IMPORTED,
-                granted=True,
-                details={"counts": importer.report.counts(), "prune": prune},
-            )
+    try:
+        with transaction.atomic():
+            importer.apply()
+            if importer.errors:
+                raise ConfigurationError(importer.errors)  # rolls every change back
+            if dry_run:
+                transaction.set_rollback(True)
+                importer.report.client_secrets.clear()  # those clients were never kept
+            else:
+                audit.record(
+                    event_type=CONFIG_IMPORTED,
+                    granted=True,
+                    details={"counts": importer.report.counts(), "prune": prune},
+                )
+    except IntegrityError as exc:
+        # Every entry passed full_clean(), so only a change made meanwhile by someone else
+        # (the admin, another import) can collide with this one.
+        raise ConfigurationError([f"The configuration changed during the import ({exc}); run it again."]) from exc
     return importer.report
 
 

@@ -130,6 +130,11 @@ def test_unreadable_files_are_command_errors(db, tmp_path, content, message):
     assert message in str(raised.value)
 
 
+def test_an_unwritable_output_is_a_command_error(db, tmp_path):
+    with pytest.raises(CommandError, match="Cannot write"):
+        export_text("--output", str(tmp_path / "no" / "such" / "dir.json"))
+
+
 def test_a_missing_file_is_a_command_error(db, tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         import_config(str(tmp_path / "nothing.json"))

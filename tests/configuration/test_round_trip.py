@@ -2,11 +2,13 @@
 importing it again changes nothing."""
 
 import json
+from io import StringIO
 
 import jwt
 import pytest
 import yaml
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 
 from apps.configuration.services import export_configuration, import_configuration
 from apps.oauth.models import Application, ExchangePolicy
@@ -37,13 +39,9 @@ def test_the_demo_exported_and_imported_into_an_empty_database_is_the_same_confi
 
 def test_the_demo_imported_into_a_freshly_migrated_database(db):
     """A new installation already holds what migrations create: those are unchanged."""
-    from django.core.management import call_command
-
-    from tests.configuration.conftest import export_text as text
-
-    fresh = text()
-    call_command("seed_demo", stdout=__import__("io").StringIO())
-    exported = text()
+    fresh = export_text()
+    call_command("seed_demo", stdout=StringIO())
+    exported = export_text()
     assert exported != fresh
     wipe_configuration()
     # Back to what the migrations made, then the demo's file on top.
@@ -96,14 +94,12 @@ def test_the_document_is_sorted_by_natural_key(demo, make_client):
 
 
 def test_a_yaml_file_round_trips_as_a_json_file_does(demo, tmp_path):
-    from django.core.management import call_command
-
     path = tmp_path / "idp.yaml"
     call_command("export_config", "--output", str(path))
     assert path.read_text().startswith("version: 1\napis:\n")  # YAML, by the extension
     exported_json = export_text()
     wipe_configuration()
-    call_command("import_config", str(path), stdout=__import__("io").StringIO())
+    call_command("import_config", str(path), stdout=StringIO())
     assert export_text() == exported_json
 
 
@@ -133,9 +129,7 @@ def test_public_clients_get_no_secret(demo):
 
 
 def test_an_updated_client_keeps_its_secret(demo, client, edited):
-    from django.core.management import call_command
-
-    out = __import__("io").StringIO()
+    out = StringIO()
     call_command("seed_demo", "--json", stdout=out)  # fresh secrets, for this test to hold
     secret = json.loads(out.getvalue())["clients"]["eventcatalog-admin"]["client_secret"]
     document = edited()
@@ -190,6 +184,18 @@ def test_a_field_left_out_takes_the_models_default(demo, edited):
     resource = ApiResource.objects.get(audience="shoppingbasket")
     assert resource.user_claims == []
     assert resource.access_token_lifetime == 600
+
+
+def test_blank_text_round_trips(demo, make_client):
+    """What the admin allows blank (a client's name, a scope's description) exports as "" and
+    imports back as it was."""
+    make_client("", scopes=["eventcatalog.read"], client_id="nameless")
+    ApiScope.objects.filter(name="openid").update(description="")
+    exported = export_text()
+    assert entry(json.loads(exported), "clients", "client_id", "nameless")["name"] == ""
+    wipe_configuration()
+    import_configuration(json.loads(exported))
+    assert export_text() == exported
 
 
 def test_a_scope_moves_to_another_api(demo, edited):

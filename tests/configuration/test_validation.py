@@ -103,6 +103,11 @@ INVALID = {
     ),
     # The shape of the document itself.
     "another version": (lambda d: d.update(version=2), "Unsupported 'version': 2"),
+    "a version that only equals 1": (lambda d: d.update(version=True), "Unsupported 'version': True"),
+    "a blank API name": (
+        lambda d: entry(d, "apis", "audience", "discount").update(name=""),
+        "API 'discount': name: This field cannot be blank.",
+    ),
     "a section missing": (lambda d: d.pop("clients"), "Missing section(s): clients"),
     "an unknown section": (lambda d: d.update(users=[]), "Unknown section(s): users."),
     "an unknown field": (

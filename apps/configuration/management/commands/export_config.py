@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.configuration.formats import FORMATS, dumps, format_for
 from apps.configuration.services import export_configuration
@@ -23,6 +23,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         text = dumps(export_configuration(), format_for(options["output"], options["format"]))
         if options["output"]:
-            Path(options["output"]).write_text(text, encoding="utf-8")
+            try:
+                Path(options["output"]).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise CommandError(f"Cannot write {options['output']}: {exc}") from exc
             return
         self.stdout.write(text, ending="")
