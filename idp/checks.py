@@ -84,6 +84,7 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "CLIENT_CONFIG_MAX_AGE_SECONDS": (_non_negative_int, "a number of seconds, 0 or more"),
     "JWKS_MAX_AGE_SECONDS": (_non_negative_int, "a number of seconds, 0 or more"),
     "CONSENT_LIFETIME_DAYS": (_positive_int, "a positive number of days"),
+    "AUDIT_RETENTION_DAYS": (_positive_int, "a positive number of days"),
     "REMEMBER_ME_DAYS": (_positive_int, "a positive number of days"),
     "METRICS_ENABLED": (lambda v: isinstance(v, bool), "True or False"),
     # Sent as "Authorization: Bearer <token>": RFC 6750's b64token characters only (hex is fine).

@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_MAX_AGE_SECONDS": 300,
     # How long a remembered consent spares the user the consent screen.
     "CONSENT_LIFETIME_DAYS": 90,
+    # How long audit events are kept: manage.py prune_audit_events deletes older ones.
+    "AUDIT_RETENTION_DAYS": 365,
     # Session length when "keep me signed in" is ticked (otherwise: until the browser closes).
     "REMEMBER_ME_DAYS": 14,
     # /metrics (docs/operations.md): 404 unless enabled; then a bearer token equal to

@@ -20,6 +20,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from apps.accounts.sessions import signed_in_with
+from apps.audit import services as audit
 from idp.conf import idp_settings
 
 PENDING_KEY = "idp_second_step"
@@ -121,7 +122,14 @@ def failed(request: HttpRequest, sign_in: PendingSignIn) -> bool:
     """A wrong second factor (already counted by :func:`answering`). Returns whether the
     person may try again; after MAX_FAILURES the sign-in is dropped and they start again with
     the password."""
-    if _answers(sign_in.id) >= MAX_FAILURES:
+    given_up = _answers(sign_in.id) >= MAX_FAILURES
+    audit.record(
+        event_type=audit.SIGN_IN_FAILED,
+        granted=False,
+        subject=sign_in.user.get_username(),
+        details={"step": "second_factor", "sign_in_dropped": given_up},
+    )
+    if given_up:
         abandon(request)
         return False
     return True

@@ -1,11 +1,28 @@
 """Append-only audit events: who got (or was refused) what, and why."""
 
+from typing import Any
+
 from django.db import models
 
 
 class Outcome(models.TextChoices):
     GRANTED = "granted"
     REFUSED = "refused"
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Append-only in bulk too: no update, and deletion only by :meth:`prune`."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ValueError("Audit events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ValueError("Audit events are append-only: old ones go by manage.py prune_audit_events.")
+
+    def prune(self) -> int:
+        """Delete these events: for apps.audit.services.prune (prune_audit_events) alone."""
+        deleted, _ = super().delete()
+        return deleted
 
 
 class AuditEvent(models.Model):
@@ -19,6 +36,8 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True, help_text="The error code and description of a refusal.")
     request_id = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -1,44 +1,64 @@
-"""Every change an operator makes in the admin is also an audit event.
+"""What the audit trail hears rather than is told: the admin's changes, and the sign-ins,
+sign-outs, failures and lockouts of Django's authentication and django-axes.
 
-The admin writes a LogEntry for each change. One at a time they are saved (post_save below);
-but "delete selected" on several objects writes its entries with bulk_create, which sends no
-signal, so the site's delete action is wrapped to audit those (:func:`audited_delete_selected`).
+The admin writes a LogEntry for each change, one at a time (the operator policy logs the
+deletions of "delete selected" one by one too, apps/console/policy.py): each becomes an
+``admin.change`` event, with the before/after values the policy put in its change message.
 """
 
+import json
 from typing import Any, cast
 
-from django.contrib import admin
-from django.contrib.admin.actions import delete_selected
+from axes.models import AccessAttempt
+from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 
 from apps.audit import services
 
 _ACTIONS = {1: "added", 2: "changed", 3: "deleted"}
+# The member of a LogEntry's change message (a JSON list) that holds the values of a change:
+# Django's admin history shows only the members it knows ("added", "changed", "deleted").
+VALUES_MESSAGE = "values"
+
+
+def change_values(change_message: str) -> dict[str, Any] | None:
+    """The before/after values the operator policy put in a change message, if any."""
+    if not change_message.startswith("["):
+        return None
+    try:
+        messages = json.loads(change_message)
+    except ValueError:
+        return None
+    for message in messages:
+        if isinstance(message, dict) and VALUES_MESSAGE in message:
+            return cast(dict[str, Any], message[VALUES_MESSAGE])
+    return None
 
 
 def record_log_entry(entry: LogEntry) -> None:
     # django-stubs declare LogEntry's foreign keys without their models.
     user = cast(AbstractBaseUser, entry.user)
     content_type = cast(ContentType | None, entry.content_type)
-    services.record(
-        event_type=services.ADMIN_CHANGE,
-        granted=True,
-        subject=user.get_username(),
-        details={
-            "action": _ACTIONS.get(entry.action_flag, str(entry.action_flag)),
-            "model": f"{content_type.app_label}.{content_type.model}" if content_type else "",
-            "object_id": entry.object_id or "",
-            "object": entry.object_repr,
-            "change": entry.get_change_message(),
-        },
-    )
+    details = {
+        "action": _ACTIONS.get(entry.action_flag, str(entry.action_flag)),
+        "model": f"{content_type.app_label}.{content_type.model}" if content_type else "",
+        "object_id": entry.object_id or "",
+        "object": entry.object_repr,
+        # A deletion's message holds only its values: Django would read it as "No fields changed."
+        "change": "" if entry.action_flag == DELETION else entry.get_change_message(),
+    }
+    values = change_values(entry.change_message)
+    if values is not None:
+        details["values"] = values
+    services.record(event_type=services.ADMIN_CHANGE, granted=True, subject=user.get_username(), details=details)
 
 
 @receiver(post_save, sender=LogEntry)
@@ -47,26 +67,62 @@ def record_admin_change(sender: type[LogEntry], instance: LogEntry, created: boo
         record_log_entry(instance)
 
 
-@admin.action(
-    permissions=["delete"],
-    description=delete_selected.short_description,  # type: ignore[attr-defined]  # set by Django's @action
-)
-def audited_delete_selected(
-    modeladmin: "admin.ModelAdmin[Any]", request: HttpRequest, queryset: QuerySet[Any]
-) -> TemplateResponse | None:
-    """Django's "delete selected", plus an audit event per object when it deleted several."""
-    assert request.user.is_authenticated  # the admin runs actions for signed-in staff only
-    last_before = LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    response = delete_selected(modeladmin, request, queryset)
-    written = list(
-        LogEntry.objects.filter(pk__gt=last_before, user=request.user, action_flag=DELETION).select_related(
-            "content_type", "user"
-        )
+# --- sign-in, sign-out, lockout -----------------------------------------------------------------
+
+
+def _backend(user: Any) -> str:
+    # login() sets it: which backend let the person in (the password's, or the passkey's).
+    return str(getattr(user, "backend", "")).rsplit(".", 1)[-1]
+
+
+@receiver(user_logged_in)
+def record_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    services.record_for_user(services.SIGNED_IN, user, backend=_backend(user))
+
+
+@receiver(user_logged_out)
+def record_sign_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if user is not None:  # signing out a session that was not signed in
+        services.record_for_user(services.SIGNED_OUT, user)
+
+
+@receiver(user_login_failed)
+def record_sign_in_failure(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    """A wrong password (at the sign-in, or as the current password when changing it), an
+    unknown or inactive account, or a locked one. The subject is the username as typed, cut
+    short; ``credentials`` (Django has masked the password in it) is never stored."""
+    typed = credentials.get(get_user_model().USERNAME_FIELD, credentials.get("username", ""))
+    services.record(
+        event_type=services.SIGN_IN_FAILED,
+        granted=False,
+        subject=str(typed or "")[: services.TYPED_USERNAME_LENGTH],
+        details={"path": request.path[:200] if request is not None else ""},
     )
-    if len(written) > 1:  # bulk_create: no post_save was sent (a single entry was audited by it)
-        for entry in written:
-            record_log_entry(entry)
-    return response
 
 
-admin.site.add_action(audited_delete_selected, "delete_selected")
+@receiver(user_locked_out)
+def record_lockout(
+    sender: Any, request: HttpRequest | None, username: str | None, ip_address: str, **kwargs: Any
+) -> None:
+    services.record(
+        event_type=services.LOCKED_OUT,
+        granted=False,
+        subject=str(username or "")[: services.TYPED_USERNAME_LENGTH],
+        details={"ip_address": ip_address, "failures": settings.AXES_FAILURE_LIMIT},
+    )
+
+
+@receiver(post_delete, sender=AccessAttempt)
+def record_unlock(sender: type[AccessAttempt], instance: AccessAttempt, **kwargs: Any) -> None:
+    """A locked-out attempt that goes is an unlock: by an operator (the admin's action, whose
+    ``admin.change`` event names who), ``manage.py axes_reset``, or the cool-off's end. Counts
+    below the limit that go (a successful sign-in resets them) are no unlock."""
+    if instance.failures_since_start >= settings.AXES_FAILURE_LIMIT:
+        services.record(
+            event_type=services.UNLOCKED,
+            granted=True,
+            subject=instance.username or "",
+            details={"ip_address": instance.ip_address or ""},
+        )

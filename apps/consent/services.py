@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit import services as audit
 from apps.consent.models import Consent
 from apps.oauth.models import Application
 from apps.resources.models import ApiResource, ApiScope
@@ -41,6 +42,7 @@ def remember_consent(*, user, application: Application, scopes: Sequence[str]) -
     consent.granted_at = now
     consent.expires_at = now + timedelta(days=idp_settings.CONSENT_LIFETIME_DAYS)
     consent.save()
+    audit.record_for_user(audit.CONSENT_GIVEN, user, client_id=application.client_id, scopes=sorted(scopes))
     return consent
 
 
@@ -51,6 +53,7 @@ def revoke_consent(*, user, application: Application) -> None:
     tokens exchanged from them)."""
     Consent.objects.filter(user=user, application=application).delete()
     revoke_client_tokens(user=user, application=application)
+    audit.record_for_user(audit.CONSENT_REVOKED, user, client_id=application.client_id)
 
 
 def group_scopes(names: Iterable[str]) -> list[ScopeGroup]:

@@ -23,13 +23,18 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
+
+from apps.audit.receivers import VALUES_MESSAGE
+from apps.audit.services import changes, field_values, json_value
 
 if TYPE_CHECKING:
     from django.db.models.options import Options
@@ -185,6 +190,36 @@ class OperatorPolicy(_AdminBase):
         declared = [action for action in actions if getattr(action[0], "allowed_permissions", None)]
         return super()._filter_actions_by_permissions(request, declared)  # type: ignore[misc]  # private Django API, not in the stubs
 
+    # --- what the audit trail keeps of a change ----------------------------------------------
+    # The admin's LogEntry becomes an ``admin.change`` event (apps/audit/receivers.py); its
+    # change message carries the values before and after, secret fields left out.
+
+    def construct_change_message(
+        self, request: HttpRequest, form: forms.Form, formsets: Any, add: bool = False
+    ) -> list[dict[str, Any]]:
+        message = super().construct_change_message(request, form, formsets, add)
+        values = form_changes(form, add=add)
+        return [*message, {VALUES_MESSAGE: values}] if values else message
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> list[LogEntry]:
+        """One entry per object, each with its values: Django's writes several with
+        bulk_create, which sends no post_save (so the audit trail would not hear of them)."""
+        assert request.user.is_authenticated  # the admin serves signed-in staff only
+        hidden = secret_fields(self.model)
+        entries = []
+        for obj in queryset:
+            before = field_values(obj, _field_names(obj), secret=hidden)
+            entries.append(
+                LogEntry.objects.log_actions(
+                    user_id=request.user.pk,
+                    queryset=[obj],
+                    action_flag=DELETION,
+                    change_message=[{VALUES_MESSAGE: changes(before, dict.fromkeys(before))}],
+                    single_object=True,
+                )
+            )
+        return entries
+
     # --- what may be seen -------------------------------------------------------------------
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
@@ -244,6 +279,23 @@ class OperatorPolicy(_AdminBase):
             (title, {**options, "fields": _without_nested(options.get("fields", ()), self.model)})
             for title, options in super().get_fieldsets(request, obj)
         ]
+
+
+def form_changes(form: forms.Form, *, add: bool) -> dict[str, dict[str, Any]]:
+    """The model fields a ModelForm changed, before and after, never a secret field (nor a
+    form field that is no model field, as a new password and its confirmation)."""
+    if not isinstance(form, forms.ModelForm):
+        return {}
+    instance = form.instance
+    names = [name for name in form.changed_data if name not in secret_fields(type(instance))]
+    after = field_values(instance, names, secret=secret_fields(type(instance)))
+    before = {} if add else {name: json_value(form.initial.get(name)) for name in after}
+    return changes(before, after)
+
+
+def _field_names(obj: models.Model) -> list[str]:
+    # What an operator could set: a non-editable column is the system's (a hash, a hint, a time).
+    return [field.name for field in [*obj._meta.concrete_fields, *obj._meta.many_to_many] if field.editable]
 
 
 def _filter_path(item: Any) -> str:

@@ -3,7 +3,7 @@ and renewal of recovery codes. Never a code or a key, only what happened to whom
 
 from typing import Any
 
-from apps.audit.services import record
+from apps.audit.services import record_for_user
 
 ENROLLED = "factor.enrolled"
 REMOVED = "factor.removed"
@@ -12,4 +12,6 @@ RECOVERY_CODE_USED = "factor.recovery_code_used"
 
 
 def audit(event_type: str, user: Any, **details: Any) -> None:
-    record(event_type=event_type, granted=True, subject=user.get_username(), details=details)
+    """``details``: which factor (``factor="totp"`` or ``"passkey"``), how many codes are left;
+    never a code, a secret or a public key."""
+    record_for_user(event_type, user, **details)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from jwcrypto import jwk
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from apps.audit import services as audit
 from apps.oauth.models import KeyState, SigningKey
 from apps.resource_server.jwks import JwksCache
 from apps.resources.models import MAX_ACCESS_TOKEN_LIFETIME, ApiResource, SigningAlgorithm
@@ -214,6 +215,9 @@ def rotate_keys(*, algorithms: list[str] | None = None) -> list[SigningKey]:
     with transaction.atomic():
         for algorithm in algorithms or SigningAlgorithm.values:
             successor = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.NEXT).first()
+            retired = list(
+                SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).values_list("kid", flat=True)
+            )
             if successor is not None:
                 SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).update(
                     state=KeyState.RETIRED, retired_at=now
@@ -221,8 +225,26 @@ def rotate_keys(*, algorithms: list[str] | None = None) -> list[SigningKey]:
                 successor.state, successor.activated_at = KeyState.ACTIVE, now
                 successor.save(update_fields=["state", "activated_at"])
             _ensure_keys(algorithm)
-            active.append(SigningKey.objects.get(algorithm=algorithm, state=KeyState.ACTIVE))
-        SigningKey.objects.filter(state=KeyState.RETIRED, retired_at__lte=now - retired_key_retention()).delete()
+            new_active = SigningKey.objects.get(algorithm=algorithm, state=KeyState.ACTIVE)
+            active.append(new_active)
+            # Key ids only: public names of the keys, never their private halves.
+            audit.record(
+                event_type=audit.KEY_ROTATED,
+                granted=True,
+                details={
+                    "algorithm": algorithm,
+                    "activated": new_active.kid,
+                    "retired": retired if successor is not None else [],
+                    "next": SigningKey.objects.filter(algorithm=algorithm, state=KeyState.NEXT)
+                    .values_list("kid", flat=True)
+                    .first(),
+                },
+            )
+        expired = SigningKey.objects.filter(state=KeyState.RETIRED, retired_at__lte=now - retired_key_retention())
+        unpublished = sorted(expired.values_list("kid", flat=True))
+        expired.delete()
+        if unpublished:
+            audit.record(event_type=audit.KEY_WITHDRAWN, granted=True, details={"kids": unpublished, "expired": True})
     clear_key_cache()
     return active
 
@@ -248,6 +270,11 @@ def withdraw_key(kid: str) -> SigningKey:
     if key.state != KeyState.RETIRED:
         raise ValueError(f"Key {kid} is {key.state}: rotate it out first (rotate_keys --algorithm {key.algorithm}).")
     key.delete()
+    audit.record(
+        event_type=audit.KEY_WITHDRAWN,
+        granted=True,
+        details={"kids": [kid], "algorithm": key.algorithm, "expired": False},
+    )
     clear_key_cache()
     return key
 

@@ -80,7 +80,7 @@ def every_record(apis, make_client) -> dict[str, object]:
     }
     audit.record(event_type=audit.EXCHANGE, granted=True, client_id=web.client_id)
 
-    objects["audit.auditevent"] = AuditEvent.objects.get()
+    objects["audit.auditevent"] = AuditEvent.objects.get(event_type=audit.EXCHANGE)
     return objects
 
 
