@@ -9,7 +9,6 @@ deletions of "delete selected" one by one too, apps/console/policy.py): each bec
 import json
 from typing import Any, cast
 
-from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.admin.models import DELETION, LogEntry
@@ -17,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.contrib.contenttypes.models import ContentType
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
@@ -112,17 +111,3 @@ def record_lockout(
         subject=str(username or "")[: services.TYPED_USERNAME_LENGTH],
         details={"ip_address": ip_address, "failures": settings.AXES_FAILURE_LIMIT},
     )
-
-
-@receiver(post_delete, sender=AccessAttempt)
-def record_unlock(sender: type[AccessAttempt], instance: AccessAttempt, **kwargs: Any) -> None:
-    """A locked-out attempt that goes is an unlock: by an operator (the admin's action, whose
-    ``admin.change`` event names who), ``manage.py axes_reset``, or the cool-off's end. Counts
-    below the limit that go (a successful sign-in resets them) are no unlock."""
-    if instance.failures_since_start >= settings.AXES_FAILURE_LIMIT:
-        services.record(
-            event_type=services.UNLOCKED,
-            granted=True,
-            subject=instance.username or "",
-            details={"ip_address": instance.ip_address or ""},
-        )

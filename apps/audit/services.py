@@ -22,11 +22,11 @@ from idp.sql import insert_row
 
 EXCHANGE = "token.exchange"
 ADMIN_CHANGE = "admin.change"
-# People: sign-in and sign-out, lockout, passwords.
+# People: sign-in and sign-out, lockout, passwords (an operator's unlock and other actions on
+# a person: apps/accounts/operator_actions.py).
 SIGNED_IN = "user.signed_in"
 SIGN_IN_FAILED = "user.sign_in_failed"
 LOCKED_OUT = "user.locked_out"
-UNLOCKED = "user.unlocked"
 SIGNED_OUT = "user.signed_out"
 PASSWORD_CHANGED = "user.password_changed"
 PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
@@ -34,10 +34,9 @@ PASSWORD_RESET = "user.password_reset"
 # What people let clients do.
 CONSENT_GIVEN = "consent.given"
 CONSENT_REVOKED = "consent.revoked"
-# The IdP's own secrets.
+# The IdP's own keys (a client's secret: apps/clients/services.py, client.secret_rotated).
 KEY_ROTATED = "key.rotated"
 KEY_WITHDRAWN = "key.withdrawn"
-CLIENT_SECRET_ROTATED = "client.secret_rotated"
 # The trail itself.
 PRUNED = "audit.pruned"
 EXPORTED = "audit.exported"

@@ -11,6 +11,7 @@ from rest_framework.serializers import BaseSerializer
 
 from apps.audit import services as audit
 from apps.clients.services import NO_GRACE, ClientCredentials, rotate_client_secret, save_client
+from apps.console.policy import secret_fields
 from apps.oauth.models import Application
 from apps.resources.models import ApiResource, ApiScope
 
@@ -45,15 +46,31 @@ def record_change(
     )
 
 
+def _values(instance: models.Model, names: Iterable[str]) -> dict[str, Any]:
+    # The operator policy's secret fields are left out here as in the admin's events.
+    return audit.field_values(instance, names, secret=secret_fields(type(instance)))
+
+
+def _all_fields(instance: models.Model) -> list[str]:
+    # What a caller could set: a non-editable column is the system's (a hash, a hint, a time).
+    fields = [*instance._meta.concrete_fields, *instance._meta.many_to_many]
+    return [field.name for field in fields if field.editable]
+
+
 @transaction.atomic
 def save_object(*, serializer: BaseSerializer, actor: Actor) -> models.Model:
-    """Create or update the object of a validated serializer."""
+    """Create or update the object of a validated serializer; the event has the values of the
+    fields it was given, before and after."""
+    fields = list(serializer.validated_data)
     if serializer.instance is None:
         instance = serializer.save()
-        record_change(actor=actor, action="added", instance=instance)
+        values = audit.changes({}, _values(instance, fields))
+        record_change(actor=actor, action="added", instance=instance, values=values)
     else:
+        before = _values(serializer.instance, fields)
         instance = serializer.save()
-        record_change(actor=actor, action="changed", instance=instance, changed=serializer.validated_data)
+        values = audit.changes(before, _values(instance, fields))
+        record_change(actor=actor, action="changed", instance=instance, changed=fields, values=values)
     return instance
 
 
@@ -62,9 +79,11 @@ def delete_object(*, instance: models.Model, actor: Actor) -> None:
     """Delete as the admin does: with everything that cascades from it (a client's tokens,
     codes and exchange policies; the tokens exchanged from those tokens), counted in the event."""
     pk = instance.pk
+    before = _values(instance, _all_fields(instance))
     _total, deleted = instance.delete()
     instance.pk = pk  # delete() clears it; the event names the row that was
-    record_change(actor=actor, action="deleted", instance=instance, deleted=deleted)
+    values = audit.changes(before, dict.fromkeys(before))
+    record_change(actor=actor, action="deleted", instance=instance, deleted=deleted, values=values)
 
 
 @transaction.atomic

@@ -9,10 +9,14 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from apps.accounts.operator_actions import UNLOCKED, unlock
 from apps.audit import services as audit
 from apps.audit.models import AuditEvent
 from apps.consent.models import Consent
 from apps.consent.services import remember_consent, revoke_consent
+from apps.factors import totp
+from apps.factors.events import ENROLLED, RECOVERY_CODES_GENERATED
+from tests.support.authenticator import totp_code
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a-new-Secret-phrase-42"
@@ -52,27 +56,33 @@ def test_a_failed_sign_in_keeps_the_typed_username_and_never_the_password(bob):
     assert events(audit.SIGNED_IN) == []
 
 
-def test_a_lockout_and_the_operators_unlock_are_recorded(bob, admin_client):
+def test_a_lockout_and_the_operators_unlock_are_recorded_once(bob, admin_user):
     for _ in range(5):
         sign_in("bob", "wrong", address="203.0.113.9")
-    [locked] = events(audit.LOCKED_OUT)[:1]
-    assert (locked.subject, locked.outcome, locked.details["ip_address"]) == ("bob", "refused", "203.0.113.9")
+    [locked] = events(audit.LOCKED_OUT)
+    assert (locked.subject, locked.outcome, locked.details) == (
+        "bob",
+        "refused",
+        {"ip_address": "203.0.113.9", "failures": 5},
+    )
+    # Still locked: each further try is refused and recorded as such.
+    sign_in("bob", PASSWORD, address="203.0.113.9")
+    assert [e.subject for e in events(audit.LOCKED_OUT)] == ["bob", "bob"]
 
+    unlock(operator=admin_user, user=bob)
+    [unlocked] = events(UNLOCKED)
+    assert (unlocked.subject, unlocked.details["operator"]) == ("bob", "admin")
+    assert not AccessAttempt.objects.filter(username="bob").exists()
+
+
+def test_the_lockout_admins_unlock_action_is_an_admin_change(bob, admin_client):
+    for _ in range(5):
+        sign_in("bob", "wrong", address="203.0.113.9")
     attempt = AccessAttempt.objects.get(username="bob")
     response = admin_client.post("/admin/axes/accessattempt/", {"action": "unlock", "_selected_action": [attempt.pk]})
     assert response.status_code == 302
-    [unlocked] = events(audit.UNLOCKED)
-    assert (unlocked.subject, unlocked.details) == ("bob", {"ip_address": "203.0.113.9"})
-    # Who unlocked: the admin's own event of the same request.
     [change] = [e for e in events(audit.ADMIN_CHANGE) if e.details["model"] == "axes.accessattempt"]
-    assert change.subject == "admin" and "Unlocked bob" in change.details["change"]
-
-
-def test_a_count_below_the_limit_that_goes_is_no_unlock(bob):
-    sign_in("bob", "wrong")
-    assert sign_in("bob", PASSWORD).status_code == 302  # a success resets the count
-    assert not AccessAttempt.objects.exists()
-    assert events(audit.UNLOCKED) == []
+    assert change.subject == "admin" and change.details["change"] == "Unlocked bob from 203.0.113.9."
 
 
 def test_sign_out_is_recorded(bob):
@@ -145,3 +155,35 @@ def test_revoking_a_connected_app_on_the_account_page_is_recorded(bob, web):
     consent = Consent.objects.get(user=bob)
     http.post(reverse("accounts:connected-apps"), {"consent": consent.pk})
     assert [e.client_id for e in events(audit.CONSENT_REVOKED)] == [web.client.client_id]
+
+
+# --- the second step --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fay(settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    user = get_user_model().objects.create_user("fay", password=PASSWORD)
+    totp.confirm_enrolment(user, totp_code(totp.begin_enrolment(user)))
+    return user
+
+
+def test_wrong_second_factors_are_failed_sign_ins_and_the_right_one_signs_in(fay):
+    assert [e.details["factor"] for e in events(ENROLLED)] == ["totp"]
+    assert [e.subject for e in events(RECOVERY_CODES_GENERATED)] == ["fay"]
+    http = Client()
+    sign_in("fay", PASSWORD, http)
+    assert events(audit.SIGNED_IN) == []  # the password alone does not sign fay in
+    second = reverse("accounts:second-factor")
+    for _ in range(5):
+        http.post(second, {"method": "recovery", "code": "aaaa-aaaa-aaaa-aaaa"})
+    failures = events(audit.SIGN_IN_FAILED)
+    assert [(e.subject, e.details) for e in failures] == [
+        ("fay", {"step": "second_factor", "sign_in_dropped": False})
+    ] * 4 + [("fay", {"step": "second_factor", "sign_in_dropped": True})]
+    assert "aaaa" not in str(list(AuditEvent.objects.values()))
+
+    sign_in("fay", PASSWORD, http)
+    http.post(second, {"method": "totp", "code": totp_code(totp.authenticator_app(fay))})
+    [signed_in] = events(audit.SIGNED_IN)
+    assert signed_in.subject == "fay"
