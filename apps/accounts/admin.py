@@ -89,13 +89,23 @@ class UserAdmin(DjangoUserAdmin):
             readonly.append("is_active")  # nobody disables their own account
         return readonly
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "is_active" in form.base_fields:
+            form.base_fields[
+                "is_active"
+            ].help_text = (
+                "Untick to disable the account: on saving, its sessions end and every token its apps hold is revoked."
+            )
+        return form
+
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         # Unticking "active" disables the account as the action does: sessions end and tokens
         # are revoked with it (a disabled account's leftovers would otherwise linger).
         if change and "is_active" in form.changed_data and not obj.is_active:
             revoked = operator_actions.disable(operator=request.user, user=obj)
-            self.message_user(request, f"{obj}: {_revoked_text(revoked)}", messages.SUCCESS)
+            self.message_user(request, f"Account “{obj}”: Disabled: {_revoked_text(revoked)}", messages.SUCCESS)
 
     @admin.display(description="password")
     def password_status(self, user) -> str:
@@ -132,11 +142,11 @@ class UserAdmin(DjangoUserAdmin):
             try:
                 result = service(operator=request.user, user=person)
             except ActionRefused as refusal:
-                self.message_user(request, f"{person}: {refusal}", messages.ERROR)
+                self.message_user(request, f"Account “{person}”: {refusal}", messages.ERROR)
                 continue
             text = done(person, result)
             self.log_change(request, person, text)
-            self.message_user(request, f"{person}: {text}", messages.SUCCESS)
+            self.message_user(request, f"Account “{person}”: {text}", messages.SUCCESS)
         if len(people) == 1:
             return HttpResponseRedirect(reverse("admin:auth_user_change", args=[people[0].pk]))
         return None

@@ -386,7 +386,7 @@ def test_a_security_admin_acts_on_people_but_not_on_operator_accounts(carol, acc
     response = run(responder, "sign_out_everywhere", carol, boss)
     assert response.status_code == 302
     shown = [str(m) for m in responder.get(CHANGELIST).context["messages"]]
-    assert "boss: Only a superuser may act on an operator account." in shown
+    assert "Account “boss”: Only a superuser may act on an operator account." in shown
     assert not still_signed_in(account["laptop"])
     assert [e.subject for e in events("user.signed_out_everywhere")] == ["carol"]
 
