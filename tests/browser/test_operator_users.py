@@ -95,7 +95,7 @@ def success(page) -> str:
 
 
 def operator_event(event_type: str) -> AuditEvent:
-    (event,) = [e for e in AuditEvent.objects.filter(event_type=event_type) if "operator" in e.details]
+    (event,) = AuditEvent.objects.filter(event_type=event_type, subject="carol")
     return event
 
 
