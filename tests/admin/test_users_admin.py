@@ -398,3 +398,25 @@ def test_several_people_are_disabled_from_the_list_after_one_confirmation(admin_
     assert not User.objects.filter(username__in=["carol", "dave"], is_active=True).exists()
     assert not still_signed_in(dave_browser) and not still_signed_in(account["laptop"])
     assert sorted(e.subject for e in events("user.disabled")) == ["carol", "dave"]
+
+
+@pytest.mark.parametrize("selected", ["abc", "1²", "9" * 30])
+def test_a_selection_that_is_not_an_account_id_is_a_400(admin_client, carol, selected):
+    for confirmed in (False, True):
+        response = admin_client.post(
+            CHANGELIST,
+            {"action": "disable_account", "_selected_action": [carol.pk, selected], "post": "yes" * confirmed},
+        )
+        assert response.status_code == 400
+    carol.refresh_from_db()
+    assert carol.is_active
+
+
+def test_an_unknown_account_id_changes_nothing(admin_client, carol):
+    nobody = type("Nobody", (), {"pk": 999999})()
+    assert run(admin_client, "disable_account", nobody, confirmed=False).status_code == 302
+    response = run(admin_client, "disable_account", nobody)
+    assert response.status_code == 302
+    assert "No such account." in [str(m) for m in admin_client.get(response["Location"]).context["messages"]]
+    assert User.objects.filter(is_active=False).count() == 0
+    assert no_operator_events()
