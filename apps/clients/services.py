@@ -1,12 +1,21 @@
-"""Creating clients and rotating their secrets. The plaintext secret is returned once."""
+"""Creating clients and rotating their secrets. The plaintext secret is returned once.
 
+A new client's id is readable: a slug of its name (``shopping-basket``), because it is what
+operators read in the audit trail and services in a token's ``act.sub``. It never changes
+afterwards: tokens and audit events already name it."""
+
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.validators import RegexValidator
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from oauth2_provider.generators import generate_client_id
 
 from apps.audit import services as audit
 from apps.clients.secrets import generate_client_secret
@@ -26,6 +35,68 @@ class ClientCredentials:
             "redirect_uris": self.client.redirect_uris.split(),
             "scopes": [scope.name for scope in self.client.allowed_scopes.order_by("name")],
         }
+
+
+# An id an operator types: it goes into HTTP Basic credentials (no ':'), URLs and claims.
+CLIENT_ID_MAX_LENGTH = 100
+client_id_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z", "Use letters, digits, '.', '_' or '-', starting with a letter or digit."
+)
+# Room for a "-NNN" suffix within CLIENT_ID_MAX_LENGTH.
+_SLUG_LENGTH = 60
+
+
+def client_id_slug(name: str) -> str:
+    """The name as lowercase ASCII letters, digits and hyphens ("Shopping basket" ->
+    "shopping-basket"); empty when nothing of it is ASCII."""
+    slug = re.sub(r"[-_]+", "-", slugify(name)).strip("-")
+    return slug[:_SLUG_LENGTH].rstrip("-")
+
+
+def readable_client_id(name: str) -> str:
+    """A free client id made from ``name``: its slug, then ``slug-2``, ``slug-3``... when
+    taken; the random id of django-oauth-toolkit when the name yields no slug."""
+    slug = client_id_slug(name)
+    if not slug:
+        return generate_client_id()
+    taken = set(Application.objects.filter(client_id__startswith=slug).values_list("client_id", flat=True))
+    candidate, suffix = slug, 1
+    while candidate in taken:
+        suffix += 1
+        candidate = f"{slug}-{suffix}"
+    return candidate
+
+
+def _taken(client_id: str) -> ValidationError:
+    return ValidationError(_("A client with the id %(client_id)s exists.") % {"client_id": client_id})
+
+
+def check_new_client_id(client_id: str) -> None:
+    """Raise ``ValidationError`` unless ``client_id`` may name a new client."""
+    if len(client_id) > CLIENT_ID_MAX_LENGTH:
+        raise ValidationError(_("At most %(length)d characters.") % {"length": CLIENT_ID_MAX_LENGTH})
+    client_id_validator(client_id)
+    if Application.objects.filter(client_id=client_id).exists():
+        raise _taken(client_id)
+
+
+def save_new_client(client: Application, *, client_id: str = "") -> None:
+    """Insert ``client`` under ``client_id``, or under a readable id made from its name.
+
+    Two operators may create clients of the same name at once: a made-up id that another
+    transaction took in between is made again; a chosen one is a ``ValidationError``."""
+    for _attempt in range(5):
+        client.client_id = client_id or readable_client_id(client.name)
+        try:
+            with transaction.atomic():
+                client.save()
+            return
+        except IntegrityError:
+            if not Application.objects.filter(client_id=client.client_id).exists():
+                raise  # another constraint than the id's: not ours to explain
+            if client_id:
+                raise _taken(client_id) from None
+    raise ValidationError(_("No free client id could be made from this name; choose one."))
 
 
 def _scopes_by_name(names: Sequence[str]) -> list[ApiScope]:
@@ -57,14 +128,20 @@ def save_client(
     client_type: str = Application.CLIENT_CONFIDENTIAL,
     skip_authorization: bool = False,
     client_id: str | None = None,
+    new: bool = False,
 ) -> ClientCredentials:
     """Create a client, or reconfigure the one with ``client_id``, with a fresh secret.
 
-    Raises ``ValidationError`` for unknown scopes, resources or an invalid configuration.
+    Without ``client_id`` the new client's id is made from its name (:func:`readable_client_id`).
+    ``new``: ``client_id`` must name no client yet (a command that creates, never overwrites).
+    Raises ``ValidationError`` for unknown scopes, resources, a taken or malformed new id or an
+    invalid configuration.
     """
+    if new and client_id:
+        check_new_client_id(client_id)
     secret = generate_client_secret() if client_type == Application.CLIENT_CONFIDENTIAL else ""
-    client = Application.objects.filter(client_id=client_id).first() if client_id else None
-    client = client or Application(**({"client_id": client_id} if client_id else {}))
+    existing = Application.objects.filter(client_id=client_id).first() if client_id else None
+    client = existing or Application()
     client.name = name
     client.client_type = client_type
     client.allowed_grant_types = list(dict.fromkeys(grant_types))
@@ -75,7 +152,10 @@ def save_client(
     client.algorithm = Application.RS256_ALGORITHM
     client.client_secret = secret
     client.full_clean(exclude=["client_secret", "client_id"])
-    client.save()
+    if existing is None:
+        save_new_client(client, client_id=client_id or "")
+    else:
+        client.save()
     client.allowed_scopes.set(_scopes_by_name(scopes))
     return ClientCredentials(client=client, client_secret=secret)
 

@@ -1,5 +1,6 @@
 """python manage.py create_client --name N --grant G [--grant G2] --scope S [--scope S2]
-[--redirect-uri U] [--resource R] [--json]   (contract in DESIGN.md: keep it stable)"""
+[--redirect-uri U] [--resource R] [--client-id ID] [--json]   (contract in DESIGN.md: keep it
+stable; the client id is made from the name unless --client-id chooses it)"""
 
 import json
 
@@ -19,6 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--scope", action="append", default=[], dest="scopes")
         parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
         parser.add_argument("--resource", help="Audience of the API resource this client acts as.")
+        parser.add_argument(
+            "--client-id",
+            help="The client id (default: made from the name, e.g. 'shopping-basket'). It cannot change later.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the credentials as JSON.")
 
     def handle(self, *args, **options) -> None:
@@ -29,6 +34,8 @@ class Command(BaseCommand):
                 scopes=options["scopes"],
                 redirect_uris=options["redirect_uris"],
                 resource=options["resource"],
+                client_id=options["client_id"],
+                new=True,  # never reconfigures (nor gives a new secret to) an existing client
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
