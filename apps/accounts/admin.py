@@ -27,6 +27,7 @@ from django.utils.html import format_html
 from apps.accounts import operator_actions
 from apps.accounts.factor_views import DATABASE_ID
 from apps.accounts.operator_actions import ActionRefused
+from apps.audit.services import record
 from apps.console.policy import model_permission
 
 User = get_user_model()
@@ -282,6 +283,17 @@ class AccessAttemptAdmin(admin.ModelAdmin):
     def unlock(self, request, queryset) -> None:
         for attempt in queryset:
             self.log_change(request, attempt, f"Unlocked {attempt.username} from {attempt.ip_address}.")
+            # The same event as the person's page's "unlock", for one address.
+            record(
+                event_type=operator_actions.UNLOCKED,
+                granted=True,
+                subject=attempt.username or "",
+                details={
+                    "operator": request.user.get_username(),
+                    "ip_address": attempt.ip_address,
+                    "records_cleared": 1,
+                },
+            )
         count, _ = queryset.delete()
         self.message_user(request, f"Unlocked {count} record(s).")
 

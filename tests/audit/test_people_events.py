@@ -75,7 +75,7 @@ def test_a_lockout_and_the_operators_unlock_are_recorded_once(bob, admin_user):
     assert not AccessAttempt.objects.filter(username="bob").exists()
 
 
-def test_the_lockout_admins_unlock_action_is_an_admin_change(bob, admin_client):
+def test_the_lockout_admins_unlock_action_is_an_admin_change_and_an_unlock(bob, admin_client):
     for _ in range(5):
         sign_in("bob", "wrong", address="203.0.113.9")
     attempt = AccessAttempt.objects.get(username="bob")
@@ -83,6 +83,10 @@ def test_the_lockout_admins_unlock_action_is_an_admin_change(bob, admin_client):
     assert response.status_code == 302
     [change] = [e for e in events(audit.ADMIN_CHANGE) if e.details["model"] == "axes.accessattempt"]
     assert change.subject == "admin" and change.details["change"] == "Unlocked bob from 203.0.113.9."
+    # The same event type as the person's page's unlock, so a filter on it finds both.
+    [unlocked] = events(UNLOCKED)
+    assert (unlocked.subject, unlocked.outcome) == ("bob", "granted")
+    assert unlocked.details == {"operator": "admin", "ip_address": "203.0.113.9", "records_cleared": 1}
 
 
 def test_sign_out_is_recorded(bob):
