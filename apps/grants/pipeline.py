@@ -24,7 +24,7 @@ from apps.clients.authentication import authenticate_client, claimed_client_id
 from apps.grants.base import Decision, Grant, TokenRequest
 from apps.grants.registry import GRANTS
 from apps.oauth.models import Application
-from apps.ops import metrics
+from apps.ops import counters, metrics
 from apps.protocol.errors import InvalidRequest, OAuth2Error, UnauthorizedClient, UnsupportedGrantType, shown
 from apps.protocol.params import repeated_parameters, repeated_parameters_error
 from apps.tokens.issuance import IssuedAccessToken, access_token_row, bearer_token_response, issue_access_token
@@ -78,6 +78,8 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
         metrics.exchange_granted(grant=grant.GRANT_TYPE, audience=issued.token.audience)
     else:
         metrics.token_issued(grant=grant.GRANT_TYPE, audience=issued.token.audience)
+    # The dashboard's count: kept in memory, written to the database off the request's thread.
+    counters.token_issued(grant=grant.GRANT_TYPE, audience=issued.token.audience)
     return issued.body
 
 

@@ -1,43 +1,52 @@
+from typing import Any
+
 from django import template
 
-from apps.console.dashboard import dashboard
+from apps.console.dashboard import Dashboard, dashboard
 
 register = template.Library()
 
 BAR_WIDTH, CHART_HEIGHT = 18, 80
+# One colour per grant type, in the order of Dashboard.grants (the admin's blues and greens,
+# then contrasting ones); SVG presentation attributes, not inline styles.
+PALETTE = ("#417690", "#79aec8", "#5b8a3c", "#c28f2c", "#8c5a9c", "#666666")
 
 
 @register.inclusion_tag("admin/idp_dashboard.html", takes_context=True)
-def idp_dashboard(context) -> dict:
-    """The figures an operator may see: token counts with "view access token", exchange counts
-    with "view audit event", keys with "view signing key"; nothing at all without any."""
+def idp_dashboard(context) -> dict[str, Any]:
+    """The figures an operator may see: token counts with "view access token" (by audience
+    also with "view API resource", as the token list's audience filter), exchanges, sign-ins
+    and lockouts (audit events) with "view audit event", keys with "view signing key";
+    nothing at all without any."""
     user = context["request"].user
     shown = {
         "tokens": user.has_perm("oauth.view_accesstoken"),
-        "exchanges": user.has_perm("audit.view_auditevent"),
+        "audiences": user.has_perm("oauth.view_accesstoken") and user.has_perm("resources.view_apiresource"),
+        "events": user.has_perm("audit.view_auditevent"),
         "keys": user.has_perm("oauth.view_signingkey"),
     }
     if not any(shown.values()):
         return {"shown": shown}
-    data = dashboard()
+    data = dashboard(tokens=shown["tokens"], events=shown["events"], keys=shown["keys"])
+    return {"shown": shown, "data": data, **_chart(data)}
+
+
+def _chart(data: Dashboard) -> dict[str, Any]:
+    """Tokens per hour as bars stacked by grant type, scaled to the busiest hour."""
+    colours = {grant: PALETTE[index % len(PALETTE)] for index, (grant, _) in enumerate(data.grants)}
+    peak = max([hour.tokens_issued for hour in data.hours] + [1])
     bars = []
-    for index, bar in enumerate(data.bars):
-        tokens = round(bar.tokens / data.peak * CHART_HEIGHT)
-        refused = round(bar.exchanges_refused / data.peak * CHART_HEIGHT)
-        bars.append(
-            {
-                "bar": bar,
-                "x": index * (BAR_WIDTH + 2),
-                "tokens_y": CHART_HEIGHT - tokens,
-                "tokens": tokens,
-                "refused_y": CHART_HEIGHT - tokens - refused,
-                "refused": refused,
-            }
-        )
+    for index, hour in enumerate(data.hours):
+        top, segments = CHART_HEIGHT, []
+        for grant, label in data.grants:
+            height = round(hour.tokens.get(grant, 0) / peak * CHART_HEIGHT)
+            if height:
+                top -= height
+                segments.append({"y": top, "height": height, "colour": colours[grant], "label": label})
+        bars.append({"hour": hour, "x": index * (BAR_WIDTH + 2), "segments": segments})
     return {
-        "shown": shown,
-        "data": data,
         "bars": bars,
+        "legend": [(label, colours[grant]) for grant, label in data.grants],
         "width": len(bars) * (BAR_WIDTH + 2),
         "height": CHART_HEIGHT,
         "bar_width": BAR_WIDTH,
@@ -48,3 +57,15 @@ def idp_dashboard(context) -> dict:
 def idp_age(age) -> str:
     """A key's age as "3 d 4 h"."""
     return f"{age.days} d {age.seconds // 3600} h"
+
+
+@register.filter
+def idp_get(mapping: dict, key: str) -> Any:
+    """``mapping[key]``, or 0: a grant's count in one hour."""
+    return mapping.get(key, 0)
+
+
+@register.filter
+def idp_total(data: Dashboard, name: str) -> int:
+    """A figure added up over the 24 hours (a field of Hour)."""
+    return data.total(name)
