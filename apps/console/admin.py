@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -19,13 +19,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.choices import BaseChoiceIterator
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, gettext_lazy
 from oauth2_provider.admin import AccessTokenAdmin as DotAccessTokenAdmin
 from oauth2_provider.admin import GrantAdmin as DotGrantAdmin
 from oauth2_provider.admin import IDTokenAdmin as DotIDTokenAdmin
 from oauth2_provider.admin import RefreshTokenAdmin as DotRefreshTokenAdmin
 
 from apps.clients.secrets import generate_client_secret
-from apps.clients.services import rotate_client_secret
+from apps.clients.services import CLIENT_ID_MAX_LENGTH, check_new_client_id, rotate_client_secret, save_new_client
+from apps.console.consistency import problems_involving
 from apps.console.policy import model_permission
 from apps.grants.preview import preview_token
 from apps.keys.services import retired_key_retention, rotate_keys, withdraw_key
@@ -67,6 +69,16 @@ class ScopesByApiField(forms.ModelMultipleChoiceField):
 
 
 class ApplicationForm(forms.ModelForm):
+    # On the add form only (read-only once saved: tokens and the audit trail name it).
+    client_id = forms.CharField(
+        label=gettext_lazy("Client ID"),
+        required=False,
+        max_length=CLIENT_ID_MAX_LENGTH,
+        help_text=gettext_lazy(
+            "Empty: made from the name (“Shopping basket” becomes shopping-basket). It cannot be changed "
+            "later: tokens (act.sub) and the audit trail name the client by it."
+        ),
+    )
     allowed_grant_types = forms.MultipleChoiceField(
         choices=GrantType.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
@@ -80,6 +92,12 @@ class ApplicationForm(forms.ModelForm):
             "skip_authorization",
         ]  # fmt: skip
         labels = {"skip_authorization": "First-party: skip the consent screen"}
+
+    def clean_client_id(self) -> str:
+        client_id = self.cleaned_data["client_id"].strip()
+        if client_id:
+            check_new_client_id(client_id)
+        return client_id
 
 
 class TokenPreviewForm(forms.Form):
@@ -202,6 +220,8 @@ class ApplicationAdmin(admin.ModelAdmin):
             "result": result,
             "claims_json": json.dumps(result.claims, indent=2) if result and result.claims else "",
             "header_json": json.dumps(result.header, indent=2) if result and result.header else "",
+            # The policy that applied is named to whoever may preview; linked for those who may open it.
+            "may_view_policy": request.user.has_perm("oauth.view_exchangepolicy"),
             "title": f"Token preview for {client}",
         }
         return TemplateResponse(request, "admin/oauth/application/preview.html", context)
@@ -209,8 +229,10 @@ class ApplicationAdmin(admin.ModelAdmin):
     def get_fields(
         self, request: HttpRequest, obj: Application | None = None
     ) -> list[str | list[str] | tuple[str, ...]]:
-        identity = ["client_id", "secret_hint", "previous_secret"] if obj else []  # assigned by the IdP once saved
-        return [*identity, *ApplicationForm.Meta.fields]
+        if obj is None:
+            name, *others = ApplicationForm.Meta.fields
+            return [name, "client_id", *others]  # chosen once, at creation
+        return ["client_id", "secret_hint", "previous_secret", *ApplicationForm.Meta.fields]
 
     def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
         return self.readonly_fields if obj else ()
@@ -220,7 +242,13 @@ class ApplicationAdmin(admin.ModelAdmin):
             # Never chosen by a person: 256 random bits, or none for a public client.
             obj.client_secret = generate_client_secret() if obj.client_type == obj.CLIENT_CONFIDENTIAL else ""
             request.new_client_secret = obj.client_secret
+            save_new_client(obj, client_id=form.cleaned_data.get("client_id", ""))
+            return
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        warn_about_problems(request, form.instance)
 
     def response_add(self, request, obj: Application, post_url_continue=None) -> HttpResponse:
         if getattr(request, "new_client_secret", ""):
@@ -488,6 +516,16 @@ class ExchangePolicyForm(forms.ModelForm):
         return cleaned
 
 
+def warn_about_problems(request: HttpRequest, *objects: Application | ExchangePolicy) -> None:
+    """Saved, but it cannot work with the rest (apps/console/consistency.py): say so now,
+    where it was made, rather than when a service's request is refused."""
+    for problem in problems_involving(*objects):
+        messages.warning(
+            request,
+            format_html('{} <a href="{}">{}</a>', problem.message, problem.fix_url, gettext("Fix it")),
+        )
+
+
 @admin.register(ExchangePolicy)
 class ExchangePolicyAdmin(admin.ModelAdmin):
     form = ExchangePolicyForm
@@ -495,6 +533,11 @@ class ExchangePolicyAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "mode", "target")
     search_fields = ("client__name", "client__client_id", "target__audience")
     list_select_related = ("client", "client__resource", "target")
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        policy = form.instance
+        warn_about_problems(request, policy, policy.client)
 
     @admin.display(description="policy")
     def summary(self, policy: ExchangePolicy) -> str:

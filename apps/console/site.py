@@ -15,10 +15,11 @@ from django.db.models import Model
 from django.db.models.base import ModelBase
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from apps.console.policy import OperatorPolicy
+from apps.console.register import may_register_service, register_service_view
 
 
 def with_policy(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
@@ -41,6 +42,17 @@ class OperatorAdminSite(admin.AdminSite):
         models = [model_or_iterable] if isinstance(model_or_iterable, ModelBase) else model_or_iterable
         for model in models:
             super().register(model, with_policy(admin_class or admin.ModelAdmin), **options)
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        register = path("register-service/", self.admin_view(self.register_service), name="register_service")
+        return [register, *super().get_urls()]
+
+    def register_service(self, request: HttpRequest) -> HttpResponse:
+        return register_service_view(request, self)
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        # For the links to the page (the admin index, the API list).
+        return {**super().each_context(request), "may_register_service": may_register_service(request)}
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """One sign-in page for everyone (``LOGIN_URL``): the admin's own form would sign an

@@ -23,6 +23,8 @@ class ApiResourceAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "signing_algorithm", "store_tokens", "require_second_factor")
     search_fields = ("audience", "name", "resource_uri")
     inlines = [ApiScopeInline]
+    # Links to "Register a service" (the API, its client and exchange policies in one step).
+    change_list_template = "admin/console/register_service_changelist.html"
 
 
 @admin.register(ApiScope)
