@@ -80,3 +80,31 @@ def test_invalid_configuration_is_a_command_error_and_creates_nothing(apis, args
 def test_unknown_grant_type_is_rejected_by_the_parser(apis):
     with pytest.raises(CommandError):
         create("--name", "bad", "--grant", "password", "--scope", "eventcatalog.read")
+
+
+def test_the_client_id_is_made_from_the_name(apis):
+    data = json.loads(create("--name", "Shopping basket", "--grant", "client_credentials", "--json"))
+    assert data["client_id"] == "shopping-basket"
+    assert (
+        json.loads(create("--name", "Shopping basket", "--grant", "client_credentials", "--json"))["client_id"]
+        == "shopping-basket-2"
+    )
+
+
+def test_client_id_flag_chooses_the_id(apis):
+    data = json.loads(
+        create("--name", "Reporting", "--client-id", "reports.job", "--grant", "client_credentials", "--json")
+    )
+    assert data["client_id"] == "reports.job"
+    assert Application.objects.get(client_id="reports.job").name == "Reporting"
+
+
+@pytest.mark.parametrize("client_id", ["reports", "bad:id"])
+def test_a_taken_or_malformed_client_id_is_a_command_error_and_changes_nothing(apis, client_id):
+    existing = json.loads(create("--name", "reports", "--grant", "client_credentials", "--json"))
+    stored = Application.objects.get(client_id="reports").client_secret
+    with pytest.raises(CommandError):
+        create("--name", "other", "--client-id", client_id, "--grant", "client_credentials")
+    # Never a new secret for (nor a change to) the client that holds the id.
+    assert Application.objects.get(client_id=existing["client_id"]).client_secret == stored
+    assert Application.objects.count() == 1
