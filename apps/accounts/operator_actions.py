@@ -3,9 +3,10 @@ page in apps/accounts/admin.py).
 
 One typed service per action: each refuses what the operator may not do (:func:`may_act_on`)
 by raising :class:`ActionRefused` with nothing changed, and writes its audit event, whose
-``subject`` is the person and whose ``details`` name the operator. :func:`account_overview`
-reads what the page shows; it never holds a secret (session keys, token values and checksums,
-TOTP keys, recovery-code digests).
+``subject`` is the person and whose ``details`` name the operator: a user in the console, or
+a :class:`ClientOperator` (the management API's calling client, also the event's
+``client_id``). :func:`account_overview` reads what the page shows; it never holds a secret
+(session keys, token values and checksums, TOTP keys, recovery-code digests).
 """
 
 from dataclasses import dataclass
@@ -49,6 +50,25 @@ class ActionRefused(Exception):
     """The operator may not do this to this account, or it cannot be done: nothing changed."""
 
 
+class MailNotSent(ActionRefused):
+    """The password-reset mail could not be sent (the mail server's fault, not the account's):
+    worth trying again later."""
+
+
+@dataclass(frozen=True)
+class ClientOperator:
+    """The operator when a program acts through the management API: its client. Never a
+    superuser, so it acts on no operator account (:func:`may_act_on`): automation must not be
+    able to lock an administrator out."""
+
+    client_id: str
+    is_superuser: bool = False
+    pk: None = None  # no account of its own to protect (:func:`disable`)
+
+    def get_username(self) -> str:
+        return self.client_id
+
+
 def is_operator_account(user: Any) -> bool:
     return bool(user.is_staff or user.is_superuser)
 
@@ -71,6 +91,7 @@ def _audit(
     record(
         event_type=event_type,
         granted=granted,
+        client_id=operator.client_id if isinstance(operator, ClientOperator) else "",
         subject=user.get_username(),
         reason=reason,
         details={"operator": operator.get_username(), **details},
@@ -236,7 +257,7 @@ def send_password_reset(*, operator: Any, user: Any) -> str:
         mail_reset_links(form)
     except (SMTPException, OSError) as error:
         _audit(PASSWORD_RESET_SENT, operator=operator, user=user, granted=False, reason="mail not sent", to=address)
-        raise ActionRefused("The mail could not be sent. Nothing was changed: try again later.") from error
+        raise MailNotSent("The mail could not be sent. Nothing was changed: try again later.") from error
     _audit(PASSWORD_RESET_SENT, operator=operator, user=user, to=address)
     return address
 

@@ -4,14 +4,17 @@ keys (audience, scope name, client_id), never by database ids."""
 import copy
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from django.db.models import Model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.audit.models import AuditEvent
-from apps.oauth.models import Application, ExchangePolicy, GrantType
+from apps.consent.models import Consent
+from apps.oauth.models import AccessToken, Application, ExchangePolicy, GrantType, SigningKey
 from apps.resources.claims import USER_CLAIMS
-from apps.resources.models import ApiResource, ApiScope
+from apps.resources.models import ApiResource, ApiScope, SigningAlgorithm
 
 if TYPE_CHECKING:
     # For the type checker the mixin is the ModelSerializer it is mixed into.
@@ -171,3 +174,162 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "audience", "scopes", "reason", "request_id", "details",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+# --- people, consents, tokens and keys -----------------------------------------------------------
+# Explicit fields, read only: never a password hash, a session key, a TOTP key, a token value
+# or checksum, or a private key.
+
+
+class UserSerializer(serializers.ModelSerializer):
+    active = serializers.BooleanField(source="is_active", read_only=True)
+    staff = serializers.BooleanField(
+        source="is_staff", read_only=True, help_text="An operator account: this API does not act on it."
+    )
+    superuser = serializers.BooleanField(source="is_superuser", read_only=True)
+
+    class Meta:
+        model = get_user_model()
+        fields = [
+            "id", "username", "email", "first_name", "last_name", "active", "staff", "superuser",
+            "date_joined", "last_login",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class SecondFactorsSerializer(serializers.Serializer):
+    authenticator_app = serializers.BooleanField(help_text="Whether an authenticator app is set up (confirmed).")
+    passkeys = serializers.IntegerField(help_text="How many passkeys the person registered.")
+    recovery_codes_left = serializers.IntegerField(help_text="Recovery codes not used yet.")
+
+
+class LockoutSerializer(serializers.Serializer):
+    locked_out = serializers.BooleanField(help_text="Whether sign-in is refused now after too many failures.")
+    locked_until = serializers.DateTimeField(
+        allow_null=True, help_text="When the latest lockout ends by itself (null: not locked out)."
+    )
+    failed_sign_ins = serializers.IntegerField(help_text="Failures counted, from every address.")
+
+
+class UserDetailSerializer(UserSerializer):
+    """A person's account as the console's page summarises it. ``context["overview"]``: the
+    account_overview of apps/accounts/operator_actions.py."""
+
+    second_factors = serializers.SerializerMethodField()
+    lockout = serializers.SerializerMethodField()
+    sessions = serializers.SerializerMethodField(help_text="Browser sessions signed in now.")
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "second_factors", "lockout", "sessions"]
+        read_only_fields = fields
+
+    @extend_schema_field(SecondFactorsSerializer)
+    def get_second_factors(self, user: Any) -> dict[str, Any]:
+        factors = self.context["overview"].factors
+        return {
+            "authenticator_app": factors.authenticator_app is not None,
+            "passkeys": len(factors.passkeys),
+            "recovery_codes_left": factors.recovery_codes_left,
+        }
+
+    @extend_schema_field(LockoutSerializer)
+    def get_lockout(self, user: Any) -> dict[str, Any]:
+        attempts = self.context["overview"].failed_sign_ins
+        ends = [attempt.locked_until for attempt in attempts if attempt.locked_until is not None]
+        return {
+            "locked_out": any(attempt.locked_out for attempt in attempts),
+            "locked_until": serializers.DateTimeField().to_representation(max(ends)) if ends else None,
+            "failed_sign_ins": sum(attempt.failures for attempt in attempts),
+        }
+
+    def get_sessions(self, user: Any) -> int:
+        return len(self.context["overview"].sessions)
+
+
+class RevokedSerializer(serializers.Serializer):
+    """What ending a person's sign-ins took away (disable, sign out everywhere)."""
+
+    username = serializers.CharField()
+    active = serializers.BooleanField()
+    sessions_ended = serializers.IntegerField()
+    refresh_tokens_revoked = serializers.IntegerField()
+    access_tokens_revoked = serializers.IntegerField(
+        help_text="Unexpired ones, not counting the tokens exchanged from them (revoked with them)."
+    )
+
+
+class UnlockedSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    records_cleared = serializers.IntegerField(help_text="Failed sign-in records removed (one per address).")
+
+
+class FactorsResetSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    authenticator_app = serializers.BooleanField(help_text="Whether an authenticator app was removed.")
+    passkeys = serializers.IntegerField(help_text="Passkeys removed.")
+    recovery_codes = serializers.IntegerField(help_text="Recovery codes removed.")
+    sessions_ended = serializers.IntegerField()
+
+
+class PasswordResetSentSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    sent_to = serializers.EmailField(help_text="The address the link went to (the link itself is never returned).")
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    user: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    client: "serializers.SlugRelatedField[Application]" = serializers.SlugRelatedField(
+        source="application", slug_field="client_id", read_only=True
+    )
+    scopes = serializers.ListField(source="scope_list", child=serializers.CharField(), read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True, help_text="Not expired yet.")
+
+    class Meta:
+        model = Consent
+        fields = ["id", "user", "client", "scopes", "granted_at", "expires_at", "active"]
+        read_only_fields = fields
+
+
+class AccessTokenSerializer(serializers.ModelSerializer):
+    """An access token by its ``jti``: never its value or checksum."""
+
+    client: "serializers.SlugRelatedField[Application]" = serializers.SlugRelatedField(
+        source="application", slug_field="client_id", read_only=True
+    )
+    user: "serializers.SlugRelatedField[Any]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Null for a client's own token (client credentials)."
+    )
+    sub = serializers.CharField(source="subject", read_only=True)
+    scopes = serializers.ListField(source="scope.split", child=serializers.CharField(), read_only=True)
+    parent_jti: "serializers.SlugRelatedField[AccessToken]" = serializers.SlugRelatedField(
+        source="parent", slug_field="jti", read_only=True, help_text="The jti of the token this one was exchanged from."
+    )
+
+    class Meta:
+        model = AccessToken
+        fields = ["jti", "client", "user", "sub", "audience", "scopes", "act", "created", "expires", "parent_jti"]
+        read_only_fields = fields
+
+
+class TokensRevokedSerializer(serializers.Serializer):
+    revoked = serializers.ListField(
+        child=serializers.UUIDField(), help_text="The jti of the token and of every token exchanged from it."
+    )
+    refresh_token_revoked = serializers.BooleanField(help_text="Whether the token's refresh token was revoked too.")
+
+
+class SigningKeySerializer(serializers.ModelSerializer):
+    """A signing key's public facts (its public half is in the JWKS; the private half never leaves)."""
+
+    class Meta:
+        model = SigningKey
+        fields = ["kid", "algorithm", "state", "created", "activated_at", "retired_at"]
+        read_only_fields = fields
+
+
+class RotateKeysSerializer(serializers.Serializer):
+    algorithm = serializers.ChoiceField(
+        choices=SigningAlgorithm.choices,
+        required=False,
+        help_text="Rotate this algorithm's keys only; every algorithm's if left out.",
+    )

@@ -46,7 +46,7 @@ def record_change(
     )
 
 
-def _values(instance: models.Model, names: Iterable[str]) -> dict[str, Any]:
+def audited_values(instance: models.Model, names: Iterable[str]) -> dict[str, Any]:
     # The operator policy's secret fields are left out here as in the admin's events.
     return audit.field_values(instance, names, secret=secret_fields(type(instance)))
 
@@ -64,12 +64,12 @@ def save_object(*, serializer: BaseSerializer, actor: Actor) -> models.Model:
     fields = list(serializer.validated_data)
     if serializer.instance is None:
         instance = serializer.save()
-        values = audit.changes({}, _values(instance, fields))
+        values = audit.changes({}, audited_values(instance, fields))
         record_change(actor=actor, action="added", instance=instance, values=values)
     else:
-        before = _values(serializer.instance, fields)
+        before = audited_values(serializer.instance, fields)
         instance = serializer.save()
-        values = audit.changes(before, _values(instance, fields))
+        values = audit.changes(before, audited_values(instance, fields))
         record_change(actor=actor, action="changed", instance=instance, changed=fields, values=values)
     return instance
 
@@ -79,7 +79,7 @@ def delete_object(*, instance: models.Model, actor: Actor) -> None:
     """Delete as the admin does: with everything that cascades from it (a client's tokens,
     codes and exchange policies; the tokens exchanged from those tokens), counted in the event."""
     pk = instance.pk
-    before = _values(instance, _all_fields(instance))
+    before = audited_values(instance, _all_fields(instance))
     _total, deleted = instance.delete()
     instance.pk = pk  # delete() clears it; the event names the row that was
     values = audit.changes(before, dict.fromkeys(before))

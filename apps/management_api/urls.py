@@ -1,5 +1,6 @@
 """The management API, mounted at /api/admin/ (idp/urls.py), and its OpenAPI schema."""
 
+from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
@@ -14,15 +15,22 @@ router.register("scopes", views.ApiScopeViewSet, basename="scope")
 router.register("clients", views.ClientViewSet, basename="client")
 router.register("exchange-policies", views.ExchangePolicyViewSet, basename="exchange-policy")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+router.register("users", views.UserViewSet, basename="user")
+router.register("consents", views.ConsentViewSet, basename="consent")
+router.register("tokens", views.AccessTokenViewSet, basename="token")
+router.register("keys", views.SigningKeyViewSet, basename="key")
 
 SCHEMA_SETTINGS = {
     "TITLE": "IdP management API",
     "DESCRIPTION": (
-        "Manage API resources, scopes, clients and exchange policies, and read the audit trail. "
+        "Manage API resources, scopes, clients and exchange policies; look after people's accounts, "
+        "consents, access tokens and signing keys; read the audit trail. "
         "Authenticate with an access token of this IdP for the idp-admin audience (client credentials)."
     ),
     "VERSION": "1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the signing algorithms, whichever field (an API's, a key's) they are met on.
+    "ENUM_NAME_OVERRIDES": {"SigningAlgorithmEnum": "apps.resources.models.SigningAlgorithm"},
 }
 
 
@@ -43,6 +51,9 @@ urlpatterns = [
         ),
         name="schema",
     ),
+    # For operators signed in to the console (the admin site's own check: active staff), not
+    # for the API's bearer tokens: a page to read the schema and try calls with a token.
+    path("docs/", admin.site.admin_view(views.ApiExplorerView.as_view()), name="explorer"),
     # Last. Only paths ending in "/": one without is still redirected to its "/" form
     # (APPEND_SLASH), as for the API's own endpoints.
     re_path(r"^.*/$", not_found),

@@ -1,18 +1,26 @@
 """The management API's views: parse, authorise, delegate to services.py."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from drf_spectacular.utils import extend_schema
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import filters, mixins, pagination, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, UnsupportedMediaType
+from rest_framework.exceptions import APIException, PermissionDenied, UnsupportedMediaType, ValidationError
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from apps.accounts.operator_actions import ActionRefused, MailNotSent, Revoked, account_overview
 from apps.audit.models import AuditEvent
 from apps.clients.services import MAX_GRACE_PERIOD
-from apps.management_api import services
+from apps.consent.models import Consent
+from apps.management_api import actions, services
 from apps.management_api.authentication import (
     AUDIENCE,
     AdminCaller,
@@ -22,14 +30,25 @@ from apps.management_api.authentication import (
 )
 from apps.management_api.parsers import BoundedJSONParser
 from apps.management_api.serializers import (
+    AccessTokenSerializer,
     ApiResourceSerializer,
     ApiScopeSerializer,
     AuditEventSerializer,
     ClientSerializer,
     ClientWithSecretSerializer,
+    ConsentSerializer,
     ExchangePolicySerializer,
+    FactorsResetSerializer,
+    PasswordResetSentSerializer,
+    RevokedSerializer,
+    RotateKeysSerializer,
+    SigningKeySerializer,
+    TokensRevokedSerializer,
+    UnlockedSerializer,
+    UserDetailSerializer,
+    UserSerializer,
 )
-from apps.oauth.models import Application, ExchangePolicy
+from apps.oauth.models import AccessToken, Application, ExchangePolicy, SigningKey
 from apps.resources.models import ApiResource, ApiScope
 
 
@@ -50,6 +69,58 @@ class ExactMatchFilter(filters.BaseFilterBackend):
         return [
             {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
             for name in view.filter_fields
+        ]
+
+
+@dataclass(frozen=True)
+class QueryFilter:
+    """``?name=value``: an exact match of ``lookup``; a boolean takes ``true`` or ``false``."""
+
+    name: str
+    lookup: str
+    description: str
+    boolean: bool = False
+
+    def condition(self, value: str) -> Q:
+        if not self.boolean:
+            return Q(**{self.lookup: value})
+        if value not in ("true", "false"):
+            raise ValidationError({self.name: "Must be true or false."})
+        return Q(**{self.lookup: value == "true"})
+
+
+class AudienceQueryFilter(QueryFilter):
+    """Tokens whose ``aud`` includes the value. Index lookups work on every database (JSON
+    "contains" does not on SQLite); a token names a handful of APIs at most."""
+
+    MAX_AUDIENCES = 10
+
+    def condition(self, value: str) -> Q:
+        match = Q()
+        for index in range(self.MAX_AUDIENCES):
+            match |= Q(**{f"{self.lookup}__{index}": value})
+        return match
+
+
+class QueryFilters(filters.BaseFilterBackend):
+    """The view's ``query_filters``, all of them that the query string names."""
+
+    def filter_queryset(self, request, queryset, view):
+        for query_filter in view.query_filters:
+            if query_filter.name in request.query_params:
+                queryset = queryset.filter(query_filter.condition(request.query_params[query_filter.name]))
+        return queryset
+
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": query_filter.name,
+                "in": "query",
+                "required": False,
+                "description": query_filter.description,
+                "schema": {"type": "boolean"} if query_filter.boolean else {"type": "string"},
+            }
+            for query_filter in view.query_filters
         ]
 
 
@@ -152,6 +223,17 @@ class ApiScopeViewSet(ProtectsOwnApi, AuditedModelViewSet):
         return instance.resource
 
 
+def optional_json_body(request) -> Any:
+    """The options of an action that also works without any: a JSON body, or none at all (an
+    empty form, as some HTTP clients send, counts as none); form fields are refused (415),
+    never ignored."""
+    if request.content_type.startswith("application/json"):
+        return request.data
+    if request._request.POST:
+        raise UnsupportedMediaType(request.content_type)
+    return {}
+
+
 class RotateSecretSerializer(serializers.Serializer):
     grace_period_seconds = serializers.IntegerField(
         min_value=0,
@@ -198,12 +280,8 @@ class ClientViewSet(AuditedModelViewSet):
     def _rotation_options(request) -> Any:
         """The optional JSON body of rotate-secret. The endpoint took no body before it had
         options, so a POST without one (or with an empty form, as some HTTP clients send)
-        still rotates, with no grace period; form fields are refused, never ignored."""
-        if request.content_type.startswith("application/json"):
-            return request.data
-        if request._request.POST:
-            raise UnsupportedMediaType(request.content_type)
-        return {}
+        still rotates, with no grace period."""
+        return optional_json_body(request)
 
     def _with_secret(self, client: Application, secret: str, status_code: int) -> Response:
         data = ClientWithSecretSerializer(client, context={"client_secret": secret}).data
@@ -229,3 +307,267 @@ class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Manage
     serializer_class = AuditEventSerializer
     filter_backends = [ExactMatchFilter]
     filter_fields = ("event_type", "outcome", "client_id")
+
+
+# --- people, consents, tokens and keys -----------------------------------------------------------
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The account is not in a state this action can work on."
+
+
+class MailUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "mail_unavailable"
+    default_detail = "The mail could not be sent. Nothing was changed: try again later."
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+def refusal(error: ActionRefused) -> APIException:
+    """The HTTP answer to a refused action on a person: 403 for an operator account, 503 when
+    the mail server failed, 409 when the account's state does not allow it (no address, no
+    usable password, disabled)."""
+    if isinstance(error, actions.OperatorAccountRefused):
+        return PermissionDenied(str(error))
+    if isinstance(error, MailNotSent):
+        return MailUnavailable(str(error))
+    return Conflict(str(error))
+
+
+REFUSED = {
+    403: OpenApiResponse(DetailSerializer, description="An operator account (staff or superuser): not acted on."),
+    404: OpenApiResponse(DetailSerializer, description="No such user."),
+}
+
+
+def _action_schema(
+    summary: str, response: type[serializers.Serializer], more: dict[int, OpenApiResponse] | None = None
+) -> Callable:
+    return extend_schema(summary=summary, request=None, responses={200: response, **REFUSED, **(more or {})})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List people's accounts"),
+    retrieve=extend_schema(summary="Read one account"),
+)
+class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
+    """People's accounts, by username, and the console's actions on them (each audited as in
+    the console, with the calling client as operator and ``client_id``). Operator accounts
+    (staff or superuser) are shown but never acted on: 403. Never a password hash, a session
+    key or a second factor's secret."""
+
+    queryset = get_user_model().objects.order_by("username")
+    serializer_class = UserSerializer
+    lookup_field = "username"
+    filter_backends = [QueryFilters]
+    query_filters = (
+        QueryFilter("username", "username", "The exact username."),
+        QueryFilter("active", "is_active", "true: enabled accounts; false: disabled ones.", boolean=True),
+    )
+
+    @extend_schema(summary="Read one account", responses={200: UserDetailSerializer})
+    def retrieve(self, request, *args: Any, **kwargs: Any) -> Response:
+        """One account, with a summary of its second factors, lockout and sessions."""
+        user = self.get_object()
+        return Response(UserDetailSerializer(user, context={"overview": account_overview(user)}).data)
+
+    def _act(self, service: Callable[..., Any]) -> tuple[Any, Any]:
+        user = self.get_object()
+        try:
+            return user, service(actor=self.actor(), user=user)
+        except ActionRefused as error:
+            raise refusal(error) from None
+
+    @staticmethod
+    def _revoked(user: Any, revoked: Revoked) -> dict[str, Any]:
+        return RevokedSerializer(
+            {
+                "username": user.get_username(),
+                "active": user.is_active,
+                "sessions_ended": revoked.sessions,
+                "refresh_tokens_revoked": revoked.refresh_tokens,
+                "access_tokens_revoked": revoked.access_tokens,
+            }
+        ).data
+
+    @_action_schema("Disable the account, end its sessions and revoke its tokens", RevokedSerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request, *args: Any, **kwargs: Any) -> Response:
+        """The person can no longer sign in; every session ends and every token is revoked at
+        once, in one transaction (``user.disabled``). Enabling again is done in the admin."""
+        user, revoked = self._act(actions.disable)
+        return Response(self._revoked(user, revoked))
+
+    @_action_schema("Unlock the account after too many failed sign-ins", UnlockedSerializer)
+    @action(detail=True, methods=["post"])
+    def unlock(self, request, *args: Any, **kwargs: Any) -> Response:
+        """Forgets the failed sign-ins from every address: the lockout ends and the count
+        starts again (``user.unlocked``)."""
+        user, cleared = self._act(actions.unlock)
+        return Response(UnlockedSerializer({"username": user.get_username(), "records_cleared": cleared}).data)
+
+    @_action_schema("Sign the person out everywhere", RevokedSerializer)
+    @action(detail=True, methods=["post"], url_path="sign-out")
+    def sign_out(self, request, *args: Any, **kwargs: Any) -> Response:
+        """Ends every browser session and revokes every token the person's apps hold; they
+        can sign in again (``user.signed_out_everywhere``)."""
+        user, revoked = self._act(actions.sign_out_everywhere)
+        return Response(self._revoked(user, revoked))
+
+    @_action_schema("Remove the person's second factors", FactorsResetSerializer)
+    @action(detail=True, methods=["post"], url_path="reset-factors")
+    def reset_factors(self, request, *args: Any, **kwargs: Any) -> Response:
+        """Removes the authenticator app, passkeys and recovery codes and ends the sessions, for
+        a person who lost their device: they sign in with their password and set up anew
+        (``user.factors_reset``)."""
+        user, reset = self._act(actions.reset_second_factors)
+        return Response(
+            FactorsResetSerializer(
+                {
+                    "username": user.get_username(),
+                    "authenticator_app": reset.authenticator_app,
+                    "passkeys": reset.passkeys,
+                    "recovery_codes": reset.recovery_codes,
+                    "sessions_ended": reset.sessions,
+                }
+            ).data
+        )
+
+    @_action_schema(
+        "Mail the person a password-reset link",
+        PasswordResetSentSerializer,
+        {
+            409: OpenApiResponse(
+                DetailSerializer, description="No valid address, no usable password, or a disabled account."
+            ),
+            503: OpenApiResponse(DetailSerializer, description="The mail server failed: try again later."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="send-password-reset")
+    def send_password_reset(self, request, *args: Any, **kwargs: Any) -> Response:
+        """As the people's reset page does: the link goes to the account's own address and is
+        never returned (``user.password_reset_sent``)."""
+        user, address = self._act(actions.send_password_reset)
+        return Response(PasswordResetSentSerializer({"username": user.get_username(), "sent_to": address}).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List consents"),
+    retrieve=extend_schema(summary="Read one consent"),
+    destroy=extend_schema(
+        summary="Revoke a consent, with the client's tokens for the person",
+        responses={204: None, 404: OpenApiResponse(DetailSerializer, description="No such consent.")},
+    ),
+)
+class ConsentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ManagementViewSet):
+    """What people allowed clients to do. Deleting one revokes it as the person's connected-apps
+    page does: the client's codes, refresh tokens and access tokens for the person go too (with
+    every token exchanged from them), and the next sign-in asks again."""
+
+    queryset = Consent.objects.select_related("user", "application").order_by("id")
+    serializer_class = ConsentSerializer
+    filter_backends = [QueryFilters]
+    query_filters = (
+        QueryFilter("user", "user__username", "The person's exact username."),
+        QueryFilter("client", "application__client_id", "The client's client_id."),
+    )
+
+    def perform_destroy(self, instance: Consent) -> None:
+        actions.revoke_consent(consent=instance, actor=self.actor())
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List unexpired access tokens"),
+    retrieve=extend_schema(summary="Read one access token"),
+)
+class AccessTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
+    """Unexpired access tokens, by ``jti``, newest first; never their value or checksum. Tokens
+    of APIs that chose self-contained tokens are not stored, so not listed."""
+
+    serializer_class = AccessTokenSerializer
+    lookup_field = "jti"
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    filter_backends = [QueryFilters]
+    query_filters = (
+        QueryFilter("user", "user__username", "The exact username of the person the token is for."),
+        QueryFilter("client", "application__client_id", "The client_id of the client holding it."),
+        AudienceQueryFilter("audience", "audience", "An audience (API) the token is for."),
+    )
+
+    def get_queryset(self) -> Any:
+        return (
+            AccessToken.objects.filter(expires__gt=timezone.now())
+            .select_related("application", "user", "parent")
+            .order_by("-created", "-id")
+        )
+
+    @extend_schema(
+        summary="Revoke the token and every token exchanged from it",
+        request=None,
+        responses={200: TokensRevokedSerializer, 404: OpenApiResponse(DetailSerializer, description="No such token.")},
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, *args: Any, **kwargs: Any) -> Response:
+        """As the admin's action and the revocation endpoint: the token stops working at once
+        (for services that introspect it or ask the IdP), its refresh token is revoked too, and
+        so is every token exchanged from it, at any depth."""
+        revoked = actions.revoke_token(token=self.get_object(), actor=self.actor())
+        data = {"revoked": revoked.jtis, "refresh_token_revoked": revoked.refresh_token_revoked}
+        return Response(TokensRevokedSerializer(data).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List signing keys"),
+    retrieve=extend_schema(summary="Read one signing key"),
+)
+class SigningKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
+    """The IdP's signing keys, by ``kid``: their public facts only. Each algorithm has an active
+    key, a published next one, and retired keys published until their tokens expire."""
+
+    queryset = SigningKey.objects.all()
+    serializer_class = SigningKeySerializer
+    lookup_field = "kid"
+
+    @extend_schema(
+        summary="Rotate the signing keys",
+        request=RotateKeysSerializer,
+        responses={200: SigningKeySerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
+    def rotate(self, request, *args: Any, **kwargs: Any) -> Response:
+        """The published next key becomes active, the active one retires (still published until
+        its tokens expire) and a new next key is published (``key.rotated``). Optional JSON body
+        ``{"algorithm": "RS256"}``: that algorithm only. Answers with the active keys."""
+        options = RotateKeysSerializer(data=optional_json_body(request))
+        options.is_valid(raise_exception=True)
+        active = actions.rotate_signing_keys(actor=self.actor(), algorithm=options.validated_data.get("algorithm"))
+        return Response(SigningKeySerializer(active, many=True).data)
+
+
+# --- the explorer -------------------------------------------------------------------------------
+
+
+class ApiExplorerView(SpectacularSwaggerSplitView):
+    """Swagger UI over the API's schema, for operators signed in to the console (urls.py puts
+    the admin site's own check in front). Its files come from this IdP (drf-spectacular-sidecar):
+    no CDN, and it works offline. Its script is a file of its own (the "split" view), as the
+    people's pages' CSP requires; Swagger UI's stylesheet draws its icons as data: images, the
+    one thing this page allows beyond that policy."""
+
+    authentication_classes: list[type] = []  # the console's session, checked before this view
+    permission_classes = [AllowAny]
+    schema = None  # a page about the API, not an endpoint of it
+    url_name = "management_api:schema"
+    template_name = "management_api/explorer.html"
+    title = "IdP management API"
+    CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+    def get(self, request, *args: Any, **kwargs: Any) -> Response:
+        response = super().get(request, *args, **kwargs)
+        response["Content-Security-Policy"] = self.CSP
+        return response

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for the API explorer, served by us (no CDN)
     "oauth2_provider",
     "axes",
     "django_otp",
@@ -112,6 +113,13 @@ MIDDLEWARE = [
 
 # The management API's OpenAPI schema (apps/management_api; the demo services set their own).
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+# Its explorer at /api/admin/docs/: Swagger UI from drf-spectacular-sidecar's static files;
+# no validator badge (it would load an image from swagger.io).
+SPECTACULAR_SETTINGS = {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+}
 
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username or address is refused before its password is checked.

@@ -26,7 +26,58 @@ def test_schema_describes_every_endpoint_without_warnings(client):
         "/api/admin/exchange-policies/{id}/",
         "/api/admin/audit-events/",
         "/api/admin/audit-events/{id}/",
+        "/api/admin/users/",
+        "/api/admin/users/{username}/",
+        "/api/admin/users/{username}/disable/",
+        "/api/admin/users/{username}/unlock/",
+        "/api/admin/users/{username}/sign-out/",
+        "/api/admin/users/{username}/reset-factors/",
+        "/api/admin/users/{username}/send-password-reset/",
+        "/api/admin/consents/",
+        "/api/admin/consents/{id}/",
+        "/api/admin/tokens/",
+        "/api/admin/tokens/{jti}/",
+        "/api/admin/tokens/{jti}/revoke/",
+        "/api/admin/keys/",
+        "/api/admin/keys/{kid}/",
+        "/api/admin/keys/rotate/",
     }
+    paths = schema["paths"]
+    assert set(paths["/api/admin/users/{username}/"]) == {"get"}
+    assert set(paths["/api/admin/consents/{id}/"]) == {"get", "delete"}
+    assert set(paths["/api/admin/tokens/{jti}/"]) == {"get"}
+    assert set(paths["/api/admin/keys/{kid}/"]) == {"get"}
+    for path in (p for p in paths if p.endswith(("/disable/", "/unlock/", "/sign-out/", "/reset-factors/"))):
+        operation = paths[path]["post"]
+        assert operation["security"] == [{"idpAccessToken": ["idp.admin.write"]}]
+        assert operation["summary"] and operation["description"]
+        assert set(operation["responses"]) == {"200", "403", "404"}
+    assert set(paths["/api/admin/users/{username}/send-password-reset/"]["post"]["responses"]) == {
+        "200",
+        "403",
+        "404",
+        "409",
+        "503",
+    }
+    assert [p["name"] for p in paths["/api/admin/keys/rotate/"]["post"].get("parameters", [])] == []
+    assert {p["name"] for p in paths["/api/admin/tokens/"]["get"]["parameters"]} == {
+        "user",
+        "client",
+        "audience",
+        "page",
+        "page_size",
+    }
+    assert {p["name"] for p in paths["/api/admin/users/"]["get"]["parameters"]} == {
+        "username",
+        "active",
+        "page",
+        "page_size",
+    }
+    # What is never readable, whichever schema names it.
+    components = schema["components"]["schemas"]
+    for name in ("User", "UserDetail", "AccessToken", "SigningKey", "Consent"):
+        fields = set(components[name]["properties"])
+        assert not fields & {"password", "token", "token_checksum", "private_key_pem", "session_key", "key"}, name
     assert set(schema["paths"]["/api/admin/audit-events/"]) == {"get"}
     assert schema["paths"]["/api/admin/clients/"]["post"]["security"] == [{"idpAccessToken": ["idp.admin.write"]}]
     assert schema["paths"]["/api/admin/clients/"]["get"]["security"] == [{"idpAccessToken": ["idp.admin.read"]}]
