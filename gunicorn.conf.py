@@ -39,6 +39,14 @@ def on_starting(server: "Arbiter") -> None:
             stale.unlink()
 
 
+def worker_exit(server: "Arbiter", worker: "Worker") -> None:
+    """A worker that ends (restart, scale-down, max_requests) writes the token counts it has
+    not flushed yet (apps/ops/counters.py), whether or not the interpreter's atexit runs."""
+    from apps.ops import counters  # in the worker, with Django loaded by idp.wsgi
+
+    counters.stop_flushing()
+
+
 def child_exit(server: "Arbiter", worker: "Worker") -> None:
     """A dead worker's live gauges must stop counting (its counters stay in the totals)."""
     if PROMETHEUS_MULTIPROC_DIR:
