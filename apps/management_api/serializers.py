@@ -300,7 +300,7 @@ class AccessTokenSerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True, help_text="Null for a client's own token (client credentials)."
     )
     sub = serializers.CharField(source="subject", read_only=True)
-    scopes = serializers.ListField(source="scope.split", child=serializers.CharField(), read_only=True)
+    scopes = SpaceSeparatedListField(source="scope", read_only=True)
     parent_jti: "serializers.SlugRelatedField[AccessToken]" = serializers.SlugRelatedField(
         source="parent", slug_field="jti", read_only=True, help_text="The jti of the token this one was exchanged from."
     )

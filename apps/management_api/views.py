@@ -85,7 +85,7 @@ class QueryFilter:
         if not self.boolean:
             return Q(**{self.lookup: value})
         if value not in ("true", "false"):
-            raise ValidationError({self.name: "Must be true or false."})
+            raise ValidationError({self.name: ["Must be true or false."]})
         return Q(**{self.lookup: value == "true"})
 
 
