@@ -96,6 +96,21 @@ def test_the_template_lists_each_problem_with_its_link(basket):
     assert render_to_string("admin/console/configuration_problems.html", {"configuration_problems": []}).strip() == ""
 
 
+def test_the_dashboard_shows_the_problems_and_the_way_to_register_a_service(basket, admin_client):
+    html = admin_client.get("/admin/").content.decode()
+    assert 'id="configuration-problems"' in html
+    assert "basket has the token-exchange grant but no enabled exchange policy." in html
+    assert 'href="/admin/register-service/"' in html
+
+
+def test_the_dashboard_shows_no_problems_to_an_operator_who_may_not_view_clients(basket, client):
+    viewer = get_user_model().objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.set(permissions("audit.view_auditevent"))
+    client.force_login(viewer)
+    html = client.get("/admin/").content.decode()
+    assert "configuration-problems" not in html and "register-service" not in html
+
+
 # --- warnings where the configuration is made -------------------------------------------------------
 
 

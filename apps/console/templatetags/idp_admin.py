@@ -2,6 +2,7 @@ from typing import Any
 
 from django import template
 
+from apps.console.consistency import visible_configuration_problems
 from apps.console.dashboard import Dashboard, dashboard
 
 register = template.Library()
@@ -29,6 +30,13 @@ def idp_dashboard(context) -> dict[str, Any]:
         return {"shown": shown}
     data = dashboard(tokens=shown["tokens"], events=shown["events"], keys=shown["keys"])
     return {"shown": shown, "data": data, **_chart(data)}
+
+
+@register.inclusion_tag("admin/console/configuration_problems.html", takes_context=True)
+def configuration_problems(context) -> dict[str, Any]:
+    """Configurations that saved but cannot work, for operators who may view clients and
+    exchange policies (apps/console/consistency.py)."""
+    return {"configuration_problems": visible_configuration_problems(context["request"])}
 
 
 def _chart(data: Dashboard) -> dict[str, Any]:
