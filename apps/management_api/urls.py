@@ -29,8 +29,6 @@ SCHEMA_SETTINGS = {
     ),
     "VERSION": "1",
     "COMPONENT_SPLIT_REQUEST": True,
-    # One name for the signing algorithms, whichever field (an API's, a key's) they are met on.
-    "ENUM_NAME_OVERRIDES": {"SigningAlgorithmEnum": "apps.resources.models.SigningAlgorithm"},
 }
 
 
