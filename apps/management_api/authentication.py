@@ -100,7 +100,10 @@ class IdpAccessTokenScheme(OpenApiAuthenticationExtension):
     name = "idpAccessToken"
 
     def get_security_definition(self, auto_schema) -> dict[str, Any]:
-        scopes = {READ_SCOPE: "Read the configuration and audit events.", WRITE_SCOPE: "Change the configuration."}
+        scopes = {
+            READ_SCOPE: "Read the configuration, people's accounts, consents, tokens, keys and the audit trail.",
+            WRITE_SCOPE: "Change the configuration; act on accounts, consents, tokens and keys.",
+        }
         return {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/o/token/", "scopes": scopes}}}
 
     def get_security_requirement(self, auto_schema) -> dict[str, list[str]]:
