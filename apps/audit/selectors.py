@@ -12,10 +12,11 @@ from django.db.models import Q, QuerySet
 from apps.audit import services
 from apps.audit.models import AuditEvent
 
-# Events whose subject is a token's ``sub``: a user's database id (or a client's id). Other
-# events name the person by username already. The management API's is spelled out: that app
-# sits above this one (docs/architecture.md).
-ID_SUBJECTS = frozenset({services.EXCHANGE, "management_api.change"})
+# Events whose subject is a token's ``sub``: a user's database id, or a client's id (which
+# always holds a letter: apps/clients/services.py). Other events name the person by username
+# already; the management API's ``sub`` is always a client's (it takes client-credentials
+# tokens only), so resolving it as a user id could only mislabel it.
+ID_SUBJECTS = frozenset({services.EXCHANGE})
 # Ids are digits; anything longer is no id of ours (and would overflow the lookup).
 _MAX_ID_DIGITS = 18
 

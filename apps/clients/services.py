@@ -37,10 +37,13 @@ class ClientCredentials:
         }
 
 
-# An id an operator types: it goes into HTTP Basic credentials (no ':'), URLs and claims.
+# An id an operator types: it goes into HTTP Basic credentials (no ':'), URLs and claims. It
+# holds a letter: a client's own tokens carry it as ``sub``, and a user's carry the user's
+# database id (digits), so the two never collide (RFC 9068 section 2.2).
 CLIENT_ID_MAX_LENGTH = 100
 client_id_validator = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z", "Use letters, digits, '.', '_' or '-', starting with a letter or digit."
+    r"^(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9._-]*\Z",
+    "Use letters, digits, '.', '_' or '-', starting with a letter or digit, with at least one letter.",
 )
 # Room for a "-NNN" suffix within CLIENT_ID_MAX_LENGTH.
 _SLUG_LENGTH = 60
@@ -48,8 +51,11 @@ _SLUG_LENGTH = 60
 
 def client_id_slug(name: str) -> str:
     """The name as lowercase ASCII letters, digits and hyphens ("Shopping basket" ->
-    "shopping-basket"); empty when nothing of it is ASCII."""
+    "shopping-basket"; "2024" -> "client-2024", an id needs a letter); empty when nothing of
+    it is ASCII."""
     slug = re.sub(r"[-_]+", "-", slugify(name)).strip("-")
+    if slug and not re.search(r"[a-z]", slug):
+        slug = f"client-{slug}"
     return slug[:_SLUG_LENGTH].rstrip("-")
 
 

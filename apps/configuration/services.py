@@ -21,6 +21,7 @@ from django.db import IntegrityError, models, transaction
 
 from apps.audit import services as audit
 from apps.clients.secrets import generate_client_secret
+from apps.clients.services import client_id_validator
 from apps.configuration.document import (
     FORMAT_VERSION,
     ConfigurationError,
@@ -287,6 +288,13 @@ class _Importer:
             created = client is None
             secret = ""
             if client is None:
+                try:
+                    # A new client's id follows the console's rule (it holds a letter, so it is
+                    # never a user's sub); existing clients keep theirs.
+                    client_id_validator(client_id)
+                except ValidationError as error:
+                    self.errors.append(f"{where}: {' '.join(error.messages)}")
+                    continue
                 client = Application(client_id=client_id, algorithm=Application.RS256_ALGORITHM)
                 if entry["client_type"] == Application.CLIENT_CONFIDENTIAL:
                     secret = generate_client_secret()

@@ -19,6 +19,11 @@ from apps.oauth.models import Application
         ("購物籃", ""),
         ("", ""),
         ("x" * 200, "x" * 60),
+        # A client's own tokens carry its id as sub, a user's the user's database id: an id
+        # of digits alone could be someone's.
+        ("1", "client-1"),
+        ("2024", "client-2024"),
+        ("1-2", "client-1-2"),
     ],
 )
 def test_the_slug_is_lowercase_ascii_digits_and_hyphens(name, slug):
@@ -51,7 +56,7 @@ def test_save_client_with_an_id_still_reconfigures_that_client(db, apis):
     assert Application.objects.get().client_id == "shoppingbasket"
 
 
-@pytest.mark.parametrize("client_id", ["taken", "with space", "colon:id", "-leading", "x" * 101])
+@pytest.mark.parametrize("client_id", ["taken", "with space", "colon:id", "-leading", "x" * 101, "1", "2024", "1.2-3"])
 def test_a_new_client_id_must_be_free_and_well_formed(db, client_id):
     save_client(name="taken", client_id="taken", grant_types=[], scopes=[])
     with pytest.raises(ValidationError):

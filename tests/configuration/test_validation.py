@@ -61,6 +61,15 @@ INVALID = {
         lambda d: d["clients"].append({"client_id": "a b", "name": "X", "client_type": "confidential"}),
         "client 'a b': a client_id is printable ASCII without spaces.",
     ),
+    "new client_id the console would refuse": (
+        lambda d: d["clients"].append({"client_id": "a:b%", "name": "X", "client_type": "confidential"}),
+        "client 'a:b%': Use letters, digits, '.', '_' or '-', starting with a letter or digit, "
+        "with at least one letter.",
+    ),
+    "new client_id of digits alone (a user's sub)": (
+        lambda d: d["clients"].append({"client_id": "42", "name": "X", "client_type": "confidential"}),
+        "client '42': Use letters, digits, '.', '_' or '-', starting with a letter or digit, with at least one letter.",
+    ),
     "policy for an unknown client": (
         lambda d: policy(d).update(client="ghost"),
         "exchange policy 'ghost -> discount': unknown client: ghost.",
