@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -272,6 +273,15 @@ class AccessAttemptAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["unlock"], description="Unlock: forget the selected failed sign-ins")
     def unlock(self, request, queryset) -> None:
+        # As on a person's page: an operator account's lockout is lifted by a superuser only
+        # (lifting it helps whoever is guessing that account's password).
+        accounts = get_user_model()._default_manager.filter(username__in=queryset.values("username"))
+        operators = sorted(accounts.filter(Q(is_staff=True) | Q(is_superuser=True)).values_list("username", flat=True))
+        if operators and not request.user.is_superuser:
+            names = ", ".join(operators)
+            message = f"Only a superuser may unlock an operator account ({names}); nothing was unlocked."
+            self.message_user(request, message, messages.ERROR)
+            return
         for attempt in queryset:
             self.log_change(request, attempt, f"Unlocked {attempt.username} from {attempt.ip_address}.")
             # The same event as the person's page's "unlock", for one address.
