@@ -5,9 +5,10 @@ import sys
 from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command, execute_from_command_line
+from django.core.management import CommandError, call_command
 
 from apps.audit.models import AuditEvent
+from apps.configuration.management.commands.import_config import Command as ImportConfig
 from apps.oauth.models import Application
 from tests.configuration.conftest import configuration_rows, entry, export_text, wipe_configuration
 
@@ -98,6 +99,13 @@ def test_stdin(demo, monkeypatch):
     assert "groups: 0 created, 0 updated, 3 unchanged" in import_config("-")
 
 
+def run_from_command_line(*args: str) -> None:
+    """As ``manage.py import_config ...`` runs it (errors on stderr, exit status), without
+    ``execute_from_command_line``'s django.setup(): that would configure logging again, onto
+    the sys.stderr pytest captures here and closes afterwards, breaking later tests' logs."""
+    ImportConfig().run_from_argv(["manage.py", "import_config", *args])
+
+
 def test_an_invalid_file_exits_non_zero_naming_each_entry(demo, edited, tmp_path, capsys):
     document = edited()
     entry(document, "clients", "client_id", "globoticket-web")["scopes"].append("no.such.scope")
@@ -105,7 +113,7 @@ def test_an_invalid_file_exits_non_zero_naming_each_entry(demo, edited, tmp_path
     before = configuration_rows()
 
     with pytest.raises(SystemExit) as exited:
-        execute_from_command_line(["manage.py", "import_config", path])
+        run_from_command_line(path)
 
     assert exited.value.code == 1
     err = capsys.readouterr().err
@@ -142,7 +150,7 @@ def test_a_missing_file_is_a_command_error(db, tmp_path):
 
 def test_a_valid_file_exits_zero(demo, tmp_path, capsys):
     path = write(tmp_path / "idp.json", demo)
-    execute_from_command_line(["manage.py", "import_config", path])  # no SystemExit: status 0
+    run_from_command_line(path)  # no SystemExit: status 0
     assert "clients: 0 created, 0 updated, 3 unchanged, 0 deleted" in capsys.readouterr().out
 
 
