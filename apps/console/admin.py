@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -33,6 +33,7 @@ from apps.grants.preview import preview_token
 from apps.keys.services import retired_key_retention, rotate_keys, withdraw_key
 from apps.oauth.models import AccessToken, Application, ExchangePolicy, GrantType, KeyState, SigningKey
 from apps.resources.models import ApiResource, ApiScope
+from apps.resources.privileged import PRIVILEGED_AUDIENCES, grantable_resources, grantable_scopes, grants_privilege
 from apps.tokens.lineage import LineageNode, lineage_tree
 
 
@@ -57,7 +58,26 @@ class ScopesByApi(BaseChoiceIterator):
         return self.queryset.count()
 
 
-class ScopesByApiField(forms.ModelMultipleChoiceField):
+class KeyCheckedMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Each value posted is checked as a key of the model before any query: Django's own
+    check lets an id beyond the column's range ("99999999999999999999999") reach the database,
+    which raises (SQLite OverflowError, PostgreSQL DataError): a 500 instead of a form error."""
+
+    def _check_values(self, value: Any) -> Any:
+        assert self.queryset is not None  # a model field's choices
+        key = self.queryset.model._meta.pk
+        if self.to_field_name is None and isinstance(value, (list, tuple)):
+            for pk in value:
+                try:
+                    key.run_validators(key.to_python(pk))  # the validators bound an integer's range
+                except ValidationError:
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                    ) from None
+        return super()._check_values(value)  # type: ignore[misc]  # private Django API, not in the stubs
+
+
+class ScopesByApiField(KeyCheckedMultipleChoiceField):
     def __init__(self, **kwargs) -> None:
         super().__init__(queryset=ApiScope.objects.select_related("resource"), **kwargs)
 
@@ -66,6 +86,62 @@ class ScopesByApiField(forms.ModelMultipleChoiceField):
 
     # django-stubs model ChoiceField.choices as a typed descriptor; at runtime it is a property.
     choices = property(_get_choices, cast(property, forms.ModelMultipleChoiceField.choices).fset)
+
+
+PRIVILEGED_CHOICE = (
+    "%(value)s is not one of the choices offered: the "
+    + ", ".join(sorted(PRIVILEGED_AUDIENCES))
+    + " API and its scopes are granted by a superuser only."
+)
+
+
+def withhold_privilege(form: forms.BaseForm, *names: str) -> None:
+    """Offer none of the privileged APIs (apps/resources/privileged.py) or their scopes in
+    the fields ``names``; one posted anyway is refused as a choice not offered, and says why."""
+    for name in names:
+        field = form.fields.get(name)  # absent from a read-only page
+        if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
+            if field.queryset.model is ApiScope:
+                field.queryset = grantable_scopes(field.queryset)
+            elif field.queryset.model is ApiResource:
+                field.queryset = grantable_resources(field.queryset)
+            field.error_messages = {**field.error_messages, "invalid_choice": PRIVILEGED_CHOICE}
+
+
+class LimitsPrivilege(admin.ModelAdmin):
+    """For the admin of an object that can hold a privileged API's powers (a client, an
+    exchange policy): whoever is not a superuser is offered none of them, and may view such an
+    object but not change or delete it (nor rotate its secret): else a "Client manager" could
+    give a client of theirs the management API's scopes, or take over an automation client
+    holding them, and with it powers over people and keys the console denies them."""
+
+    # The form's fields that offer APIs or scopes to grant.
+    privileged_choices: tuple[str, ...] = ()
+
+    def holds_privilege(self, obj: Any) -> bool:
+        raise NotImplementedError
+
+    def may_touch(self, request: HttpRequest, obj: Any) -> bool:
+        return obj is None or request.user.is_superuser or not self.holds_privilege(obj)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if request.user.is_superuser:
+            return form
+        names = self.privileged_choices
+
+        class WithoutPrivilege(form):  # type: ignore[valid-type,misc]  # a class made at run time
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                withhold_privilege(self, *names)
+
+        return WithoutPrivilege
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self.may_touch(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self.may_touch(request, obj)
 
 
 class ApplicationForm(forms.ModelForm):
@@ -154,7 +230,7 @@ class RotateSecretForm(forms.Form):
         return timedelta(seconds=self.cleaned_data["grace_period"])
 
 
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(LimitsPrivilege):
     """Clients. The secret is generated by the IdP and shown once, on the page after saving a
     new client or rotating its secret; afterwards only its hint is ever displayed."""
 
@@ -168,6 +244,10 @@ class ApplicationAdmin(admin.ModelAdmin):
     secret_template = "admin/oauth/application/secret_once.html"
     rotate_template = "admin/oauth/application/rotate_secret.html"
     change_form_template = "admin/oauth/application/change_form.html"
+    privileged_choices = ("allowed_scopes", "resource")
+
+    def holds_privilege(self, obj: Application) -> bool:
+        return grants_privilege(scopes=obj.allowed_scopes.all(), resource=obj.resource)
 
     def get_urls(self):
         preview = path(
@@ -271,6 +351,9 @@ class ApplicationAdmin(admin.ModelAdmin):
     @admin.action(permissions=["change"], description="Rotate the secret of selected clients")
     def rotate_secret(self, request, queryset) -> HttpResponse | None:
         clients = [client for client in queryset if client.client_type == Application.CLIENT_CONFIDENTIAL]
+        # The action's permission is the model's; a client holding privilege needs more.
+        if not all(self.may_touch(request, client) for client in clients):
+            raise PermissionDenied
         if not clients:
             self.message_user(request, "Public clients have no secret to rotate.", level="warning")
             return None
@@ -499,6 +582,7 @@ class ExchangePolicyForm(forms.ModelForm):
 
     class Meta:
         model = ExchangePolicy
+        field_classes = {"subject_audiences": KeyCheckedMultipleChoiceField}
         widgets = {"subject_audiences": forms.CheckboxSelectMultiple}
         fields = [
             "client", "subject_audiences", "target", "scopes", "mode",
@@ -527,8 +611,13 @@ def warn_about_problems(request: HttpRequest, *objects: Application | ExchangePo
 
 
 @admin.register(ExchangePolicy)
-class ExchangePolicyAdmin(admin.ModelAdmin):
+class ExchangePolicyAdmin(LimitsPrivilege):
     form = ExchangePolicyForm
+    privileged_choices = ("target", "scopes")
+
+    def holds_privilege(self, obj: ExchangePolicy) -> bool:
+        return grants_privilege(scopes=obj.scopes.all(), resource=obj.target)
+
     list_display = ("summary", "enabled")
     list_filter = ("enabled", "mode", "target")
     search_fields = ("client__name", "client__client_id", "target__audience")

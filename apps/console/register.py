@@ -6,6 +6,7 @@ the client secret once and the configuration to paste into the service.
 Doing it by hand takes four admin pages in the right order, and a step left out (the grant,
 the client's API) saves without error and fails only at the service's first exchange."""
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,31 +148,42 @@ def service_configuration(service: RegisteredService) -> str:
     client = service.client
     scopes = " ".join(scope.name for scope in service.resource.scopes.order_by("name"))
     lines = [
-        f"# settings.py of the {service.resource.name} service (apps.resource_server)",
+        f"# settings.py of the {_one_line(service.resource.name)} service (apps.resource_server)",
         "RESOURCE_SERVER = {",
-        f'    "ISSUER": "{idp_settings.ISSUER}",',
-        f'    "AUDIENCE": "{service.resource.audience}",',
-        f'    "JWKS_URI": "{issuer}{reverse("jwks")}",',
+        f'    "ISSUER": {_literal(idp_settings.ISSUER)},',
+        f'    "AUDIENCE": {_literal(service.resource.audience)},',
+        f'    "JWKS_URI": {_literal(issuer + reverse("jwks"))},',
         "}",
         'REST_FRAMEWORK = {"EXCEPTION_HANDLER": "apps.resource_server.bearer.exception_handler"}',
         f"# Its scopes, for HasScopes' required_scopes: {scopes}",
         "",
         "# Its client at the IdP, for apps.resource_server.exchange.TokenClient (and introspection).",
         "# Keep the secret out of the repository: an environment variable or a secret store.",
-        f'IDP_TOKEN_ENDPOINT = "{issuer}{reverse("oauth2_provider:token")}"',
-        f'IDP_CLIENT_ID = "{client.client_id}"',
-        f'IDP_CLIENT_SECRET = "{service.client_secret}"',
+        f"IDP_TOKEN_ENDPOINT = {_literal(issuer + reverse('oauth2_provider:token'))}",
+        f"IDP_CLIENT_ID = {_literal(client.client_id)}",
+        f"IDP_CLIENT_SECRET = {_literal(service.client_secret)}",
         "# token_client = TokenClient(IDP_TOKEN_ENDPOINT, IDP_CLIENT_ID, IDP_CLIENT_SECRET)",
     ]
     for policy in service.policies:
         target_scopes = " ".join(sorted(scope.name for scope in policy.scopes.all()))
         lines.append(
-            f'# token_client.on_behalf_of(caller_token, audience="{policy.target.audience}")  # {target_scopes}'
+            f"# token_client.on_behalf_of(caller_token, audience={_literal(policy.target.audience)})  # {target_scopes}"
         )
     own_scopes = " ".join(scope.name for scope in client.allowed_scopes.order_by("name"))
     if own_scopes:
-        lines.append(f'# token_client.client_credentials(scope="{own_scopes}")')
+        lines.append(f"# token_client.client_credentials(scope={_literal(own_scopes)})")
     return "\n".join(lines) + "\n"
+
+
+def _literal(value: str) -> str:
+    """A Python string literal of ``value`` (a JSON string is one): a quote or a line break
+    in it cannot end the string and start code of its own in the service's settings."""
+    return json.dumps(value)
+
+
+def _one_line(text: str) -> str:
+    """``text`` for a comment: a line break in a name would end the comment and start code."""
+    return " ".join(text.split())
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -216,13 +228,19 @@ class ServiceForm(forms.Form):
         label=gettext_lazy("It calls other APIs as itself (client credentials)"), required=False
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, may_grant_privilege: bool, **kwargs) -> None:
+        # Imported here: the admin module registers models on the site this module is wired into.
+        from apps.console.admin import withhold_privilege
+
         super().__init__(*args, **kwargs)
         self.fields["exchange_scopes"] = _api_scopes_field(
             gettext("Scopes it may ask for on users' behalf"),
             gettext("One exchange policy (delegation) is created for each API whose scopes are ticked."),
         )
         self.fields["client_credentials_scopes"] = _api_scopes_field(gettext("Scopes it may ask for as itself"), "")
+        if not may_grant_privilege:
+            # As on the client's and the policy's pages (apps/resources/privileged.py).
+            withhold_privilege(self, "exchange_scopes", "client_credentials_scopes")
 
     def clean_client_id(self) -> str:
         client_id = self.cleaned_data["client_id"].strip()
@@ -277,7 +295,8 @@ def register_service_view(request: HttpRequest, site: AdminSite) -> HttpResponse
     if not may_register_service(request):
         raise PermissionDenied
     data = request.POST if request.method == "POST" else None
-    form, scope_forms = ServiceForm(data), ScopeFormSet(data, prefix="scopes")
+    form = ServiceForm(data, may_grant_privilege=request.user.is_superuser)
+    scope_forms = ScopeFormSet(data, prefix="scopes")
     if data is not None and form.is_valid() and scope_forms.is_valid():
         try:
             service = register_service(

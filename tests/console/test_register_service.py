@@ -1,6 +1,7 @@
 """Register a service in one flow (apps/console/register.py): the API, its scopes, the client
 acting as it and its exchange policies, in one transaction from one admin page."""
 
+import ast
 import html
 import json
 import re
@@ -264,3 +265,30 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, apis):
     response = client.get(URL)
     assert response.status_code == 302
     assert not ApiResource.objects.filter(audience="payments").exists()
+
+
+def test_the_configuration_is_python_whatever_the_name_holds(admin_client, apis):
+    """The name goes into a comment of the settings to paste: a line break in it must not
+    end the comment and start code; every value is a Python string literal."""
+    name = 'Pay"ments\nimport os\r\nX = "'
+    response = admin_client.post(URL, service_form(name=name))
+    assert response.status_code == 200
+    configuration = re.search(r'<pre id="service-configuration">(.*?)</pre>', response.content.decode(), re.S)
+    assert configuration is not None
+    text = html.unescape(configuration.group(1))
+
+    tree = ast.parse(text)
+    assigned = {
+        ast.unparse(node.targets[0]): ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+    }
+    assert [type(node) for node in tree.body] == [ast.Assign] * 5  # no statement of the name's
+    assert set(assigned) == {
+        "RESOURCE_SERVER",
+        "REST_FRAMEWORK",
+        "IDP_TOKEN_ENDPOINT",
+        "IDP_CLIENT_ID",
+        "IDP_CLIENT_SECRET",
+    }
+    assert assigned["RESOURCE_SERVER"]["AUDIENCE"] == "payments"
+    assert assigned["IDP_CLIENT_SECRET"] == shown_secret(response)
+    assert text.splitlines()[0] == ('# settings.py of the Pay"ments import os X = " service (apps.resource_server)')
