@@ -15,7 +15,7 @@ from apps.audit import services as audit
 from apps.consent import services as consent_services
 from apps.consent.models import Consent
 from apps.keys.services import clear_key_cache, rotate_keys
-from apps.management_api.services import Actor, audited_values, record_change
+from apps.management_api.services import MANAGEMENT_API_CHANGE, Actor, audited_values, record_change
 from apps.oauth.models import AccessToken, RefreshToken, SigningKey
 
 REFUSED_OPERATOR_ACCOUNT = "operator account"
@@ -32,7 +32,15 @@ def _operator(*, actor: Actor, user: Any, event_type: str) -> ClientOperator:
     """The calling client as the operator of an action on ``user``, unless ``user`` is an
     operator: refused here, with the refusal in the trail (an automation client trying to lock
     out an administrator is worth seeing). The services refuse it too (may_act_on)."""
-    if operator_actions.is_operator_account(user):
+    _refuse_operator_account(actor=actor, user=user, event_type=event_type)
+    return ClientOperator(client_id=actor.client_id)
+
+
+def _refuse_operator_account(*, actor: Actor, user: Any, event_type: str) -> None:
+    """Raises :class:`OperatorAccountRefused`, audited, if ``user`` is an operator's account:
+    what the API does to a person's account, their consents or their tokens, it does to
+    people's only (a superuser acts on operators' in the admin)."""
+    if user is not None and operator_actions.is_operator_account(user):
         audit.record(
             event_type=event_type,
             granted=False,
@@ -44,7 +52,6 @@ def _operator(*, actor: Actor, user: Any, event_type: str) -> ClientOperator:
         raise OperatorAccountRefused(
             "The management API does not act on operator accounts (staff or superuser): a superuser does, in the admin."
         )
-    return ClientOperator(client_id=actor.client_id)
 
 
 def disable(*, actor: Actor, user: Any) -> Revoked:
@@ -80,14 +87,17 @@ def send_password_reset(*, actor: Actor, user: Any) -> str:
 # --- consents, tokens, keys -----------------------------------------------------------------------
 
 
-@transaction.atomic
 def revoke_consent(*, consent: Consent, actor: Actor) -> None:
     """Forget the consent and revoke what its client holds for the person, as the person's
-    connected-apps page and the admin do (``consent.revoked``, plus the change by ``actor``)."""
-    before = audited_values(consent, ["user", "application", "scopes", "granted_at", "expires_at"])
-    consent_services.revoke_consent(user=consent.user, application=consent.application)
-    values = audit.changes(before, dict.fromkeys(before))
-    record_change(actor=actor, action="deleted", instance=consent, values=values)
+    connected-apps page and the admin do (``consent.revoked``, plus the change by ``actor``).
+    An operator's consent is refused: :class:`OperatorAccountRefused` (its event kept, outside
+    the transaction of the revocation)."""
+    _refuse_operator_account(actor=actor, user=consent.user, event_type=audit.CONSENT_REVOKED)
+    with transaction.atomic():
+        before = audited_values(consent, ["user", "application", "scopes", "granted_at", "expires_at"])
+        consent_services.revoke_consent(user=consent.user, application=consent.application)
+        values = audit.changes(before, dict.fromkeys(before))
+        record_change(actor=actor, action="deleted", instance=consent, values=values)
 
 
 @dataclass(frozen=True)
@@ -106,11 +116,17 @@ def _exchanged_from(token: AccessToken) -> list[str]:
     return jtis
 
 
-@transaction.atomic
 def revoke_token(*, token: AccessToken, actor: Actor) -> TokensRevoked:
     """Revoke an access token as the admin's action and the revocation endpoint do (DOT's
     revoke_access_token: its refresh token too, if it has one); ``parent`` cascades, so every
-    token exchanged from it goes with it."""
+    token exchanged from it goes with it. A token of an operator's is refused, audited:
+    :class:`OperatorAccountRefused` (signing an administrator out is a superuser's call)."""
+    _refuse_operator_account(actor=actor, user=token.user, event_type=MANAGEMENT_API_CHANGE)
+    return _revoke_token(token=token, actor=actor)
+
+
+@transaction.atomic
+def _revoke_token(*, token: AccessToken, actor: Actor) -> TokensRevoked:
     pk, jtis = token.pk, _exchanged_from(token)
     has_refresh_token = RefreshToken.objects.filter(access_token=token, revoked__isnull=True).exists()
     revoke_access_token(token)

@@ -20,9 +20,10 @@ from apps.management_api.parsers import RequestTooLarge
 from apps.protocol.errors import OAuth2Error
 from apps.resource_server import bearer
 from apps.resource_server.bearer import BearerAuthentication, InsufficientScope, InvalidToken
+from apps.resources.privileged import MANAGEMENT_API_AUDIENCE
 from apps.tokens.verification import active_access_token
 
-AUDIENCE = "idp-admin"
+AUDIENCE = MANAGEMENT_API_AUDIENCE
 READ_SCOPE = "idp.admin.read"
 WRITE_SCOPE = "idp.admin.write"
 REALM = AUDIENCE

@@ -46,6 +46,26 @@ def record_change(
     )
 
 
+def record_refusal(
+    *, actor: Actor, action: str, instance: models.Model | None, model: type[models.Model], reason: str
+) -> None:
+    """A change the API refused for a reason worth seeing in the trail (an automation client
+    reaching for the management API's own powers), committed whatever the request's outcome."""
+    audit.record(
+        event_type=MANAGEMENT_API_CHANGE,
+        granted=False,
+        client_id=actor.client_id,
+        subject=actor.subject,
+        reason=reason,
+        details={
+            "action": action,
+            "model": model._meta.label_lower,
+            "object_id": str(instance.pk) if instance is not None else "",
+            "object": str(instance)[:200] if instance is not None else "",
+        },
+    )
+
+
 def audited_values(instance: models.Model, names: Iterable[str]) -> dict[str, Any]:
     # The operator policy's secret fields are left out here as in the admin's events.
     return audit.field_values(instance, names, secret=secret_fields(type(instance)))

@@ -50,6 +50,7 @@ from apps.management_api.serializers import (
 )
 from apps.oauth.models import AccessToken, Application, ExchangePolicy, SigningKey
 from apps.resources.models import ApiResource, ApiScope
+from apps.resources.privileged import PRIVILEGED_AUDIENCES, grants_privilege
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -223,6 +224,61 @@ class ApiScopeViewSet(ProtectsOwnApi, AuditedModelViewSet):
         return instance.resource
 
 
+REFUSED_PRIVILEGE = "privileged"
+
+
+class RefusesPrivilege(_ViewSetBase):
+    """Automation never grants the management API's powers, nor takes over a client that holds
+    them: a client holding a privileged API's scopes (apps/resources/privileged.py) or acting
+    as one, and an exchange policy into one, are neither made, changed, deleted nor given a
+    new secret here (403, audited). Else a write token could mint itself a permanent second
+    credential, or hand admin powers to a client whose secret its caller chose to read.
+    Superusers do it in the admin."""
+
+    # Each view's: the names of the field holding the scopes granted and of the API concerned.
+    privilege_fields: tuple[str, str]
+
+    def holds_privilege(self, instance: Any, values: dict[str, Any] | None = None) -> bool:
+        """Whether ``instance`` (None: a new object) with ``values`` about to be saved holds it."""
+        values = values or {}
+        scopes_field, resource_field = self.privilege_fields
+        if scopes_field in values:
+            scopes = values[scopes_field]
+        else:
+            scopes = getattr(instance, scopes_field).all() if instance is not None else []
+        resource = values[resource_field] if resource_field in values else getattr(instance, resource_field, None)
+        return grants_privilege(scopes=scopes, resource=resource)
+
+    def refuse_privilege(self, action: str, instance: Any, values: dict[str, Any] | None = None) -> None:
+        privileged = self.holds_privilege(instance, values) or (
+            instance is not None and values is not None and self.holds_privilege(instance)
+        )
+        if not privileged:
+            return
+        assert self.queryset is not None  # every view of this kind names its model by its queryset
+        services.record_refusal(
+            actor=self.actor(), action=action, instance=instance, model=self.queryset.model, reason=REFUSED_PRIVILEGE
+        )
+        raise PermissionDenied(
+            f"The {', '.join(sorted(PRIVILEGED_AUDIENCES))} API's scopes are granted by a superuser, in the admin: "
+            "the management API neither grants them nor changes, deletes or rotates the secret of a client or "
+            "exchange policy that holds them."
+        )
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        self.refuse_privilege("added", None, dict(serializer.validated_data))
+        super().perform_create(serializer)
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        # Refused if it holds privilege now, or would once changed.
+        self.refuse_privilege("changed", serializer.instance, dict(serializer.validated_data))
+        super().perform_update(serializer)
+
+    def perform_destroy(self, instance: Any) -> None:
+        self.refuse_privilege("deleted", instance)
+        super().perform_destroy(instance)
+
+
 def optional_json_body(request) -> Any:
     """The options of an action that also works without any: a JSON body, or none at all (an
     empty form, as some HTTP clients send, counts as none); form fields are refused (415),
@@ -246,19 +302,21 @@ class RotateSecretSerializer(serializers.Serializer):
     )
 
 
-class ClientViewSet(AuditedModelViewSet):
+class ClientViewSet(RefusesPrivilege, AuditedModelViewSet):
     """OAuth clients. The secret is in the response to creation and to rotate-secret, and
     nowhere else: it is stored hashed."""
 
     queryset = Application.objects.prefetch_related("allowed_scopes").order_by("name", "client_id")
     serializer_class = ClientSerializer
     lookup_field = "client_id"
+    privilege_fields = ("allowed_scopes", "resource")
 
     @extend_schema(responses={201: ClientWithSecretSerializer})
     def create(self, request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         config = dict(serializer.validated_data)
+        self.refuse_privilege("added", None, config)
         for name in ("redirect_uris", "post_logout_redirect_uris"):
             config[name] = config.get(name, "").split()
         credentials = services.create_client(actor=self.actor(), **config)
@@ -268,6 +326,7 @@ class ClientViewSet(AuditedModelViewSet):
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, *args: Any, **kwargs: Any) -> Response:
         client = self.get_object()
+        self.refuse_privilege("changed", client)
         if client.client_type != Application.CLIENT_CONFIDENTIAL:
             raise serializers.ValidationError({"client_type": "A public client has no secret to rotate."})
         options = RotateSecretSerializer(data=self._rotation_options(request))
@@ -289,7 +348,7 @@ class ClientViewSet(AuditedModelViewSet):
         return Response(data, status=status_code, headers={"Cache-Control": "no-store"})
 
 
-class ExchangePolicyViewSet(AuditedModelViewSet):
+class ExchangePolicyViewSet(RefusesPrivilege, AuditedModelViewSet):
     """RFC 8693 token exchange policies: which client may exchange which tokens into which API."""
 
     queryset = (
@@ -298,6 +357,7 @@ class ExchangePolicyViewSet(AuditedModelViewSet):
         .order_by("id")
     )
     serializer_class = ExchangePolicySerializer
+    privilege_fields = ("scopes", "target")
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):
@@ -461,7 +521,11 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementVi
     retrieve=extend_schema(summary="Read one consent"),
     destroy=extend_schema(
         summary="Revoke a consent, with the client's tokens for the person",
-        responses={204: None, 404: OpenApiResponse(DetailSerializer, description="No such consent.")},
+        responses={
+            204: None,
+            403: OpenApiResponse(DetailSerializer, description="An operator account's consent: not revoked."),
+            404: OpenApiResponse(DetailSerializer, description="No such consent."),
+        },
     ),
 )
 class ConsentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ManagementViewSet):
@@ -478,7 +542,10 @@ class ConsentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     )
 
     def perform_destroy(self, instance: Consent) -> None:
-        actions.revoke_consent(consent=instance, actor=self.actor())
+        try:
+            actions.revoke_consent(consent=instance, actor=self.actor())
+        except ActionRefused as error:
+            raise refusal(error) from None
 
 
 @extend_schema_view(
@@ -509,14 +576,21 @@ class AccessTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Manag
     @extend_schema(
         summary="Revoke the token and every token exchanged from it",
         request=None,
-        responses={200: TokensRevokedSerializer, 404: OpenApiResponse(DetailSerializer, description="No such token.")},
+        responses={
+            200: TokensRevokedSerializer,
+            403: OpenApiResponse(DetailSerializer, description="An operator account's token: not revoked."),
+            404: OpenApiResponse(DetailSerializer, description="No such token."),
+        },
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request, *args: Any, **kwargs: Any) -> Response:
         """As the admin's action and the revocation endpoint: the token stops working at once
         (for services that introspect it or ask the IdP), its refresh token is revoked too, and
         so is every token exchanged from it, at any depth."""
-        revoked = actions.revoke_token(token=self.get_object(), actor=self.actor())
+        try:
+            revoked = actions.revoke_token(token=self.get_object(), actor=self.actor())
+        except ActionRefused as error:
+            raise refusal(error) from None
         data = {"revoked": revoked.jtis, "refresh_token_revoked": revoked.refresh_token_revoked}
         return Response(TokensRevokedSerializer(data).data)
 
