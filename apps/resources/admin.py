@@ -1,6 +1,31 @@
 from django.contrib import admin
 
 from apps.resources.models import ApiResource, ApiScope
+from apps.resources.privileged import grantable_resources, is_privileged_resource
+
+
+class ChangedBySuperusersIfPrivileged(admin.ModelAdmin):
+    """A privileged API (apps/resources/privileged.py) and its scopes are changed or deleted by
+    a superuser only, and no scope is added to one by anyone else: whoever could rename them
+    could rename an API of their own, with scopes their clients hold, into the privileged one."""
+
+    @staticmethod
+    def api_of(obj) -> ApiResource | None:
+        raise NotImplementedError
+
+    def may_touch(self, request, obj) -> bool:
+        return obj is None or request.user.is_superuser or not is_privileged_resource(self.api_of(obj))
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self.may_touch(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self.may_touch(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.related_model is ApiResource and not request.user.is_superuser:
+            kwargs["queryset"] = grantable_resources(ApiResource.objects.all())
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ApiScopeInline(admin.TabularInline):
@@ -9,7 +34,7 @@ class ApiScopeInline(admin.TabularInline):
 
 
 @admin.register(ApiResource)
-class ApiResourceAdmin(admin.ModelAdmin):
+class ApiResourceAdmin(ChangedBySuperusersIfPrivileged):
     list_display = (
         "audience",
         "name",
@@ -26,9 +51,17 @@ class ApiResourceAdmin(admin.ModelAdmin):
     # Links to "Register a service" (the API, its client and exchange policies in one step).
     change_list_template = "admin/console/register_service_changelist.html"
 
+    @staticmethod
+    def api_of(obj: ApiResource) -> ApiResource:
+        return obj
+
 
 @admin.register(ApiScope)
-class ApiScopeAdmin(admin.ModelAdmin):
+class ApiScopeAdmin(ChangedBySuperusersIfPrivileged):
     list_display = ("name", "resource", "description")
     list_filter = ("resource",)
     search_fields = ("name", "description")
+
+    @staticmethod
+    def api_of(obj: ApiScope) -> ApiResource | None:
+        return obj.resource

@@ -243,3 +243,39 @@ def test_a_superuser_grants_and_manages_them(admin_client, apis, idp_admin, auto
     response = admin_client.post("/admin/register-service/", service_form(client_credentials_scopes=[pk(WRITE)]))
     assert response.status_code == 200
     assert list(Application.objects.get(client_id="payments").allowed_scopes.values_list("name", flat=True)) == [WRITE]
+
+
+def test_a_client_manager_cannot_rename_move_or_add_to_the_management_api_or_its_scopes(manager, apis, idp_admin):
+    """Else the management API and its scopes could be renamed away, and an API of their own
+    (whose scopes their clients hold) renamed into idp-admin."""
+    before = (
+        list(ApiResource.objects.values_list("pk", "audience", "resource_uri")),
+        list(ApiScope.objects.values_list("pk", "name", "resource_id")),
+    )
+    scope = ApiScope.objects.get(name=WRITE)
+    resource = {"audience": "old-admin", "resource_uri": "urn:old", "name": "Old", "access_token_lifetime": 300}
+    resource.update({"signing_algorithm": "RS256", "user_claims": "[]", "store_tokens": "on"})
+    inline = {"scopes-TOTAL_FORMS": "0", "scopes-INITIAL_FORMS": "0"}
+    for url, data in (
+        (f"/admin/resources/apiresource/{idp_admin.pk}/change/", {**resource, **inline}),
+        (f"/admin/resources/apiresource/{idp_admin.pk}/delete/", {"post": "yes"}),
+        (f"/admin/resources/apiscope/{scope.pk}/change/", {"name": "renamed", "resource": apis["discount"].pk}),
+        (f"/admin/resources/apiscope/{scope.pk}/delete/", {"post": "yes"}),
+    ):
+        assert manager.post(url, data).status_code == 403, url
+    moved = ApiScope.objects.get(name="discount.fullaccess")
+    for url, data in (
+        ("/admin/resources/apiscope/add/", {"name": "idp.admin.more", "resource": idp_admin.pk}),
+        (f"/admin/resources/apiscope/{moved.pk}/change/", {"name": moved.name, "resource": idp_admin.pk}),
+    ):
+        response = manager.post(url, data)
+        assert response.status_code == 200, url
+        assert "resource" in response.context["adminform"].form.errors, url
+    after = (
+        list(ApiResource.objects.values_list("pk", "audience", "resource_uri")),
+        list(ApiScope.objects.values_list("pk", "name", "resource_id")),
+    )
+    assert after == before
+    # Their own APIs and scopes they still run.
+    response = manager.post(f"/admin/resources/apiscope/{moved.pk}/change/", {"name": "discount.all"})
+    assert response.status_code == 302
