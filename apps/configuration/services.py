@@ -35,6 +35,7 @@ from apps.configuration.document import (
 )
 from apps.oauth.models import Application, ExchangePolicy
 from apps.resources.models import ApiResource, ApiScope
+from apps.resources.privileged import PRIVILEGED_AUDIENCES
 
 CONFIG_IMPORTED = "config.imported"
 KINDS = ("apis", "scopes", "clients", "exchange_policies", "groups")
@@ -393,10 +394,22 @@ class _Importer:
             if key not in named_policies:
                 policy.delete()
                 self.report.changes["exchange_policies"].deleted.append(key)
+        # The management API's own API and scopes are never pruned: a file that leaves them out
+        # would lock every automation client out, and no migration brings them back.
         absent: list[tuple[str, models.QuerySet[Any], str]] = [
             ("clients", Application.objects.exclude(client_id__in=self.named_clients), "client_id"),
-            ("scopes", ApiScope.objects.exclude(name__in=self.named_scopes), "name"),
-            ("apis", ApiResource.objects.exclude(audience__in=self.named_apis), "audience"),
+            (
+                "scopes",
+                ApiScope.objects.exclude(name__in=self.named_scopes).exclude(
+                    resource__audience__in=PRIVILEGED_AUDIENCES
+                ),
+                "name",
+            ),
+            (
+                "apis",
+                ApiResource.objects.exclude(audience__in=self.named_apis).exclude(audience__in=PRIVILEGED_AUDIENCES),
+                "audience",
+            ),
         ]
         for kind, queryset, key_field in absent:
             keys = sorted(queryset.values_list(key_field, flat=True))

@@ -68,3 +68,18 @@ def test_with_prune_a_reference_to_what_the_file_leaves_out_is_an_error(demo, ed
     assert configuration_rows() == before
     # Without prune the same file is fine: the API stays, and so do the references.
     assert not import_configuration(document).changed
+
+
+def test_prune_never_deletes_the_management_apis_own_api(demo, edited):
+    # A file written by hand may leave it out; no migration would bring it back.
+    document = edited()
+    document["apis"] = [api for api in document["apis"] if api["audience"] != "idp-admin"]
+    document["identity_scopes"] = [s for s in document["identity_scopes"] if not s["name"].startswith("idp.admin")]
+    assert ApiResource.objects.filter(audience="idp-admin").exists()
+    report = import_configuration(document, prune=True)
+    assert "idp-admin" not in report.changes["apis"].deleted
+    assert ApiResource.objects.filter(audience="idp-admin").exists()
+    assert set(ApiScope.objects.filter(resource__audience="idp-admin").values_list("name", flat=True)) == {
+        "idp.admin.read",
+        "idp.admin.write",
+    }
