@@ -131,8 +131,12 @@ def _start_flusher() -> None:
 def _flush_every_interval() -> None:
     while not _stop.wait(_interval):
         # The thread's own connection, kept or replaced as a request's would be
-        # (CONN_MAX_AGE, health checks): a database restart costs one failed flush.
-        close_old_connections()
+        # (CONN_MAX_AGE, health checks): a database restart costs one failed flush. Nothing
+        # may end the thread: counts would wait in memory until the process exits.
+        try:
+            close_old_connections()
+        except Exception:
+            logger.warning("Token counts: the flusher's connection could not be renewed.", exc_info=True)
         flush()
     close_old_connections()
 
