@@ -189,7 +189,9 @@ def rotate_client_secret(*, client: Application, grace_period: timedelta = NO_GR
     if not NO_GRACE <= grace_period <= MAX_GRACE_PERIOD:
         raise ValueError(f"The grace period must be between none and {MAX_GRACE_PERIOD.days} days.")
     # The secret being replaced as stored (hashed), locked against a concurrent rotation.
-    stored = Application.objects.select_for_update().get(pk=client.pk)
+    # Only the client's row (the manager joins its API resource, which PostgreSQL cannot lock
+    # on an outer join's nullable side).
+    stored = Application.objects.select_for_update(of=("self",)).get(pk=client.pk)
     replaced_hint = stored.secret_hint
     keep_previous = grace_period > NO_GRACE and bool(stored.client_secret)
     client.previous_client_secret = stored.client_secret if keep_previous else ""
