@@ -135,20 +135,24 @@ def _end_everything(user: Any) -> Revoked:
     return Revoked(sessions=sessions, refresh_tokens=refresh_count, access_tokens=access_count)
 
 
+def _audit_revoked(event_type: str, *, operator: Any, user: Any, revoked: Revoked) -> None:
+    _audit(
+        event_type,
+        operator=operator,
+        user=user,
+        sessions_ended=revoked.sessions,
+        refresh_tokens_revoked=revoked.refresh_tokens,
+        access_tokens_revoked=revoked.access_tokens,
+    )
+
+
 def sign_out_everywhere(*, operator: Any, user: Any) -> Revoked:
     """End all of ``user``'s browser sessions and revoke every token their apps hold for
     them: they must sign in again everywhere (which they still can)."""
     _check(operator=operator, user=user)
     with transaction.atomic():
         revoked = _end_everything(user)
-        _audit(
-            SIGNED_OUT_EVERYWHERE,
-            operator=operator,
-            user=user,
-            sessions_ended=revoked.sessions,
-            refresh_tokens_revoked=revoked.refresh_tokens,
-            access_tokens_revoked=revoked.access_tokens,
-        )
+        _audit_revoked(SIGNED_OUT_EVERYWHERE, operator=operator, user=user, revoked=revoked)
     return revoked
 
 
@@ -163,14 +167,7 @@ def disable(*, operator: Any, user: Any) -> Revoked:
         type(user)._default_manager.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
         revoked = _end_everything(user)
-        _audit(
-            DISABLED,
-            operator=operator,
-            user=user,
-            sessions_ended=revoked.sessions,
-            refresh_tokens_revoked=revoked.refresh_tokens,
-            access_tokens_revoked=revoked.access_tokens,
-        )
+        _audit_revoked(DISABLED, operator=operator, user=user, revoked=revoked)
     return revoked
 
 
