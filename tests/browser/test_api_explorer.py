@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 
 from apps.clients.services import save_client
 from apps.management_api.authentication import READ_SCOPE, WRITE_SCOPE
+from apps.resources.models import ApiResource, ApiScope
+from apps.resources.privileged import MANAGEMENT_API_AUDIENCE
 
 PASSWORD = "operator-password-for-tests"
 # Reported by the page itself, whatever the console says (Playwright's own scripts are exempt).
@@ -23,6 +25,13 @@ def console(transactional_db, settings, live_server):
     settings.IDP = {**settings.IDP, "ISSUER": live_server.url}
     get_user_model().objects.create_user("operator", password=PASSWORD, is_staff=True)
     get_user_model().objects.create_user("carol", email="carol@example.test", password=PASSWORD)
+    # The management API's own API is a migration's data, which a transactional test run
+    # before this one flushed: made again as that migration makes it.
+    admin_api, _created = ApiResource.objects.get_or_create(
+        audience=MANAGEMENT_API_AUDIENCE, defaults={"name": "IdP management API", "resource_uri": "urn:idp:admin"}
+    )
+    for name in (READ_SCOPE, WRITE_SCOPE):
+        ApiScope.objects.get_or_create(name=name, defaults={"resource": admin_api, "description": name})
     return save_client(name="automation", grant_types=["client_credentials"], scopes=[READ_SCOPE, WRITE_SCOPE])
 
 
