@@ -5,6 +5,7 @@ the security page where a person enrols and removes factors (``accounts:security
 import json
 import re
 import time
+from abc import ABC, abstractmethod
 from typing import Any
 from urllib.parse import urlencode
 
@@ -335,7 +336,7 @@ def enrolled(request: HttpRequest, method: str, codes: list[str], *, first: bool
 
 
 @method_decorator(sensitive_post_parameters("password", "code"), name="dispatch")
-class SecurityActionView(LoginRequiredMixin, View):
+class SecurityActionView(LoginRequiredMixin, View, ABC):
     """One change on the security page (POST only): done, it goes back to the page (keeping
     ``next``); refused, the page says why (status 400) and nothing changed."""
 
@@ -348,8 +349,8 @@ class SecurityActionView(LoginRequiredMixin, View):
             return render_security(request, errors={self.section: error.message}, status=400)
         return redirect(security_url(safe_next(request, request.POST.get("next"))) + f"#{self.section}")
 
-    def act(self, request: HttpRequest) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def act(self, request: HttpRequest) -> None: ...
 
     def check_password(self, request: HttpRequest) -> None:
         """Removing a factor or renewing codes asks for the account's password: a session

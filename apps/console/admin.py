@@ -118,8 +118,15 @@ class LimitsPrivilege(admin.ModelAdmin):
     # The form's fields that offer APIs or scopes to grant.
     privileged_choices: tuple[str, ...] = ()
 
+    # The object's fields naming what it grants: its scopes, and its API (a client's own, a
+    # policy's target).
+    scopes_field = "allowed_scopes"
+    resource_field = "resource"
+
     def holds_privilege(self, obj: Any) -> bool:
-        raise NotImplementedError
+        return grants_privilege(
+            scopes=getattr(obj, self.scopes_field).all(), resource=getattr(obj, self.resource_field)
+        )
 
     def may_touch(self, request: HttpRequest, obj: Any) -> bool:
         return obj is None or request.user.is_superuser or not self.holds_privilege(obj)
@@ -245,9 +252,6 @@ class ApplicationAdmin(LimitsPrivilege):
     rotate_template = "admin/oauth/application/rotate_secret.html"
     change_form_template = "admin/oauth/application/change_form.html"
     privileged_choices = ("allowed_scopes", "resource")
-
-    def holds_privilege(self, obj: Application) -> bool:
-        return grants_privilege(scopes=obj.allowed_scopes.all(), resource=obj.resource)
 
     def get_urls(self):
         preview = path(
@@ -615,8 +619,7 @@ class ExchangePolicyAdmin(LimitsPrivilege):
     form = ExchangePolicyForm
     privileged_choices = ("target", "scopes")
 
-    def holds_privilege(self, obj: ExchangePolicy) -> bool:
-        return grants_privilege(scopes=obj.scopes.all(), resource=obj.target)
+    scopes_field, resource_field = "scopes", "target"
 
     list_display = ("summary", "enabled")
     list_filter = ("enabled", "mode", "target")

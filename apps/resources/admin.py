@@ -9,9 +9,11 @@ class ChangedBySuperusersIfPrivileged(admin.ModelAdmin):
     a superuser only, and no scope is added to one by anyone else: whoever could rename them
     could rename an API of their own, with scopes their clients hold, into the privileged one."""
 
-    @staticmethod
-    def api_of(obj) -> ApiResource | None:
-        raise NotImplementedError
+    # Where an object names its API: ``None`` when the object is the API itself.
+    api_field: str | None = None
+
+    def api_of(self, obj) -> ApiResource | None:
+        return obj if self.api_field is None else getattr(obj, self.api_field)
 
     def may_touch(self, request, obj) -> bool:
         return obj is None or request.user.is_superuser or not is_privileged_resource(self.api_of(obj))
@@ -51,10 +53,6 @@ class ApiResourceAdmin(ChangedBySuperusersIfPrivileged):
     # Links to "Register a service" (the API, its client and exchange policies in one step).
     change_list_template = "admin/console/register_service_changelist.html"
 
-    @staticmethod
-    def api_of(obj: ApiResource) -> ApiResource:
-        return obj
-
 
 @admin.register(ApiScope)
 class ApiScopeAdmin(ChangedBySuperusersIfPrivileged):
@@ -62,6 +60,4 @@ class ApiScopeAdmin(ChangedBySuperusersIfPrivileged):
     list_filter = ("resource",)
     search_fields = ("name", "description")
 
-    @staticmethod
-    def api_of(obj: ApiScope) -> ApiResource | None:
-        return obj.resource
+    api_field = "resource"
