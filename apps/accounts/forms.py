@@ -5,6 +5,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,14 @@ class LoginForm(AuthenticationForm):
         super().__init__(*args, **kwargs)
         self.fields["username"].error_messages["required"] = _("Enter your username.")
         self.fields["password"].error_messages["required"] = _("Enter your password.")
+        # Django's form sets the field's max_length after the field made its validators, so a
+        # longer name reached authenticate() and django-axes' 255-character column (a 500 on
+        # PostgreSQL). No account has a longer name: the same answer as a wrong password.
+        username = self.fields["username"]
+        if isinstance(username, forms.CharField) and username.max_length:
+            username.validators.append(
+                MaxLengthValidator(username.max_length, message=self.error_messages["invalid_login"])
+            )
 
     error_messages = {
         # One message for unknown users and wrong passwords alike: no user enumeration.

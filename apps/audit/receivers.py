@@ -91,12 +91,13 @@ def record_sign_in_failure(
 ) -> None:
     """A wrong password (at the sign-in, or as the current password when changing it), an
     unknown or inactive account, or a locked one. The subject is the username as typed, cut
-    short; ``credentials`` (Django has masked the password in it) is never stored."""
+    short, or a digest when it names no account (``services.typed_username``);
+    ``credentials`` (Django has masked the password in it) is never stored."""
     typed = credentials.get(get_user_model().USERNAME_FIELD, credentials.get("username", ""))
     services.record(
         event_type=services.SIGN_IN_FAILED,
         granted=False,
-        subject=str(typed or "")[: services.TYPED_USERNAME_LENGTH],
+        subject=services.typed_username(typed),
         details={"path": request.path[:200] if request is not None else ""},
     )
 
@@ -108,6 +109,6 @@ def record_lockout(
     services.record(
         event_type=services.LOCKED_OUT,
         granted=False,
-        subject=str(username or "")[: services.TYPED_USERNAME_LENGTH],
+        subject=services.typed_username(username or ""),
         details={"ip_address": ip_address, "failures": settings.AXES_FAILURE_LIMIT},
     )

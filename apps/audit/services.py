@@ -11,9 +11,11 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from apps.audit.models import AuditEvent, Outcome
 from apps.ops import request_id as request_ids
@@ -41,8 +43,8 @@ KEY_WITHDRAWN = "key.withdrawn"
 PRUNED = "audit.pruned"
 EXPORTED = "audit.exported"
 
-# A username typed at a failed sign-in is stored as typed, up to this length: enough to
-# recognise it, too short to carry a password pasted into the wrong field whole.
+# A username typed at a failed sign-in is stored as typed, up to this length, when it names
+# an account (typed_username).
 TYPED_USERNAME_LENGTH = 150
 # A value longer than this is cut in before/after details (a description, a list of URIs).
 VALUE_LENGTH = 500
@@ -164,3 +166,16 @@ def prune(*, cutoff: datetime.datetime, batch_size: int = 1000) -> int:
         details={"deleted": pruned, "before": cutoff.isoformat(), "retention_days": idp_settings.AUDIT_RETENTION_DAYS},
     )
     return pruned
+
+
+def typed_username(typed: str) -> str:
+    """What a failed sign-in or a lockout records of the username typed: the username when it
+    names an account; otherwise a keyed digest (``unknown:`` and 16 hex digits), which tells
+    repeated attempts at one name apart without storing it: people paste their password into
+    the username field, and the trail must never hold a password."""
+    typed = str(typed or "")
+    if get_user_model()._default_manager.filter(**{get_user_model().USERNAME_FIELD: typed}).exists():
+        return typed[:TYPED_USERNAME_LENGTH]
+    if not typed:
+        return ""
+    return "unknown:" + salted_hmac("apps.audit.typed_username", typed).hexdigest()[:16]
