@@ -8,7 +8,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.audit.models import AuditEvent
-from apps.configuration.management.commands.import_config import Command as ImportConfig
 from apps.oauth.models import Application
 from tests.configuration.conftest import configuration_rows, entry, export_text, wipe_configuration
 
@@ -99,24 +98,19 @@ def test_stdin(demo, monkeypatch):
     assert "groups: 0 created, 0 updated, 3 unchanged" in import_config("-")
 
 
-def run_from_command_line(*args: str) -> None:
-    """As ``manage.py import_config ...`` runs it (errors on stderr, exit status), without
-    ``execute_from_command_line``'s django.setup(): that would configure logging again, onto
-    the sys.stderr pytest captures here and closes afterwards, breaking later tests' logs."""
-    ImportConfig().run_from_argv(["manage.py", "import_config", *args])
-
-
-def test_an_invalid_file_exits_non_zero_naming_each_entry(demo, edited, tmp_path, capsys):
+def test_an_invalid_file_exits_non_zero_naming_each_entry(demo, edited, tmp_path):
     document = edited()
     entry(document, "clients", "client_id", "globoticket-web")["scopes"].append("no.such.scope")
     path = write(tmp_path / "idp.json", document)
     before = configuration_rows()
 
-    with pytest.raises(SystemExit) as exited:
-        run_from_command_line(path)
+    # (Through call_command: manage.py prints a CommandError on stderr and exits with its
+    # returncode; run_from_argv would also close the test's database connection.)
+    with pytest.raises(CommandError) as refused:
+        import_config(path)
 
-    assert exited.value.code == 1
-    err = capsys.readouterr().err
+    assert refused.value.returncode == 1
+    err = str(refused.value)
     assert "The configuration was not imported (nothing was changed):" in err
     assert "- client 'globoticket-web': unknown scope(s): no.such.scope." in err
     assert configuration_rows() == before
@@ -148,10 +142,9 @@ def test_a_missing_file_is_a_command_error(db, tmp_path):
         import_config(str(tmp_path / "nothing.json"))
 
 
-def test_a_valid_file_exits_zero(demo, tmp_path, capsys):
+def test_a_valid_file_exits_zero(demo, tmp_path):
     path = write(tmp_path / "idp.json", demo)
-    run_from_command_line(path)  # no SystemExit: status 0
-    assert "clients: 0 created, 0 updated, 3 unchanged, 0 deleted" in capsys.readouterr().out
+    assert "clients: 0 created, 0 updated, 3 unchanged, 0 deleted" in import_config(path)  # no CommandError
 
 
 def test_each_import_writes_one_audit_event_with_the_counts(demo, edited, tmp_path):
