@@ -73,37 +73,33 @@
     return json;
   }
 
-  function registrationJson(credential) {
-    const response = credential.response;
+  // A PublicKeyCredential as JSON (WebAuthn's toJSON shape), with its ceremony's response fields.
+  function credentialJson(credential, response) {
     return {
       id: credential.id,
       rawId: toBase64url(credential.rawId),
       type: credential.type,
       authenticatorAttachment: credential.authenticatorAttachment || undefined,
       clientExtensionResults: credential.getClientExtensionResults(),
-      response: {
-        clientDataJSON: toBase64url(response.clientDataJSON),
-        attestationObject: toBase64url(response.attestationObject),
-        transports: response.getTransports ? response.getTransports() : [],
-      },
+      response: { clientDataJSON: toBase64url(credential.response.clientDataJSON), ...response },
     };
+  }
+
+  function registrationJson(credential) {
+    const response = credential.response;
+    return credentialJson(credential, {
+      attestationObject: toBase64url(response.attestationObject),
+      transports: response.getTransports ? response.getTransports() : [],
+    });
   }
 
   function assertionJson(credential) {
     const response = credential.response;
-    return {
-      id: credential.id,
-      rawId: toBase64url(credential.rawId),
-      type: credential.type,
-      authenticatorAttachment: credential.authenticatorAttachment || undefined,
-      clientExtensionResults: credential.getClientExtensionResults(),
-      response: {
-        clientDataJSON: toBase64url(response.clientDataJSON),
-        authenticatorData: toBase64url(response.authenticatorData),
-        signature: toBase64url(response.signature),
-        userHandle: response.userHandle ? toBase64url(response.userHandle) : null,
-      },
-    };
+    return credentialJson(credential, {
+      authenticatorData: toBase64url(response.authenticatorData),
+      signature: toBase64url(response.signature),
+      userHandle: response.userHandle ? toBase64url(response.userHandle) : null,
+    });
   }
 
   // The server's answer: where to go now, or why not (and, when the sign-in must start
