@@ -571,7 +571,11 @@ class SigningKeyAdmin(admin.ModelAdmin):
             return None
         if not self._confirmed(request):
             return self._confirmation(
-                request, "admin/oauth/signingkey/confirm_withdrawal.html", title="Withdraw signing keys", keys=keys
+                request,
+                "admin/oauth/signingkey/confirm_withdrawal.html",
+                title="Withdraw signing keys",
+                keys=keys,
+                withdraw_label="Withdraw the keys" if len(keys) > 1 else "Withdraw the key",
             )
         for key in keys:
             # Logged before the row goes: the history and the audit trail name the operator.
