@@ -70,6 +70,15 @@ class ApiResource(models.Model):
             "cannot be exchanged: keep their lifetime short. Tokens from sign-in are always stored."
         ),
     )
+    require_dpop = models.BooleanField(
+        "require DPoP",
+        default=False,
+        help_text=(
+            "Tokens for this API are always bound to the caller's key (DPoP, RFC 9449): a token request without "
+            "a DPoP proof is refused, so a copied token is useless without the key. Turn on only once every "
+            "client of this API sends DPoP proofs."
+        ),
+    )
     require_second_factor = models.BooleanField(
         default=False,
         help_text=(

@@ -1,6 +1,8 @@
 from .application import Application, GrantType
 from .config_generation import ConfigGeneration
 from .exchange_policy import ExchangeMode, ExchangePolicy
+from .pushed_request import PushedAuthorizationRequest
+from .replay import UsedJwtId
 from .signing_key import KeyState, SigningKey
 from .tokens import AccessToken, Grant, IDToken, RefreshToken
 
@@ -14,6 +16,8 @@ __all__ = [
     "GrantType",
     "IDToken",
     "KeyState",
+    "PushedAuthorizationRequest",
     "RefreshToken",
     "SigningKey",
+    "UsedJwtId",
 ]

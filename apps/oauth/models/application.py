@@ -93,6 +93,31 @@ class Application(AbstractApplication, metaclass=ModelBase):
     previous_secret_expires = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the previous secret stops working (empty: none)."
     )
+    # private_key_jwt (RFC 7523 section 2.2): the client proves itself with a JWT signed by one
+    # of these public keys, so no secret is shared. Both may be empty (a secret-only client);
+    # a client may hold a secret and keys at once while it migrates.
+    jwks = models.JSONField(
+        "JWKS",
+        null=True,
+        blank=True,
+        help_text="Public keys (a JWKS document) whose signed assertions authenticate this client (private_key_jwt).",
+    )
+    jwks_uri = models.URLField(
+        "JWKS URI",
+        max_length=2000,
+        blank=True,
+        help_text="Or where the client publishes them (https); fetched and cached. Not both.",
+    )
+    require_pushed_authorization_requests = models.BooleanField(
+        "require PAR",
+        default=False,
+        help_text="Authorization requests must first be pushed (RFC 9126); /o/authorize/ then takes a request_uri.",
+    )
+    dpop_bound_access_tokens = models.BooleanField(
+        "require DPoP",
+        default=False,
+        help_text="Every token request of this client must carry a DPoP proof (RFC 9449): its tokens are always bound.",
+    )
 
     objects = ClientManager()
     if TYPE_CHECKING:

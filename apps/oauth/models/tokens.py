@@ -15,6 +15,21 @@ def default_audience() -> list[str]:
     return []
 
 
+# RFC 9449 section 6.1: a DPoP-bound token names its key by its RFC 7638 SHA-256 thumbprint,
+# base64url without padding (43 characters).
+JKT_LENGTH = 43
+
+
+def jkt_field(what: str) -> models.CharField:
+    return models.CharField(
+        "DPoP key thumbprint",
+        max_length=JKT_LENGTH,
+        blank=True,
+        default="",
+        help_text=f"The key {what} is bound to (RFC 9449 cnf.jkt); empty: a bearer token.",
+    )
+
+
 class AccessToken(AbstractAccessToken, metaclass=ModelBase):
     """A stored JWT access token (by checksum only: the JWT itself is never stored).
 
@@ -43,6 +58,7 @@ class AccessToken(AbstractAccessToken, metaclass=ModelBase):
         "ACR", max_length=100, blank=True, default="", help_text="The level of the user's sign-in (the acr claim)."
     )
     auth_time = models.DateTimeField(null=True, blank=True, help_text="When the user signed in (the auth_time claim).")
+    jkt = jkt_field("the token")
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -74,6 +90,9 @@ class RefreshToken(AbstractRefreshToken, metaclass=ModelBase):
         blank=True,
         help_text="How the user's session signed in (amr values, e.g. 'pwd otp mfa').",
     )
+    # RFC 9449 section 5: a public client's refresh token is bound to its DPoP key (a
+    # confidential client's is bound to its authentication instead).
+    jkt = jkt_field("the refresh token")
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
@@ -100,6 +119,9 @@ class Grant(AbstractGrant, metaclass=ModelBase):
         blank=True,
         help_text="The browser session that approved the code (a hash, never the key).",
     )
+    # RFC 9449 section 10: the authorization request's dpop_jkt; the code is then redeemed
+    # only with a proof by that key.
+    dpop_jkt = jkt_field("the code")
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
