@@ -45,7 +45,11 @@ class OAuth2Validator(DotOAuth2Validator):
     def authenticate_client(self, request, *args, **kwargs) -> bool:
         """The rule of apps/clients/authentication.py, for the endpoints oauthlib serves
         (introspection, revocation): one method per request, confidential clients only."""
-        form = {"client_id": request.client_id, "client_secret": getattr(request, "client_secret", None)}
+        # Every parameter a method may read (apps/clients/authentication.py METHODS), as sent.
+        form = {
+            name: getattr(request, name, None)
+            for name in ("client_id", "client_secret", "client_assertion", "client_assertion_type")
+        }
         try:
             request.client = client_auth.authenticate(request.headers.get("HTTP_AUTHORIZATION"), form)
         except InvalidClient:

@@ -1,0 +1,54 @@
+"""One-time JWT ids: a client assertion (RFC 7523 section 3, item 7) or a DPoP proof (RFC 9449
+section 11.1) is accepted once, and its ``jti`` remembered until the JWT would expire anyway.
+
+With Redis configured (``REDIS_URL``) the ids live there (``SET NX`` with the JWT's remaining
+lifetime: every process sees them, and they expire by themselves); otherwise, or while Redis
+does not answer, in the database (:class:`~apps.oauth.models.UsedJwtId`, whose primary key
+makes a second INSERT fail; ``clear_expired_tokens`` deletes expired rows). Either way the
+check and the remembering are one atomic step, so two concurrent requests with the same id
+cannot both pass.
+"""
+
+import hashlib
+import math
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.oauth.models import UsedJwtId
+
+CACHE_PREFIX = "jti:"
+
+
+def _key(kind: str, issuer: str, jti: str) -> str:
+    # A digest: fixed length whatever was sent, and one issuer's ids never collide with another's.
+    return hashlib.sha256(f"{kind}\x00{issuer}\x00{jti}".encode()).hexdigest()
+
+
+def first_use(*, kind: str, issuer: str, jti: str, expires: datetime) -> bool:
+    """Remember ``jti`` (of ``issuer``, for ``kind`` of JWT) until ``expires``: True the first
+    time, False for a replay. ``kind`` keeps e.g. a DPoP proof's id apart from an assertion's."""
+    key = _key(kind, issuer, jti)
+    if settings.REDIS_URL:
+        seconds = max(1, math.ceil((expires - timezone.now()).total_seconds()))
+        added = cache.add(CACHE_PREFIX + key, 1, timeout=seconds)
+        if added is not None:
+            return bool(added)
+        # None: Redis did not answer (the cache ignores connection errors). The database
+        # still remembers; a replay split across an outage is the one it cannot see.
+    try:
+        with transaction.atomic():
+            UsedJwtId.objects.create(key=key, expires=expires)
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_expired(now: datetime | None = None) -> int:
+    """Delete the remembered ids whose JWTs have expired (they would be refused as expired
+    anyway); the number deleted."""
+    deleted, _ = UsedJwtId.objects.filter(expires__lte=now or timezone.now()).delete()
+    return deleted
