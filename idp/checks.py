@@ -96,6 +96,10 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "RATE_LIMITING": (lambda v: isinstance(v, bool), "True or False"),
     "SELF_REGISTRATION": (lambda v: isinstance(v, bool), "True or False"),
     "TRUSTED_PROXY_COUNT": (_non_negative_int, "a number of proxies, 0 or more"),
+    "DPOP_PROOF_MAX_AGE_SECONDS": (_positive_int, "a positive number of seconds"),
+    "DPOP_PROOF_MAX_FUTURE_SECONDS": (_non_negative_int, "a number of seconds, 0 or more"),
+    "DPOP_NONCES": (lambda v: isinstance(v, bool), "True or False"),
+    "DPOP_NONCE_WINDOW_SECONDS": (_positive_int, "a positive number of seconds"),
     "SERVICE_ENDPOINTS": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(name, str) for name in v),
         "a list of URL names",

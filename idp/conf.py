@@ -70,6 +70,17 @@ DEFAULTS: dict[str, Any] = {
     "SELF_REGISTRATION": False,
     # Proxies in front of us that append the caller's address to X-Forwarded-For.
     "TRUSTED_PROXY_COUNT": 0,
+    # DPoP proofs (RFC 9449 section 4.3, apps/protocol/dpop.py): how old a proof's iat may
+    # be, and how far ahead of our clock (the client's may run fast). Each proof's jti is
+    # remembered this long, so a replay inside the window is refused too.
+    "DPOP_PROOF_MAX_AGE_SECONDS": 60,
+    "DPOP_PROOF_MAX_FUTURE_SECONDS": 5,
+    # RFC 9449 section 8: whether the token endpoint requires a nonce of ours in every proof
+    # (a client's first request gets use_dpop_nonce and the nonce in DPoP-Nonce). Off: proofs
+    # are judged by iat alone, which trusts client clocks within the window above. A nonce
+    # is valid for its window of this many seconds and the next.
+    "DPOP_NONCES": False,
+    "DPOP_NONCE_WINDOW_SECONDS": 60,
 }
 
 
