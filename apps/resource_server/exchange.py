@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from apps.resource_server.bearer import InsufficientUserAuthentication
+from apps.resource_server.client_assertion import ClientAssertionSigner
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -38,14 +39,25 @@ class _Cached:
 
 class TokenClient:
     """One per service. ``refresh_margin``: a cached token is replaced this many seconds
-    before it expires, so a token handed out is never about to lapse in flight."""
+    before it expires, so a token handed out is never about to lapse in flight.
+
+    The service authenticates with ``client_secret`` (HTTP Basic, client_secret_basic) or,
+    with no secret shared, with ``assertion_signer``: each request then carries a fresh
+    assertion signed by the service's private key, whose audience is ``token_endpoint``
+    (private_key_jwt, :mod:`apps.resource_server.client_assertion`). Exactly one of them."""
 
     def __init__(
-        self, token_endpoint: str, client_id: str, client_secret: str, *, refresh_margin: float = 30,
+        self, token_endpoint: str, client_id: str, client_secret: str | None = None, *,
+        assertion_signer: ClientAssertionSigner | None = None, refresh_margin: float = 30,
         post: Post = requests.post,
     ) -> None:  # fmt: skip
+        if (client_secret is None) == (assertion_signer is None):
+            raise ValueError("Give either the client's secret or its assertion signer (exactly one).")
+        if assertion_signer is not None and assertion_signer.client_id != client_id:
+            raise ValueError("The assertion signer signs for another client id.")
         self._endpoint = token_endpoint
-        self._auth = (client_id, client_secret)
+        self._auth = (client_id, client_secret) if client_secret is not None else None
+        self._signer = assertion_signer
         self._margin = refresh_margin
         self._post = post
         self._cache: dict[str, _Cached] = {}
@@ -66,6 +78,9 @@ class TokenClient:
         cached = self._cache.get(key)
         if cached is not None and cached.expires_at - self._margin > now:
             return cached.token
+        if self._signer is not None:
+            # Signed now, for this request only: the IdP remembers each jti until it expires.
+            data = {**data, **self._signer.form(self._endpoint)}
         response = self._post(self._endpoint, data=data, auth=self._auth, timeout=10)
         body = response.json()
         if response.status_code != 200:
