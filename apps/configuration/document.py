@@ -49,12 +49,14 @@ def api_entry(resource: ApiResource, scopes: Iterable[ApiScope]) -> dict[str, An
         "user_claims": sorted(resource.user_claims or []),
         "store_tokens": resource.store_tokens,
         "require_second_factor": resource.require_second_factor,
+        "require_dpop": resource.require_dpop,
         "scopes": sorted((scope_entry(scope) for scope in scopes), key=lambda entry: entry["name"]),
     }
 
 
 def client_entry(client: Application, scope_names: Iterable[str]) -> dict[str, Any]:
-    """A client as an operator configures it: never its secret, nor the hint of one."""
+    """A client as an operator configures it: never its secret, nor the hint of one. Its
+    public keys (private_key_jwt) are configuration: nothing in them is secret."""
     return {
         "client_id": client.client_id,
         "name": client.name,
@@ -68,6 +70,10 @@ def client_entry(client: Application, scope_names: Iterable[str]) -> dict[str, A
         "skip_authorization": client.skip_authorization,
         "one_token_per_audience": client.one_token_per_audience,
         "require_second_factor": client.require_second_factor,
+        "jwks": client.jwks,
+        "jwks_uri": client.jwks_uri,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
     }
 
 
@@ -105,7 +111,8 @@ REQUIRED = object()
 class Field:
     """One field of an entry: its type (``str``, ``int``, ``bool``, ``names`` (a set of strings,
     sorted), ``uris`` (a list of strings, in order), ``optional_str`` (a name or null),
-    ``scopes`` (an API's scope entries)), and its default."""
+    ``scopes`` (an API's scope entries), ``json_object`` (a mapping, as a JWKS, or null)), and
+    its default."""
 
     type: str
     default: Any = REQUIRED
@@ -129,6 +136,7 @@ API_FIELDS = {
     "user_claims": Field("names", []),
     "store_tokens": Field("bool", model_default(ApiResource, "store_tokens")),
     "require_second_factor": Field("bool", model_default(ApiResource, "require_second_factor")),
+    "require_dpop": Field("bool", model_default(ApiResource, "require_dpop")),
     "scopes": Field("scopes", []),
 }
 CLIENT_FIELDS = {
@@ -144,6 +152,13 @@ CLIENT_FIELDS = {
     "skip_authorization": Field("bool", model_default(Application, "skip_authorization")),
     "one_token_per_audience": Field("bool", model_default(Application, "one_token_per_audience")),
     "require_second_factor": Field("bool", model_default(Application, "require_second_factor")),
+    # What the keys hold is the model's to check (Application.clean(), as in the admin).
+    "jwks": Field("json_object", None),
+    "jwks_uri": Field("str", model_default(Application, "jwks_uri")),
+    "require_pushed_authorization_requests": Field(
+        "bool", model_default(Application, "require_pushed_authorization_requests")
+    ),
+    "dpop_bound_access_tokens": Field("bool", model_default(Application, "dpop_bound_access_tokens")),
 }
 POLICY_FIELDS = {
     "client": Field("str"),
@@ -199,6 +214,10 @@ class _Reader:
                 unique = list(dict.fromkeys(value))
                 return sorted(unique) if field.type == "names" else unique
             self.errors.append(f"{where}: must be a list of strings without spaces.")
+        elif field.type == "json_object":
+            if value is None or isinstance(value, dict):
+                return value
+            self.errors.append(f"{where}: must be a mapping or null.")
         elif field.type == "scopes":
             return self.entries(value, SCOPE_FIELDS, f"{entry}: scope", key=("name",))
         return None

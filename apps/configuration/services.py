@@ -297,7 +297,10 @@ class _Importer:
                     self.errors.append(f"{where}: {' '.join(error.messages)}")
                     continue
                 client = Application(client_id=client_id, algorithm=Application.RS256_ALGORITHM)
-                if entry["client_type"] == Application.CLIENT_CONFIDENTIAL:
+                # A client registering keys authenticates with them (private_key_jwt): it is
+                # given no secret that nobody asked for. One can be rotated in later.
+                registers_keys = bool(entry["jwks"] or entry["jwks_uri"])
+                if entry["client_type"] == Application.CLIENT_CONFIDENTIAL and not registers_keys:
                     secret = generate_client_secret()
                 client.client_secret = secret
             client.name = entry["name"]
@@ -310,6 +313,10 @@ class _Importer:
             client.skip_authorization = entry["skip_authorization"]
             client.one_token_per_audience = entry["one_token_per_audience"]
             client.require_second_factor = entry["require_second_factor"]
+            client.jwks = entry["jwks"]
+            client.jwks_uri = entry["jwks_uri"]
+            client.require_pushed_authorization_requests = entry["require_pushed_authorization_requests"]
+            client.dpop_bound_access_tokens = entry["dpop_bound_access_tokens"]
             if not self.valid(client, where, exclude=["client_secret"]):
                 continue
             client.save()

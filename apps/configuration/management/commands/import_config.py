@@ -14,7 +14,8 @@ from apps.configuration.services import ConfigurationError, Report, import_confi
 class Command(BaseCommand):
     help = (
         "Create or update the configuration a file describes (as export_config writes it), all or nothing. "
-        "New confidential clients get a secret, printed only now; existing clients keep theirs."
+        "New confidential clients get a secret, printed only now, unless they register public keys "
+        "(jwks or jwks_uri: they authenticate with private_key_jwt); existing clients keep theirs."
     )
 
     def add_arguments(self, parser) -> None:
