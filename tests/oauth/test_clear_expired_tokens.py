@@ -10,13 +10,35 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import clear_expired
 
-from apps.oauth.models import AccessToken, Grant, IDToken, RefreshToken
+from apps.oauth.models import AccessToken, Grant, IDToken, PushedAuthorizationRequest, RefreshToken, UsedJwtId
 
 pytestmark = pytest.mark.django_db
 
 HOUR = timedelta(hours=1)
 # Past the 14-day REFRESH_TOKEN_EXPIRE_SECONDS of the settings.
 LONG_AGO = timedelta(days=15)
+
+
+def deleted(**counts: int) -> str:
+    """The summary line of a run that deleted ``counts`` (by step, the others 0)."""
+    return f"Deleted expired: {_summary(counts)}."
+
+
+def would_delete(**counts: int) -> str:
+    return f"Dry run, nothing deleted. Would delete expired: {_summary(counts)}."
+
+
+def _summary(counts: dict[str, int]) -> str:
+    labels = {
+        "access_tokens": "access tokens",
+        "refresh_tokens": "refresh tokens",
+        "id_tokens": "ID tokens",
+        "grants": "grants",
+        "used_jwt_ids": "used JWT ids",
+        "pushed_requests": "pushed requests",
+    }
+    assert set(counts) <= set(labels)
+    return ", ".join(f"{label} {counts.get(name, 0):,}" for name, label in labels.items())
 
 
 def run(*args: str) -> list[str]:
@@ -153,7 +175,7 @@ def test_batches_smaller_than_the_backlog_delete_it_all_with_progress(access_tok
         "access tokens: 6 of 7 expired deleted (85%)",
         "access tokens: 7 of 7 expired deleted (100%)",
     ]
-    assert lines[-1] == "Deleted expired: access tokens 7, refresh tokens 0, ID tokens 0, grants 0."
+    assert lines[-1] == deleted(access_tokens=7)
 
 
 def test_progress_counts_have_thousands_separators(app):
@@ -168,7 +190,8 @@ def test_progress_counts_have_thousands_separators(app):
         "access tokens: 1,000 of 1,500 expired deleted (66%)",
         "access tokens: 1,500 of 1,500 expired deleted (100%)",
     ]
-    assert lines[-1] == "Deleted expired: access tokens 1,500, refresh tokens 0, ID tokens 0, grants 0."
+    assert lines[-1] == deleted(access_tokens=1_500)
+    assert lines[-1].startswith("Deleted expired: access tokens 1,500, ")
     assert not AccessToken.objects.exists()
 
 
@@ -191,7 +214,7 @@ def test_an_expired_parent_goes_with_its_exchanged_children(access_token):
     assert lines == [
         "access tokens: 3 of 4 expired deleted (75%)",
         "access tokens: 4 of 4 expired deleted (100%)",
-        "Deleted expired: access tokens 4, refresh tokens 0, ID tokens 0, grants 0.",
+        deleted(access_tokens=4),
     ]
 
 
@@ -199,7 +222,7 @@ def test_rows_are_cleared_by_dots_rules(scenario):
     lines = run("--batch-size", "2")
 
     assert surviving() == expected_survivors(scenario)
-    assert lines[-1] == "Deleted expired: access tokens 3, refresh tokens 3, ID tokens 2, grants 1."
+    assert lines[-1] == deleted(access_tokens=3, refresh_tokens=3, id_tokens=2, grants=1)
 
 
 def test_the_same_rows_survive_as_with_dots_clear_expired(scenario):
@@ -224,10 +247,8 @@ def test_dry_run_deletes_nothing_and_counts_what_a_run_deletes(scenario):
     assert surviving() == before
     # Including the rows a real run releases on the way (the idle token's access token, the ID
     # token of a deleted access token), so the count matches the run.
-    assert dry == [
-        "Dry run, nothing deleted. Would delete expired: access tokens 3, refresh tokens 3, ID tokens 2, grants 1."
-    ]
-    assert run("--quiet") == ["Deleted expired: access tokens 3, refresh tokens 3, ID tokens 2, grants 1."]
+    assert dry == [would_delete(access_tokens=3, refresh_tokens=3, id_tokens=2, grants=1)]
+    assert run("--quiet") == [deleted(access_tokens=3, refresh_tokens=3, id_tokens=2, grants=1)]
 
 
 def test_quiet_prints_only_the_summary(access_token, grant):
@@ -235,17 +256,70 @@ def test_quiet_prints_only_the_summary(access_token, grant):
         access_token(-HOUR)
     grant(-HOUR)
 
-    assert run("--quiet", "--batch-size", "2") == [
-        "Deleted expired: access tokens 5, refresh tokens 0, ID tokens 0, grants 1."
-    ]
+    assert run("--quiet", "--batch-size", "2") == [deleted(access_tokens=5, grants=1)]
     assert not AccessToken.objects.exists()
     assert not Grant.objects.exists()
 
 
 def test_nothing_expired_prints_just_the_summary(access_token):
     access_token(HOUR)
-    assert run() == ["Deleted expired: access tokens 0, refresh tokens 0, ID tokens 0, grants 0."]
+    assert run() == [deleted()]
     assert AccessToken.objects.count() == 1
+
+
+@pytest.fixture
+def used_jwt_id():
+    def make(expires_in: timedelta) -> UsedJwtId:
+        return UsedJwtId.objects.create(key=uuid.uuid4().hex, expires=timezone.now() + expires_in)
+
+    return make
+
+
+@pytest.fixture
+def pushed_request(app):
+    def make(expires_in: timedelta) -> PushedAuthorizationRequest:
+        return PushedAuthorizationRequest.objects.create(
+            reference=uuid.uuid4().hex,
+            application=app,
+            parameters=[["response_type", "code"]],
+            expires=timezone.now() + expires_in,
+        )
+
+    return make
+
+
+def test_expired_used_jwt_ids_and_pushed_requests_go_in_batches_live_ones_stay(used_jwt_id, pushed_request):
+    live_id = used_jwt_id(timedelta(minutes=5))
+    for seconds in range(5):
+        used_jwt_id(-timedelta(seconds=seconds + 1))
+    live_request = pushed_request(timedelta(seconds=60))
+    pushed_request(-timedelta(seconds=1))
+    pushed_request(-HOUR)
+
+    lines = run("--batch-size", "2")
+
+    assert list(UsedJwtId.objects.values_list("pk", flat=True)) == [live_id.pk]
+    assert list(PushedAuthorizationRequest.objects.values_list("pk", flat=True)) == [live_request.pk]
+    assert lines == [
+        "used JWT ids: 2 of 5 expired deleted (40%)",
+        "used JWT ids: 4 of 5 expired deleted (80%)",
+        "used JWT ids: 5 of 5 expired deleted (100%)",
+        "pushed requests: 2 of 2 expired deleted (100%)",
+        deleted(used_jwt_ids=5, pushed_requests=2),
+    ]
+
+
+def test_dry_run_counts_used_jwt_ids_and_pushed_requests_and_keeps_them(used_jwt_id, pushed_request):
+    used_jwt_id(-HOUR)
+    used_jwt_id(HOUR)
+    pushed_request(-HOUR)
+
+    assert run("--dry-run") == [would_delete(used_jwt_ids=1, pushed_requests=1)]
+    assert UsedJwtId.objects.count() == 2
+    assert PushedAuthorizationRequest.objects.count() == 1
+    assert run("--quiet") == [deleted(used_jwt_ids=1, pushed_requests=1)]
+    assert UsedJwtId.objects.count() == 1
+    assert not PushedAuthorizationRequest.objects.exists()
 
 
 def test_batch_size_must_be_positive():

@@ -3,6 +3,8 @@
 Why: every token request inserts an access-token row and nothing else removes it once it has
 expired, so the table and its indexes would grow without bound, and with them the cost of each
 token INSERT, of vacuum and of backups. Run often, each run is small and the table stays flat.
+The same holds for the one-time JWT ids (every ``private_key_jwt`` assertion and DPoP proof
+checked without Redis adds one) and for pushed authorization requests.
 
 Schedule it, e.g. every 15 minutes:
 
@@ -22,10 +24,14 @@ progress, returns no counts, has no dry run, and re-counts the remaining rows af
    Deleting a token deletes the tokens exchanged from it (``parent`` cascades); those are
    expired too, since a child never outlives its parent;
 3. expired ID tokens without an access token;
-4. expired grants (authorization codes).
+4. expired grants (authorization codes);
+5. expired used JWT ids (``apps/protocol/replay.py``: an assertion's or a proof's ``jti``,
+   remembered until the JWT expires; after that the JWT is refused as expired anyway);
+6. expired pushed authorization requests (RFC 9126: a ``request_uri`` lives for seconds).
 
-Each step deletes by primary key in batches of ``--batch-size``, oldest first, walking an index
-(access tokens: ``expires``) with a cursor, so every DELETE is short and locks few rows: token
+Steps 5 and 6 are ours, not DOT's. Each step deletes by primary key in batches of
+``--batch-size``, oldest first, walking an index (access tokens, used JWT ids and pushed
+requests: ``expires``) with a cursor, so every DELETE is short and locks few rows: token
 issuance never waits long on it.
 """
 
@@ -42,7 +48,7 @@ from django.utils import timezone
 from oauth2_provider.models import refresh_token_expire_timedelta
 from oauth2_provider.settings import oauth2_settings
 
-from apps.oauth.models import AccessToken, Grant, IDToken, RefreshToken
+from apps.oauth.models import AccessToken, Grant, IDToken, PushedAuthorizationRequest, RefreshToken, UsedJwtId
 
 if TYPE_CHECKING:
     from django.db.models.expressions import Combinable
@@ -122,11 +128,21 @@ def steps(now: datetime, *, dry_run: bool) -> list[Step]:
         # No index on these tables' expires: walking the primary key reads each row once.
         Step("ID tokens", IDToken.objects.filter(id_token_rule), ("pk",)),
         Step("grants", Grant.objects.filter(expires__lt=now), ("pk",)),
+        # Both have an index on expires: each batch is an index range scan.
+        Step("used JWT ids", UsedJwtId.objects.filter(expires__lt=now), ("expires", "pk")),
+        Step("pushed requests", PushedAuthorizationRequest.objects.filter(expires__lt=now), ("expires", "pk")),
     ]
 
 
+# The order of the summary line.
+SUMMARY_LABELS = ("access tokens", "refresh tokens", "ID tokens", "grants", "used JWT ids", "pushed requests")
+
+
 class Command(BaseCommand):
-    help = "Delete expired access tokens, refresh tokens, ID tokens and grants in batches, with progress."
+    help = (
+        "Delete expired access tokens, refresh tokens, ID tokens, grants, used JWT ids and pushed authorization"
+        " requests in batches, with progress."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -156,9 +172,7 @@ class Command(BaseCommand):
                 counts[step.label] = self.delete_in_batches(
                     step, batch_size=options["batch_size"], pause=options["pause"], quiet=options["quiet"]
                 )
-        summary = ", ".join(
-            f"{label} {counts[label]:,}" for label in ("access tokens", "refresh tokens", "ID tokens", "grants")
-        )
+        summary = ", ".join(f"{label} {counts[label]:,}" for label in SUMMARY_LABELS)
         if dry_run:
             self.stdout.write(f"Dry run, nothing deleted. Would delete expired: {summary}.")
         else:
