@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -26,12 +27,16 @@ from apps.resources.models import ApiResource, ApiScope
 @dataclass(frozen=True)
 class ClientCredentials:
     client: Application
-    client_secret: str  # plaintext, shown once; empty for public clients
+    client_secret: str  # plaintext, shown once; empty for public clients and keys-only clients
 
     def as_dict(self) -> dict:
+        """``client_secret`` is null for a confidential client without one (it authenticates
+        with private_key_jwt: its keys are registered, nothing is to be stored), as the
+        management API answers; empty for a public client, as it always was."""
+        keys_only = self.client.client_type == Application.CLIENT_CONFIDENTIAL and not self.client_secret
         return {
             "client_id": self.client.client_id,
-            "client_secret": self.client_secret,
+            "client_secret": None if keys_only else self.client_secret,
             "redirect_uris": self.client.redirect_uris.split(),
             "scopes": [scope.name for scope in self.client.allowed_scopes.order_by("name")],
         }
@@ -135,17 +140,28 @@ def save_client(
     skip_authorization: bool = False,
     client_id: str | None = None,
     new: bool = False,
+    jwks: dict[str, Any] | None = None,
+    jwks_uri: str = "",
+    with_secret: bool = True,
 ) -> ClientCredentials:
     """Create a client, or reconfigure the one with ``client_id``, with a fresh secret.
 
     Without ``client_id`` the new client's id is made from its name (:func:`readable_client_id`).
     ``new``: ``client_id`` must name no client yet (a command that creates, never overwrites).
+    ``jwks`` / ``jwks_uri``: the public keys its private_key_jwt assertions are signed with;
+    ``with_secret=False``: a confidential client that authenticates with them only (no secret
+    is made; it needs keys). With both, the client may use either while it migrates.
     Raises ``ValidationError`` for unknown scopes, resources, a taken or malformed new id or an
-    invalid configuration.
+    invalid configuration (keys included: Application.clean()).
     """
     if new and client_id:
         check_new_client_id(client_id)
-    secret = generate_client_secret() if client_type == Application.CLIENT_CONFIDENTIAL else ""
+    confidential = client_type == Application.CLIENT_CONFIDENTIAL
+    if confidential and not with_secret and jwks is None and not jwks_uri:
+        raise ValidationError(
+            _("A client without a secret authenticates with its keys: register a JWKS or a JWKS URI.")
+        )
+    secret = generate_client_secret() if confidential and with_secret else ""
     existing = Application.objects.filter(client_id=client_id).first() if client_id else None
     client = existing or Application()
     client.name = name
@@ -157,6 +173,11 @@ def save_client(
     client.skip_authorization = skip_authorization
     client.algorithm = Application.RS256_ALGORITHM
     client.client_secret = secret
+    client.jwks, client.jwks_uri = jwks, jwks_uri
+    if not secret:
+        # A reconfigured client's hints named secrets it no longer has.
+        client.secret_hint = ""
+        client.previous_client_secret, client.previous_secret_hint, client.previous_secret_expires = "", "", None
     client.full_clean(exclude=["client_secret", "client_id"])
     if existing is None:
         save_new_client(client, client_id=client_id or "")
@@ -220,3 +241,44 @@ def rotate_client_secret(*, client: Application, grace_period: timedelta = NO_GR
         },
     )
     return secret
+
+
+SECRET_REMOVED = "client.secret_removed"
+
+
+def has_client_secret(client: Application) -> bool:
+    """Whether the client holds a secret: its hint is kept from the moment one is set (the
+    stored column is never empty, even without a secret: DOT stores the hash of "")."""
+    return bool(client.secret_hint)
+
+
+def has_client_keys(client: Application) -> bool:
+    return client.jwks is not None or bool(client.jwks_uri)
+
+
+@transaction.atomic
+def remove_client_secret(*, client: Application, removed_by: str = "") -> None:
+    """The last step of moving a service to private_key_jwt: its secret (and a previous one
+    still in its grace period) stops authenticating at once; its keys alone do. Audited as
+    ``client.secret_removed``. Raises ``ValueError`` for a client without keys: it would be
+    left with no way to authenticate (rotate a secret in again to undo)."""
+    stored = Application.objects.select_for_update(of=("self",)).get(pk=client.pk)
+    if not has_client_keys(stored):
+        raise ValueError("Register the client's public keys first: without a secret it authenticates with them.")
+    removed_hint = stored.secret_hint
+    client.client_secret = ""  # stored as the hash of "", which no presented secret matches
+    client.secret_hint = ""
+    client.previous_client_secret, client.previous_secret_hint, client.previous_secret_expires = "", "", None
+    client.save(
+        update_fields=[
+            "client_secret", "secret_hint", "previous_client_secret", "previous_secret_hint",
+            "previous_secret_expires", "updated",
+        ]
+    )  # fmt: skip
+    audit.record(
+        event_type=SECRET_REMOVED,
+        granted=True,
+        client_id=client.client_id,
+        subject=removed_by,
+        details={"secret_hint": removed_hint},
+    )
