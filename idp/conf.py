@@ -30,12 +30,17 @@ DEFAULTS: dict[str, Any] = {
         "oauth2_provider:token",
         "oauth2_provider:introspect",
         "oauth2_provider:revoke-token",
+        "oauth2_provider:pushed-authorization-request",
         "jwks",
         # Probes and scrapes: load balancers and Prometheus carry no session or CSRF token.
         "ops:healthz",
         "ops:readyz",
         "ops:metrics",
     ],
+    # How long a pushed authorization request's request_uri may be brought to /o/authorize/
+    # (RFC 9126 section 2.2: "expires_in"): long enough for the redirect, short because the
+    # URI stands for the request in anyone's hands.
+    "PUSHED_AUTHORIZATION_REQUEST_LIFETIME": 60,
     # Cache-Control max-age of the JWKS document.
     "JWKS_MAX_AGE_SECONDS": 300,
     # How long a remembered consent spares the user the consent screen.

@@ -15,9 +15,9 @@ scopes requires one. A weaker session is sent to prove its second factor (or to 
 and back here; ``prompt=none`` gets ``interaction_required`` instead.
 """
 
-import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -30,10 +30,17 @@ from django.utils.translation import gettext_lazy as _
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2.rfc6749 import errors as oauthlib_errors
-from oauthlib.openid.connect.core.exceptions import RequestNotSupported, RequestURINotSupported
+from oauthlib.openid.connect.core.exceptions import InvalidRequestURI
 
 from apps.accounts.languages import UI_LOCALES, supported_language
 from apps.accounts.sessions import current_ref, session_acr, session_auth_time, session_methods
+from apps.authorize.checks import malformed, run_request_checks
+from apps.authorize.pushed import (
+    claim_pushed_request,
+    hold_pushed_request,
+    is_pushed_request_uri,
+    release_pushed_request,
+)
 from apps.consent.services import consent_covers, group_scopes, remember_consent
 from apps.factors.services import has_second_factor
 from apps.oauth.models import Application, Grant
@@ -44,23 +51,11 @@ from apps.protocol.errors import (
     InvalidRequest,
     LoginRequired,
     OAuth2Error,
-    shown,
 )
 from apps.protocol.forms import has_control_characters
-from apps.protocol.params import repeated_parameters
 from apps.protocol.redirects import with_issuer
 from apps.tokens.issuance import user_token_plan
 from apps.tokens.sign_in import required_acr
-
-# RFC 7636 section 4.2: 43 to 128 unreserved characters.
-CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
-MAX_NONCE_LENGTH = 255
-# OpenID Connect Core 3.1.2.1: max_age is a non-negative number of seconds.
-MAX_AGE = re.compile(r"^[0-9]{1,10}$")
-# OpenID Connect Core 3.1.2.1: acr_values is a space-separated list of strings. We know two;
-# a few dozen of any length a URI needs is more than any client means.
-MAX_ACR_VALUES_LENGTH = 1000
-MAX_ACR_VALUES = 20
 
 # What a person is told when the request cannot go back to the client (RFC 6749 section
 # 4.1.2.1): (headline, explanation), in plain words; the protocol detail comes after.
@@ -79,7 +74,15 @@ BROKEN_LINK = (
     _("This sign-in link is broken"),
     _("The application that sent you here built its sign-in link wrongly."),
 )
+EXPIRED_LINK = (
+    _("This sign-in link has expired"),
+    _(
+        "The application that sent you here gave you a sign-in link that works only once, "
+        "for a short time and in one browser."
+    ),
+)
 _PROBLEMS = {
+    InvalidRequestURI: EXPIRED_LINK,
     oauthlib_errors.MissingClientIdError: UNKNOWN_CLIENT,
     oauthlib_errors.InvalidClientIdError: UNKNOWN_CLIENT,
     oauthlib_errors.MissingRedirectURIError: UNKNOWN_REDIRECT,
@@ -88,50 +91,35 @@ _PROBLEMS = {
 }
 
 
-# --- checks oauthlib does not make, run once it has found client and redirect URI valid --------
+# The fields of the consent form that restate the request (DOT's hidden fields). For a pushed
+# request they are taken from what the client pushed, not from the posted form: the point of
+# pushing is that the browser cannot change them (RFC 9126 section 1).
+RESTATED_FIELDS = (
+    "redirect_uri",
+    "response_type",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "claims",
+)
 
 
-def refuse_request_objects(query: QueryDict, request) -> None:
-    """OpenID Connect Core 6.1 and 6.2: request objects are not supported (discovery says
-    so); ignoring one would issue a code for parameters other than the ones the client meant."""
-    if "request" in query:
-        raise RequestNotSupported(request=request)
-    if "request_uri" in query:
-        raise RequestURINotSupported(request=request)
+@dataclass(frozen=True)
+class Pushed:
+    """This request's pushed authorization request (RFC 9126 section 4)."""
 
-
-def check_prompt(query: QueryDict, request) -> None:
-    prompt = set(query.get("prompt", "").split())
-    # OpenID Connect Core 3.1.2.1 (oauthlib checks it only when openid is among the scopes).
-    if "none" in prompt and len(prompt) > 1:
-        raise InvalidRequest(description="prompt=none cannot be combined with other values.", request=request)
-    # Prompt Create 1.0 section 4.1.1: an OP that does not create accounts answers invalid_request.
-    if "create" in prompt:
-        raise InvalidRequest(description="prompt=create is not supported.", request=request)
-
-
-def check_max_age(query: QueryDict, request) -> None:
-    max_age = query.get("max_age")
-    if max_age is not None and not MAX_AGE.match(max_age):
-        raise InvalidRequest(description="max_age must be a whole number of seconds.", request=request)
-
-
-def check_acr_values(query: QueryDict, request) -> None:
-    """OpenID Connect Core 3.1.2.1: values we do not know are ignored (they are voluntary), but
-    an oversized list is a broken request, not a preference."""
-    acr_values = query.get("acr_values")
-    if acr_values is None:
-        return
-    if len(acr_values) > MAX_ACR_VALUES_LENGTH or len(acr_values.split()) > MAX_ACR_VALUES:
-        raise InvalidRequest(description="acr_values is too long.", request=request)
-
-
-AUTHORIZATION_REQUEST_CHECKS = (refuse_request_objects, check_prompt, check_max_age, check_acr_values)
+    request_uri: str
+    client_id: str
+    # The URL as the browser brought it (client_id and request_uri): where the sign-in and
+    # step-up pages send the person back to.
+    return_path: str
 
 
 class ConsentAuthorizationView(AuthorizationView):
     template_name = "consent/authorize.html"
     _validated: tuple | None = None
+    _pushed: Pushed | None = None
 
     def dispatch(self, request, *args, **kwargs) -> HttpResponse:
         # OpenID Connect Core 3.1.2.1: the pages of this request (error pages, consent screen)
@@ -141,6 +129,16 @@ class ConsentAuthorizationView(AuthorizationView):
             translation.activate(language)
         if problem := self._malformed(request):
             return self.render_to_response({"error": InvalidRequest(description=problem)}, status=400)
+        # A request_uri of ours (RFC 9126); one by reference to a request object (RFC 9101) is
+        # refused with request_uri_not_supported once client and redirect URI are checked.
+        if is_pushed_request_uri(request.GET.get("request_uri", "")):
+            try:
+                self._use_pushed_request(request)
+            except InvalidRequestURI as error:
+                # Never a redirect: nothing says which redirect URI the request meant.
+                return self.render_to_response({"error": error}, status=400)
+            if language := supported_language(request.GET.get(UI_LOCALES, "")):
+                translation.activate(language)
         if "approval_prompt" in request.GET:
             request.GET = request.GET.copy()
             del request.GET["approval_prompt"]
@@ -163,18 +161,52 @@ class ConsentAuthorizationView(AuthorizationView):
                 return response
         return super().dispatch(request, *args, **kwargs)
 
+    def _use_pushed_request(self, request) -> None:
+        """RFC 9126 section 4: the parameters the client pushed become this request's query,
+        for this view and for oauthlib (which reads the URL, as the validator reads
+        ``resource`` and ``dpop_jkt`` there); any other parameter in the URL is ignored.
+        Raises ``invalid_request_uri``."""
+        client_id = request.GET.get("client_id")
+        request_uri = request.GET["request_uri"]
+        parameters = claim_pushed_request(session=request.session, client_id=client_id, request_uri=request_uri)
+        self._pushed = Pushed(request_uri=request_uri, client_id=client_id, return_path=request.get_full_path())
+        query = urlencode(parameters)
+        request.META["QUERY_STRING"] = query
+        request.GET = QueryDict(query)
+
     def validate_authorization_request(self, request):
         """oauthlib's validation plus AUTHORIZATION_REQUEST_CHECKS, once per request (dispatch
         asks before the sign-in, DOT's ``get`` again after it)."""
         if self._validated is None:
             scopes, credentials = super().validate_authorization_request(request)
             try:
-                for check in AUTHORIZATION_REQUEST_CHECKS:
-                    check(request.GET, credentials["request"])
+                run_request_checks(request.GET, credentials["request"])
+                self._check_pushed_if_required(credentials["request"])
             except OAuth2Error as error:
                 raise OAuthToolkitError(error=error) from error
             self._validated = scopes, credentials
         return self._validated
+
+    def _check_pushed_if_required(self, oauthlib_request) -> None:
+        """RFC 9126 section 5: a client registered to push its requests gets no code for one
+        sent in the URL (its redirect URI is known good by now: the client learns why)."""
+        if self._pushed is None and oauthlib_request.client.require_pushed_authorization_requests:
+            raise InvalidRequest(
+                description="This client must push its authorization requests (RFC 9126).", request=oauthlib_request
+            )
+
+    def _return_path(self, request) -> str:
+        """Where pages on the way (sign-in, step-up) send the person back to: this URL as the
+        browser brought it."""
+        return self._pushed.return_path if self._pushed is not None else request.get_full_path()
+
+    def handle_no_permission(self) -> HttpResponse:
+        # DOT sends the person to sign in with this request's URL, which for a pushed request
+        # is client_id and request_uri (the parameters wait in the session), never the
+        # parameters themselves. (prompt=none and prompt=login were answered in dispatch.)
+        if self._pushed is None:
+            return super().handle_no_permission()
+        return redirect_to_login(self._pushed.return_path, self.get_login_url(), self.get_redirect_field_name())
 
     def _apply_prompt(self, request, credentials) -> HttpResponse | None:
         """OpenID Connect Core 3.1.2.1 on a request found valid: ``prompt=none`` never shows a
@@ -195,14 +227,24 @@ class ConsentAuthorizationView(AuthorizationView):
         way back drops ``prompt=login`` and ``max_age``: the fresh sign-in satisfies both, and
         asking again would loop (``max_age=0``)."""
         logout(request)
-        query = request.GET.copy()
+        query = QueryDict(request.META.get("QUERY_STRING", ""), mutable=True)
         query.pop("max_age", None)
         query.pop("prompt", None)
         if other_prompts:
             query["prompt"] = " ".join(sorted(other_prompts))
-        return redirect_to_login(
-            f"{request.path}?{query.urlencode()}", self.get_login_url(), self.get_redirect_field_name()
-        )
+        if self._pushed is None:
+            next_path = f"{request.path}?{query.urlencode()}"
+        else:
+            # logout() emptied the session: the parameters go back into the new one.
+            parameters = [(name, value) for name, values in query.lists() for value in values]
+            hold_pushed_request(
+                session=request.session,
+                request_uri=self._pushed.request_uri,
+                client_id=self._pushed.client_id,
+                parameters=parameters,
+            )
+            next_path = self._pushed.return_path
+        return redirect_to_login(next_path, self.get_login_url(), self.get_redirect_field_name())
 
     def _require_strength(self, request, oauthlib_request) -> HttpResponse | None:
         """A signed-in session weaker than the request needs is stepped up (``prompt=none``
@@ -219,12 +261,11 @@ class ConsentAuthorizationView(AuthorizationView):
             return self.error_response(OAuthToolkitError(error=error), None)
         return self._step_up(request)
 
-    @staticmethod
-    def _step_up(request) -> HttpResponse:
+    def _step_up(self, request) -> HttpResponse:
         """To prove the session's second factor, or to set one up if the user has none; either
         page comes back to this URL."""
         page = "accounts:second-factor" if has_second_factor(request.user) else "accounts:security"
-        return HttpResponseRedirect(f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}")
+        return HttpResponseRedirect(f"{reverse(page)}?{urlencode({'next': self._return_path(request)})}")
 
     @staticmethod
     def _required_acr(request, client: Application, scopes: Sequence[str]) -> str | None:
@@ -246,17 +287,7 @@ class ConsentAuthorizationView(AuthorizationView):
         a database column)."""
         if has_control_characters(request):
             return "Control characters in parameters."
-        query = request.GET if request.method == "GET" else request.POST
-        # RFC 6749 section 3.1: parameters MUST NOT be included more than once (oauthlib checks
-        # only some; a repeated code_challenge or nonce would otherwise pass with one copy).
-        if repeated := repeated_parameters(query):
-            return f"Parameter sent more than once: {shown(', '.join(repeated))}."
-        challenge = query.get("code_challenge")
-        if challenge is not None and not CODE_CHALLENGE.match(challenge):
-            return "code_challenge must be 43 to 128 unreserved characters (RFC 7636)."
-        if len(query.get("nonce", "")) > MAX_NONCE_LENGTH:
-            return "nonce is too long."
-        return None
+        return malformed(request.GET if request.method == "GET" else request.POST)
 
     @staticmethod
     def _max_age_exceeded(request) -> bool:
@@ -303,6 +334,14 @@ class ConsentAuthorizationView(AuthorizationView):
         application = Application.objects.filter(client_id=form.cleaned_data["client_id"]).first()
         if application is None:
             return self.render_to_response({"error": oauthlib_errors.InvalidClientIdError()}, status=400)
+        if self._pushed is None and application.require_pushed_authorization_requests:
+            error = InvalidRequest(description="This client must push its authorization requests (RFC 9126).")
+            return self.render_to_response({"error": error}, status=400)
+        if self._pushed is not None:
+            if application.client_id != self._pushed.client_id:
+                return self.render_to_response({"error": InvalidRequestURI()}, status=400)
+            for name in RESTATED_FIELDS:
+                form.cleaned_data[name] = self.request.GET.get(name)
         if form.cleaned_data.get("allow"):
             # Judged again: the session or the requirements may have changed since the screen
             # was shown, and a posted form need not come from a screen at all.
@@ -331,5 +370,9 @@ class ConsentAuthorizationView(AuthorizationView):
                 amr=" ".join(session_methods(self.request)),
                 session_ref=current_ref(self.request) or "",
             )
+        if self._pushed is not None:
+            # The response is on its way to the client: the pushed request is over (RFC 9126
+            # section 4, one-time use), in this browser too.
+            release_pushed_request(session=self.request.session, request_uri=self._pushed.request_uri)
         # RFC 9207: every authorization response, errors included, names its issuer.
         return super().redirect(with_issuer(redirect_to), application)

@@ -12,6 +12,7 @@ app_name = "oauth2_provider"
 
 urlpatterns = [
     path("authorize/", ConsentAuthorizationView.as_view(), name="authorize"),
+    path("par/", views.PushedAuthorizationRequestView.as_view(), name="pushed-authorization-request"),
     path("token/", views.TokenView.as_view(), name="token"),
     path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", views.IntrospectView.as_view(), name="introspect"),

@@ -13,8 +13,10 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidOIDCClientError
 from oauth2_provider.views.mixins import OAuthLibMixin
 
+from apps.authorize.pushed import push_authorization_request
 from apps.clients import authentication as client_auth
 from apps.endpoints.discovery import server_metadata
+from apps.endpoints.introspection import JWT_RESPONSE_TYPE, introspection_jwt, prefers_jwt
 from apps.grants.pipeline import token_response
 from apps.grants.registry import GRANTS, grant_types
 from apps.keys.services import jwks_document
@@ -78,13 +80,43 @@ class TokenView(OAuthEndpoint):
 
 class IntrospectView(OAuthEndpoint):
     """/o/introspect/ (RFC 7662). The caller authenticates as a client; a token is reported
-    active only to the API resource it was issued for."""
+    active only to the API resource it was issued for. In JSON, or as a signed JWT for a
+    caller that asks for one (RFC 9701)."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if (refused := _repeated(request)) is not None:
             return refused
-        headers, body, status = self.get_oauthlib_core().create_introspect_response(request)
-        return oauth_response(body, status, headers)
+        result = self.get_oauthlib_core().introspect(request)
+        if result.error is not None:
+            return error_response(result.error)
+        assert result.response is not None and result.caller is not None  # no error: answered
+        if prefers_jwt(request.headers.get("Accept", "")):
+            # RFC 9701 section 5: the JWT is the whole body, inactive answers included.
+            token = introspection_jwt(response=result.response, caller=result.caller)
+            response = HttpResponse(token, content_type=JWT_RESPONSE_TYPE, headers=NO_STORE)
+            response["Content-Length"] = str(len(response.content))
+            return response
+        return oauth_response(json.dumps(result.response), 200, NO_STORE)
+
+
+class PushedAuthorizationRequestView(OAuthEndpoint):
+    """/o/par/ (RFC 9126 section 2): a client pushes its authorization request and gets the
+    ``request_uri`` its browser brings to /o/authorize/ instead. Confidential clients
+    authenticate as at the token endpoint; a public client names itself with ``client_id``
+    (section 2: allowed, its PKCE binds the code to it as ever)."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            # Section 2.1: the parameters come in the form body, and only there.
+            if request.GET:
+                raise InvalidRequest(description="Send the parameters in the request body, not in the URL.")
+            reject_repeated_parameters(request.POST)
+            client = client_auth.authenticate_client(request, allow_public=True)
+            pushed = push_authorization_request(client=client, form=request.POST)
+        except OAuth2Error as error:
+            return error_response(error)
+        body = {"request_uri": pushed.request_uri, "expires_in": pushed.expires_in}
+        return oauth_response(json.dumps(body), 201, NO_STORE)
 
 
 class RevokeTokenView(OAuthEndpoint):

@@ -1,10 +1,23 @@
 """DOT's OAUTH2_BACKEND_CLASS seam: how a Django request becomes an oauthlib request."""
 
+from dataclasses import dataclass
+from typing import Any
+
 from oauth2_provider.oauth2_backends import OAuthLibCore as DotOAuthLibCore
+from oauthlib.common import Request as OAuthlibRequest
 
-from apps.protocol.errors import InvalidRequest
+from apps.oauth.models import Application
+from apps.protocol.errors import InvalidRequest, OAuth2Error
 
-Response = tuple[dict[str, str], str, int]
+
+@dataclass(frozen=True)
+class Introspection:
+    """An introspection request's outcome: the RFC 7662 response for the authenticated
+    ``caller``, or the error that refused the request."""
+
+    response: dict[str, Any] | None = None
+    caller: Application | None = None
+    error: OAuth2Error | None = None
 
 
 class OAuthLibCore(DotOAuthLibCore):
@@ -13,13 +26,21 @@ class OAuthLibCore(DotOAuthLibCore):
         # (repeats other than resource/audience were refused by the view, OAuthEndpoint).
         return [(key, value) for key, values in request.POST.lists() for value in values]
 
-    def create_introspect_response(self, request) -> Response:
-        """RFC 7662, through oauthlib's IntrospectEndpoint and our validator's introspect_token."""
+    def introspect(self, request) -> Introspection:
+        """RFC 7662, through oauthlib's IntrospectEndpoint checks and our validator's
+        introspect_token: oauthlib's create_introspect_response, keeping the caller it
+        authenticated (an RFC 9701 JWT answer is addressed to it)."""
         uri, http_method, body, headers = self._extract_params(request)
-        headers, body, status = self.server.create_introspect_response(
-            uri, http_method=http_method, body=body, headers=headers
+        oauthlib_request = OAuthlibRequest(uri, http_method, body, headers)
+        try:
+            self.server.validate_introspect_request(oauthlib_request)
+        except OAuth2Error as error:
+            return Introspection(error=error)
+        claims = self.server.request_validator.introspect_token(
+            oauthlib_request.token, oauthlib_request.token_type_hint, oauthlib_request
         )
-        return headers, body, status
+        response = {"active": False} if claims is None else {"active": True, **claims}
+        return Introspection(response=response, caller=oauthlib_request.client)
 
     def create_userinfo_response(self, request):
         # RFC 9700 section 4.3.2 / RFC 6750 section 5.3: never an access token in a URL
