@@ -60,6 +60,14 @@ def refuse_request_objects(query: QueryDict, request: OAuthlibRequest) -> None:
         raise RequestURINotSupported(request=request)
 
 
+def check_code_challenge_method(query: QueryDict, request: OAuthlibRequest) -> None:
+    """RFC 9700 section 2.1.1: S256 only (discovery lists only it). Refused here, before the
+    consent screen, rather than when the code would be created."""
+    method = query.get("code_challenge_method")
+    if method is not None and method != "S256":
+        raise InvalidRequest(description="code_challenge_method must be S256.", request=request)
+
+
 def check_prompt(query: QueryDict, request: OAuthlibRequest) -> None:
     prompt = set(query.get("prompt", "").split())
     # OpenID Connect Core 3.1.2.1 (oauthlib checks it only when openid is among the scopes).
@@ -88,6 +96,7 @@ def check_acr_values(query: QueryDict, request: OAuthlibRequest) -> None:
 
 AUTHORIZATION_REQUEST_CHECKS: tuple[Callable[[QueryDict, OAuthlibRequest], None], ...] = (
     refuse_request_objects,
+    check_code_challenge_method,
     check_prompt,
     check_max_age,
     check_acr_values,

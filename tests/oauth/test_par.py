@@ -1,0 +1,398 @@
+"""Pushed authorization requests (RFC 9126): /o/par/ and the request_uri at /o/authorize/."""
+
+import hashlib
+from datetime import timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from apps.authorize.pushed import REQUEST_URI_PREFIX
+from apps.consent.models import Consent
+from apps.oauth.models import Application, Grant
+from apps.oauth.models.pushed_request import PushedAuthorizationRequest
+from tests.support.flows import REDIRECT_URI, Pkce, consent_form_data, error_page_code, redeem, redirect_params
+from tests.support.http import ISSUER, LOGIN_URL, basic_auth, form_post, oauth_error
+
+PAR_URL = "/o/par/"
+SCOPE = "openid shoppingbasket.fullaccess"
+
+
+def pushed_parameters(client_id: str | None, pkce: Pkce | None, **extra: str | None) -> dict[str, str]:
+    params: dict[str, str | None] = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": SCOPE,
+        "state": "st-par",
+    }
+    if pkce is not None:
+        params.update(code_challenge=pkce.challenge, code_challenge_method="S256")
+    params.update(extra)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def push(api: Client, credentials, pkce: Pkce | None, *, auth: str | None = "basic", **extra: str | None):
+    """POST /o/par/ as ``credentials``' client (client_secret_basic unless ``auth`` says)."""
+    headers = {}
+    data = pushed_parameters(credentials.client.client_id, pkce, **extra)
+    if auth == "basic":
+        headers["HTTP_AUTHORIZATION"] = basic_auth(credentials.client.client_id, credentials.client_secret)
+    elif auth == "post":
+        data["client_secret"] = credentials.client_secret
+    return form_post(api, PAR_URL, data, **headers)
+
+
+def pushed_uri(api: Client, credentials, pkce: Pkce, **extra: str | None) -> str:
+    response = push(api, credentials, pkce, **extra)
+    assert response.status_code == 201, response.content
+    return response.json()["request_uri"]
+
+
+def authorize_path(client_id: str, request_uri: str, **extra: str) -> str:
+    return "/o/authorize/?" + urlencode({"client_id": client_id, "request_uri": request_uri, **extra})
+
+
+def approve_pushed(browser: Client, client_id: str, request_uri: str, **extra: str):
+    """Bring the request_uri to /o/authorize/ and press Allow (the form posts to the same URL)."""
+    path = authorize_path(client_id, request_uri, **extra)
+    response = browser.get(path)
+    assert response.status_code == 200, response.content[:500]
+    return browser.post(path, {**consent_form_data(response), "allow": "Authorize"})
+
+
+@pytest.fixture
+def api() -> Client:
+    return Client()
+
+
+@pytest.fixture
+def spa(apis, make_client):
+    """A public client (a single-page app): no secret, PKCE."""
+    return make_client(
+        "spa",
+        grants=["authorization_code"],
+        scopes=["openid", "shoppingbasket.fullaccess"],
+        redirect_uris=[REDIRECT_URI],
+        client_type=Application.CLIENT_PUBLIC,
+    )
+
+
+# --- the endpoint ---------------------------------------------------------------------------------
+
+
+def test_push_answers_201_with_a_short_lived_request_uri_and_stores_only_its_digest(api, web):
+    response = push(api, web, Pkce.new())
+
+    assert response.status_code == 201
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"request_uri", "expires_in"}
+    assert body["expires_in"] == 60
+    assert body["request_uri"].startswith(REQUEST_URI_PREFIX)
+    random_part = body["request_uri"].removeprefix(REQUEST_URI_PREFIX)
+    assert len(random_part) >= 43
+    row = PushedAuthorizationRequest.objects.get()
+    assert row.reference == hashlib.sha256(random_part.encode()).hexdigest()
+    assert random_part not in str(row.parameters)
+    assert row.application == web.client
+    assert ["client_id", web.client.client_id] in row.parameters
+    assert row.used_at is None
+    assert 55 <= (row.expires - timezone.now()).total_seconds() <= 60
+
+
+def test_the_lifetime_is_a_setting(api, web, settings):
+    settings.IDP = {**settings.IDP, "PUSHED_AUTHORIZATION_REQUEST_LIFETIME": 90}
+    assert push(api, web, Pkce.new()).json()["expires_in"] == 90
+
+
+def test_client_secret_post_works_and_the_secret_is_not_stored(api, web):
+    response = push(api, web, Pkce.new(), auth="post")
+    assert response.status_code == 201, response.content
+    assert web.client_secret not in str(PushedAuthorizationRequest.objects.get().parameters)
+    assert "client_secret" not in dict(PushedAuthorizationRequest.objects.get().parameters)
+
+
+def test_a_public_client_pushes_with_its_client_id(api, spa):
+    response = push(api, spa, Pkce.new(), auth=None)
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize(
+    ("auth", "headers"),
+    [
+        ("wrong secret", {"HTTP_AUTHORIZATION": basic_auth("web", "not-the-secret")}),
+        ("no credentials at all", {}),
+        ("Bearer is no client authentication", {"HTTP_AUTHORIZATION": "Bearer abc"}),
+    ],
+)
+def test_client_authentication_failures_are_invalid_client(api, web, auth, headers):
+    data = pushed_parameters(None, Pkce.new())
+    response = form_post(api, PAR_URL, data, **headers)
+    assert oauth_error(response) == (401, "invalid_client"), auth
+    assert response["WWW-Authenticate"].startswith("Basic")
+    assert not PushedAuthorizationRequest.objects.exists()
+
+
+def test_a_confidential_client_without_its_secret_is_invalid_client(api, web):
+    response = push(api, web, Pkce.new(), auth=None)
+    assert oauth_error(response) == (401, "invalid_client")
+
+
+def test_a_disabled_client_is_invalid_client(api, web):
+    Application.objects.filter(pk=web.client.pk).update(is_active=False)
+    assert oauth_error(push(api, web, Pkce.new())) == (401, "invalid_client")
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"redirect_uri": "https://evil.test/callback"}, "invalid_request"),
+        ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge": "short"}, "invalid_request"),
+        ({"scope": "openid no.such.scope"}, "invalid_scope"),
+        ({"scope": "openid discount.fullaccess"}, "invalid_scope"),  # not one of the client's
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"request_uri": REQUEST_URI_PREFIX + "abc"}, "invalid_request"),
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"prompt": "none login"}, "invalid_request"),
+        ({"max_age": "soon"}, "invalid_request"),
+        ({"resource": "urn:test:nothing"}, "invalid_target"),
+    ],
+)
+def test_invalid_pushed_parameters_get_the_authorization_endpoints_error(api, web, extra, error):
+    response = push(api, web, Pkce.new(), **extra)
+    assert oauth_error(response) == (400, error), response.content
+    # RFC 9126 section 2.3: token-endpoint JSON, so no state.
+    assert "state" not in response.json()
+    assert not PushedAuthorizationRequest.objects.exists()
+
+
+def test_a_client_not_allowed_the_code_grant_is_unauthorized_client(api, apis, make_client):
+    service = make_client("svc", scopes=["shoppingbasket.fullaccess"], redirect_uris=[REDIRECT_URI])
+    assert oauth_error(push(api, service, Pkce.new())) == (400, "unauthorized_client")
+
+
+def test_a_repeated_parameter_is_invalid_request(api, web):
+    pkce = Pkce.new()
+    data = [*pushed_parameters(web.client.client_id, pkce).items(), ("scope", "openid")]
+    response = form_post(api, PAR_URL, data, HTTP_AUTHORIZATION=basic_auth(web.client.client_id, web.client_secret))
+    assert oauth_error(response) == (400, "invalid_request")
+
+
+def test_parameters_in_the_url_are_invalid_request(api, web):
+    auth = basic_auth(web.client.client_id, web.client_secret)
+    response = form_post(api, PAR_URL + "?scope=openid", pushed_parameters(None, Pkce.new()), HTTP_AUTHORIZATION=auth)
+    assert oauth_error(response) == (400, "invalid_request")
+
+
+def test_a_client_id_other_than_the_authenticated_client_is_refused(api, web, spa):
+    auth = basic_auth(web.client.client_id, web.client_secret)
+    response = form_post(api, PAR_URL, pushed_parameters(spa.client.client_id, Pkce.new()), HTTP_AUTHORIZATION=auth)
+    assert oauth_error(response) == (401, "invalid_client")  # which client asks is ambiguous
+
+
+def test_get_is_not_allowed(api):
+    assert api.get(PAR_URL).status_code == 405
+
+
+# --- at the authorization endpoint ----------------------------------------------------------------
+
+
+def test_pushed_request_to_a_code_and_tokens(api, browser, web, alice):
+    pkce = Pkce.new()
+    request_uri = pushed_uri(api, web, pkce, nonce="n-par", resource="urn:test:shoppingbasket")
+
+    response = approve_pushed(browser, web.client.client_id, request_uri)
+
+    params = redirect_params(response)
+    assert params["state"] == "st-par"
+    assert params["iss"] == ISSUER
+    tokens = redeem(api, web, params["code"], pkce.verifier)
+    assert tokens.status_code == 200, tokens.content
+    body = tokens.json()
+    access = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert access["aud"] == ["shoppingbasket"]
+    assert access["sub"] == str(alice.pk)
+    id_token = jwt.decode(body["id_token"], options={"verify_signature": False})
+    assert id_token["nonce"] == "n-par"
+    assert set(Consent.objects.get().scope_list) == set(SCOPE.split())
+    assert PushedAuthorizationRequest.objects.get().used_at is not None
+
+
+def test_the_pushed_parameters_replace_any_others_in_the_url(api, browser, web):
+    pkce = Pkce.new()
+    request_uri = pushed_uri(api, web, pkce, scope="openid")
+    path = authorize_path(
+        web.client.client_id,
+        request_uri,
+        scope="openid shoppingbasket.fullaccess eventcatalog.read",
+        redirect_uri="https://evil.test/callback",
+        state="from-the-url",
+    )
+    response = browser.get(path)
+    assert response.status_code == 200
+    assert response.context["form"].initial["scope"] == "openid"
+    assert response.context["form"].initial["redirect_uri"] == REDIRECT_URI
+    params = redirect_params(browser.post(path, {**consent_form_data(response), "allow": "Authorize"}))
+    assert params["state"] == "st-par"
+
+
+def test_a_tampered_consent_form_cannot_change_the_pushed_request(api, browser, web):
+    pkce, other = Pkce.new(), Pkce.new()
+    request_uri = pushed_uri(api, web, pkce)
+    path = authorize_path(web.client.client_id, request_uri)
+    data = consent_form_data(browser.get(path))
+    data.update(code_challenge=other.challenge, state="changed")
+    params = redirect_params(browser.post(path, {**data, "allow": "Authorize"}))
+    assert params["state"] == "st-par"
+    assert Grant.objects.get().code_challenge == pkce.challenge
+    assert redeem(api, web, params["code"], pkce.verifier).status_code == 200
+
+
+def test_an_anonymous_browser_signs_in_and_comes_back_with_the_request_uri_only(api, web, alice):
+    pkce = Pkce.new()
+    request_uri = pushed_uri(api, web, pkce)
+    path = authorize_path(web.client.client_id, request_uri)
+    browser = Client()
+
+    response = browser.get(path)
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.path == LOGIN_URL
+    next_url = parse_qs(location.query)["next"][0]
+    assert next_url == path  # the parameters stay on the server
+    response = browser.post(LOGIN_URL + "?" + location.query, {"username": "alice", "password": "x"})
+    assert response.status_code == 302
+    assert response["Location"] == next_url
+
+    response = browser.get(next_url)
+    assert response.status_code == 200
+    params = redirect_params(browser.post(next_url, {**consent_form_data(response), "allow": "Authorize"}))
+    assert redeem(api, web, params["code"], pkce.verifier).status_code == 200
+
+
+def test_prompt_login_signs_in_again_once_and_comes_back(api, browser, web, alice):
+    pkce = Pkce.new()
+    request_uri = pushed_uri(api, web, pkce, prompt="login")
+    path = authorize_path(web.client.client_id, request_uri)
+
+    response = browser.get(path)
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.path == LOGIN_URL
+    assert parse_qs(location.query)["next"][0] == path
+    browser.post(LOGIN_URL + "?" + location.query, {"username": "alice", "password": "x"})
+    # Back with the same request_uri: the fresh sign-in satisfied prompt=login (no loop).
+    response = browser.get(path)
+    assert response.status_code == 200
+    assert "code" in redirect_params(browser.post(path, {**consent_form_data(response), "allow": "Authorize"}))
+
+
+def test_ui_locales_of_the_pushed_request_choose_the_language(api, browser, web):
+    request_uri = pushed_uri(api, web, Pkce.new(), ui_locales="nl")
+    response = browser.get(authorize_path(web.client.client_id, request_uri))
+    assert response.status_code == 200
+    assert response["Content-Language"] == "nl"
+
+
+def test_an_unknown_request_uri_is_an_error_page(browser, web):
+    response = browser.get(authorize_path(web.client.client_id, REQUEST_URI_PREFIX + "not-one-we-made"))
+    assert response.status_code == 400
+    assert error_page_code(response) == "invalid_request_uri"
+    assert "This sign-in link has expired" in response.content.decode()
+
+
+def test_a_request_uri_without_client_id_is_invalid(api, browser, web):
+    request_uri = pushed_uri(api, web, Pkce.new())
+    response = browser.get("/o/authorize/?" + urlencode({"request_uri": request_uri}))
+    assert error_page_code(response) == "invalid_request_uri"
+
+
+def test_an_expired_request_uri_is_invalid(api, browser, web):
+    request_uri = pushed_uri(api, web, Pkce.new())
+    PushedAuthorizationRequest.objects.update(expires=timezone.now() - timedelta(seconds=1))
+    response = browser.get(authorize_path(web.client.client_id, request_uri))
+    assert error_page_code(response) == "invalid_request_uri"
+
+
+def test_another_clients_request_uri_is_invalid(api, browser, web, spa):
+    request_uri = pushed_uri(api, web, Pkce.new())
+    response = browser.get(authorize_path(spa.client.client_id, request_uri))
+    assert error_page_code(response) == "invalid_request_uri"
+    # Not claimed: the right client's browser may still use it.
+    assert browser.get(authorize_path(web.client.client_id, request_uri)).status_code == 200
+
+
+def test_a_second_browser_cannot_use_a_claimed_request_uri(api, browser, web, alice):
+    request_uri = pushed_uri(api, web, Pkce.new())
+    path = authorize_path(web.client.client_id, request_uri)
+    assert browser.get(path).status_code == 200
+    other = Client()
+    other.force_login(alice)
+    assert error_page_code(other.get(path)) == "invalid_request_uri"
+    # The first browser goes on.
+    assert browser.get(path).status_code == 200
+
+
+def test_the_request_uri_is_spent_once_the_code_was_issued(api, browser, web):
+    pkce = Pkce.new()
+    request_uri = pushed_uri(api, web, pkce)
+    redirect_params(approve_pushed(browser, web.client.client_id, request_uri))
+    response = browser.get(authorize_path(web.client.client_id, request_uri))
+    assert error_page_code(response) == "invalid_request_uri"
+
+
+def test_a_request_uri_by_reference_to_a_request_object_is_still_unsupported(browser, web):
+    pkce = Pkce.new()
+    query = pushed_parameters(web.client.client_id, pkce, request_uri="https://web.test/request.jwt")
+    response = browser.get("/o/authorize/?" + urlencode(query))
+    assert redirect_params(response)["error"] == "request_uri_not_supported"
+
+
+@pytest.fixture
+def par_only(web):
+    Application.objects.filter(pk=web.client.pk).update(require_pushed_authorization_requests=True)
+    return web
+
+
+def test_a_client_that_requires_par_is_refused_a_plain_request(browser, par_only):
+    pkce = Pkce.new()
+    response = browser.get("/o/authorize/?" + urlencode(pushed_parameters(par_only.client.client_id, pkce)))
+    params = redirect_params(response)
+    assert params["error"] == "invalid_request"
+    assert params["state"] == "st-par"
+    assert not Grant.objects.exists()
+
+
+def test_a_client_that_requires_par_is_refused_a_plain_consent_post(api, browser, par_only):
+    pkce = Pkce.new()
+    request_uri = pushed_uri(api, par_only, pkce)
+    data = consent_form_data(browser.get(authorize_path(par_only.client.client_id, request_uri)))
+    response = browser.post("/o/authorize/", {**data, "allow": "Authorize"})
+    assert response.status_code == 400
+    assert error_page_code(response) == "invalid_request"
+    assert not Grant.objects.exists()
+
+
+def test_a_client_that_requires_par_gets_codes_through_it(api, browser, par_only):
+    pkce = Pkce.new()
+    params = redirect_params(approve_pushed(browser, par_only.client.client_id, pushed_uri(api, par_only, pkce)))
+    assert redeem(api, par_only, params["code"], pkce.verifier).status_code == 200
+
+
+def test_a_public_clients_pushed_request_to_tokens(api, browser, spa):
+    pkce = Pkce.new()
+    response = push(api, spa, pkce, auth=None)
+    params = redirect_params(approve_pushed(browser, spa.client.client_id, response.json()["request_uri"]))
+    data = {
+        "grant_type": "authorization_code",
+        "code": params["code"],
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": pkce.verifier,
+        "client_id": spa.client.client_id,
+    }
+    assert form_post(api, "/o/token/", data).status_code == 200
