@@ -86,6 +86,13 @@ DEFAULTS: dict[str, Any] = {
     # is valid for its window of this many seconds and the next.
     "DPOP_NONCES": False,
     "DPOP_NONCE_WINDOW_SECONDS": 60,
+    # private_key_jwt clients that publish their keys at a jwks_uri (apps/clients/client_keys.py):
+    # how long fetched keys are used before they are fetched again (never longer: a failed
+    # fetch refuses the client rather than trust keys past this age), and the shortest time
+    # between two fetches of one URI (an assertion naming an unknown kid, the sign of a
+    # rotation, fetches again at most this often, so made-up kids cannot hammer the client).
+    "CLIENT_JWKS_CACHE_SECONDS": 300,
+    "CLIENT_JWKS_MIN_REFETCH_SECONDS": 30,
 }
 
 

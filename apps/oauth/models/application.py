@@ -1,8 +1,13 @@
 """The OAuth client (DOT's swappable Application) with several grant types and its scopes."""
 
-from typing import TYPE_CHECKING, ClassVar
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.base import ModelBase
@@ -25,6 +30,108 @@ class GrantType(models.TextChoices):
 
 # RFC 8252 section 7.3: http redirect URIs are acceptable on the loopback interface only.
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+# --- private_key_jwt keys (RFC 7523 section 2.2, OpenID Connect Core 9) ----------------------
+# The algorithms a client may sign its assertions with, and the key type each needs. No "none"
+# and no HS*: a client's registered keys are public, and an HMAC "signed" with a public key
+# proves nothing.
+CLIENT_KEY_ALGORITHMS = {"RS256": "RSA", "PS256": "RSA", "ES256": "EC"}
+# Members only a private (or symmetric) JWK has (RFC 7518 section 6.2.2, 6.3.2, 6.4.1).
+PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+MIN_CLIENT_RSA_BITS = 2048  # NIST SP 800-131A, as for our own keys
+MAX_CLIENT_RSA_BITS = 8192  # each verification costs more with size: a bound on what one request costs
+MAX_CLIENT_JWKS_KEYS = 16  # a key in use, the next one and a retired one leave plenty of room
+MAX_CLIENT_JWKS_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ClientJwk:
+    """One public key of a client, parsed: ``alg`` is the JWK's own restriction, if any."""
+
+    kid: str | None
+    kty: str  # "RSA" or "EC"
+    alg: str | None
+    public_key: RSAPublicKey | EllipticCurvePublicKey
+
+    def verifies(self, alg: str) -> bool:
+        """Whether a JWS signed with ``alg`` may be checked with this key."""
+        return CLIENT_KEY_ALGORITHMS.get(alg) == self.kty and self.alg in (None, alg)
+
+
+def _client_jwk(member: Any) -> ClientJwk:
+    """One JWK of a client's set, or ``ValueError`` saying why it is not acceptable."""
+    if not isinstance(member, dict):
+        raise ValueError("each key is a JSON object")
+    if PRIVATE_JWK_MEMBERS & set(member):
+        raise ValueError("a private or symmetric key: register the public key only")
+    kty, kid, alg = member.get("kty"), member.get("kid"), member.get("alg")
+    if kty not in ("RSA", "EC"):
+        raise ValueError(f"kty must be RSA or EC, not {kty!r}")
+    if kid is not None and not (isinstance(kid, str) and 0 < len(kid) <= 200):
+        raise ValueError("kid must be a non-empty string of at most 200 characters")
+    if member.get("use", "sig") != "sig":
+        raise ValueError("use must be sig: the key verifies signed assertions")
+    if "key_ops" in member and not (isinstance(member["key_ops"], list) and "verify" in member["key_ops"]):
+        raise ValueError("key_ops must include verify")
+    if alg is not None and CLIENT_KEY_ALGORITHMS.get(alg) != kty:
+        raise ValueError(f"alg must be one of {', '.join(a for a, t in CLIENT_KEY_ALGORITHMS.items() if t == kty)}")
+    if kty == "EC" and member.get("crv") != "P-256":
+        raise ValueError("an EC key must be on the P-256 curve (ES256)")
+    try:
+        # Builds the key: a malformed modulus or a point off the curve is refused here.
+        public_key = jwt.PyJWK(member, algorithm="ES256" if kty == "EC" else "RS256").key
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"not a valid {kty} public key ({exc})") from None
+    if not isinstance(public_key, RSAPublicKey | EllipticCurvePublicKey):
+        raise ValueError("a private or symmetric key: register the public key only")
+    if isinstance(public_key, RSAPublicKey) and not MIN_CLIENT_RSA_BITS <= public_key.key_size <= MAX_CLIENT_RSA_BITS:
+        raise ValueError(f"an RSA key must have {MIN_CLIENT_RSA_BITS} to {MAX_CLIENT_RSA_BITS} bits")
+    return ClientJwk(kid=kid, kty=kty, alg=alg, public_key=public_key)
+
+
+def parse_client_jwks(document: Any) -> tuple[ClientJwk, ...]:
+    """A client's JWKS document (RFC 7517 section 5) as keys, or ``ValidationError`` listing
+    what is wrong. The one rule for inline ``jwks`` and for what a ``jwks_uri`` serves."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list) or not document["keys"]:
+        raise ValidationError('A JWKS is a JSON object with a non-empty "keys" list.')
+    if len(json.dumps(document)) > MAX_CLIENT_JWKS_BYTES:
+        raise ValidationError(f"A JWKS of at most {MAX_CLIENT_JWKS_BYTES // 1024} KiB.")
+    if len(document["keys"]) > MAX_CLIENT_JWKS_KEYS:
+        raise ValidationError(f"At most {MAX_CLIENT_JWKS_KEYS} keys.")
+    keys: list[ClientJwk] = []
+    problems: list[str] = []
+    for number, member in enumerate(document["keys"], start=1):
+        try:
+            keys.append(_client_jwk(member))
+        except ValueError as exc:
+            problems.append(f"Key {number}: {exc}.")
+    kids = [key.kid for key in keys if key.kid is not None]
+    if len(kids) != len(set(kids)):
+        # The kid in an assertion's header picks the key: two keys with one kid are ambiguous.
+        problems.append("Two keys have the same kid.")
+    if problems:
+        raise ValidationError(problems)
+    return tuple(keys)
+
+
+def jwks_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` may not be fetched for a client's keys, or None: https only (http only on a
+    loopback host, as for redirect URIs), no credentials in it, no fragment."""
+    try:
+        parts = urlsplit(uri)
+        hostname = parts.hostname
+    except ValueError:
+        return "Not a URL."
+    if parts.scheme not in ("https", "http") or not hostname:
+        return "An https URL."
+    if parts.scheme == "http" and hostname not in LOOPBACK_HOSTS:
+        return "Use https (http only for loopback hosts)."
+    if parts.username is not None or parts.password is not None:
+        return "No credentials in the URL."
+    if parts.fragment or "#" in uri:
+        return "No fragment."
+    return None
+
 
 # Grant types that authenticate the client itself, so only confidential clients may use them.
 CONFIDENTIAL_ONLY_GRANTS = {GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE}
@@ -189,10 +296,29 @@ class Application(AbstractApplication, metaclass=ModelBase):
                 errors.setdefault("redirect_uris", []).append(f"Use https (http only for loopback hosts): {uri}")
             if parts.fragment or "#" in uri:
                 errors.setdefault("redirect_uris", []).append(f"A redirect URI has no fragment: {uri}")
+        errors.update(self._client_key_errors())
         if self.algorithm not in ("", self.RS256_ALGORITHM):
             errors.setdefault("algorithm", []).append("ID tokens are signed with RS256 by the IdP's keys.")
         if errors:
             raise ValidationError(errors)
+
+    def _client_key_errors(self) -> dict[str, list[str]]:
+        """private_key_jwt: an inline JWKS or a jwks_uri, not both, for confidential clients only."""
+        errors: dict[str, list[str]] = {}
+        if self.client_type == self.CLIENT_PUBLIC and (self.jwks is not None or self.jwks_uri):
+            message = "A public client authenticates with nothing: it has no keys."
+            errors["jwks" if self.jwks is not None else "jwks_uri"] = [message]
+            return errors
+        if self.jwks is not None and self.jwks_uri:
+            errors["jwks_uri"] = ["Register the keys inline or at a JWKS URI, not both."]
+        if self.jwks is not None:
+            try:
+                parse_client_jwks(self.jwks)
+            except ValidationError as exc:
+                errors["jwks"] = exc.messages
+        if self.jwks_uri and (problem := jwks_uri_problem(self.jwks_uri)):
+            errors.setdefault("jwks_uri", []).append(problem)
+        return errors
 
     def get_allowed_schemes(self) -> list[str]:
         # http is accepted for loopback redirect URIs only (checked in clean()).

@@ -1,0 +1,175 @@
+"""A client's public keys, for ``private_key_jwt`` (RFC 7523 section 2.2, OpenID Connect Core 9).
+
+A client registers them inline (``Application.jwks``) or publishes them at a ``jwks_uri``; both
+are read by one rule, :func:`~apps.oauth.models.application.parse_client_jwks` (public RSA or
+P-256 keys for signatures, nothing private).
+
+Inline keys are parsed once per document: the parsed keys are kept by the document's text,
+so a client whose keys changed (by any means, signals or not) gets its new keys at once.
+
+Keys at a ``jwks_uri`` are fetched (https, or http on loopback; a few seconds and a few
+kilobytes at most; no redirects) and used for ``IDP["CLIENT_JWKS_CACHE_SECONDS"]``. An
+assertion naming a ``kid`` the cached set lacks is how a rotation shows (OpenID Connect Core
+10.1.1): it fetches the set again, but at most once per ``IDP["CLIENT_JWKS_MIN_REFETCH_SECONDS"]``
+per URI, so made-up kids cannot turn into a stream of requests to the client. A fetch that
+fails leaves the keys in use only while they are within their cache life; after that the
+client is refused until a fetch succeeds (fail closed: keys the client may have withdrawn are
+never trusted past their age).
+"""
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+
+import requests
+from django.core.exceptions import ValidationError
+
+from apps.oauth.models import Application
+from apps.oauth.models.application import MAX_CLIENT_JWKS_BYTES, ClientJwk, jwks_uri_problem, parse_client_jwks
+from idp.conf import idp_settings
+
+logger = logging.getLogger(__name__)
+
+FETCH_TIMEOUT_SECONDS = 3.0  # connect, and the whole download: a slow client cannot hold a request long
+MAX_CACHED_DOCUMENTS = 10_000  # bounds memory whatever the number of clients
+
+
+class KeysUnavailable(Exception):
+    """The client's keys could not be fetched or are not acceptable."""
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    keys: tuple[ClientJwk, ...]
+    fetched_at: float  # time.monotonic() of the fetch that produced ``keys``; -inf: none yet
+    attempted_at: float  # of the last attempt, failed ones included
+
+
+_inline: dict[str, tuple[ClientJwk, ...]] = {}  # the document's text -> its keys
+_remote: dict[str, _Fetched] = {}  # jwks_uri -> what was fetched
+_uri_locks: dict[str, threading.Lock] = {}
+_lock = threading.Lock()
+
+
+def clear_client_keys_cache() -> None:
+    with _lock:
+        _inline.clear()
+        _remote.clear()
+        _uri_locks.clear()
+
+
+def assertion_keys(client: Application, *, kid: str | None, alg: str) -> tuple[ClientJwk, ...]:
+    """The client's keys an assertion signed with ``alg`` may be checked with: the one named
+    by ``kid``, or, without a kid, every key of the right type. Empty when there is none (or
+    the keys cannot be had), which refuses the assertion."""
+    if client.jwks is not None:
+        keys = _inline_keys(client.jwks)
+    elif client.jwks_uri:
+        keys = _remote_keys(client.jwks_uri, kid=kid)
+    else:
+        return ()
+    return tuple(key for key in keys if key.verifies(alg) and (kid is None or key.kid == kid))
+
+
+def _inline_keys(document: object) -> tuple[ClientJwk, ...]:
+    text = json.dumps(document, sort_keys=True)
+    keys = _inline.get(text)
+    if keys is None:
+        try:
+            keys = parse_client_jwks(document)
+        except ValidationError:
+            # Stored without clean() (an update(), a migration): refuse rather than guess.
+            logger.warning("A client's registered JWKS is not acceptable; its assertions are refused")
+            keys = ()
+        with _lock:
+            if len(_inline) >= MAX_CACHED_DOCUMENTS:
+                _inline.clear()
+            _inline[text] = keys
+    return keys
+
+
+def _fresh(entry: _Fetched | None, now: float) -> bool:
+    return entry is not None and now - entry.fetched_at < idp_settings.CLIENT_JWKS_CACHE_SECONDS
+
+
+def _may_fetch(entry: _Fetched | None, now: float) -> bool:
+    return entry is None or now - entry.attempted_at >= idp_settings.CLIENT_JWKS_MIN_REFETCH_SECONDS
+
+
+def _known(entry: _Fetched, kid: str | None) -> bool:
+    return kid is None or any(key.kid == kid for key in entry.keys)
+
+
+def _remote_keys(uri: str, *, kid: str | None) -> tuple[ClientJwk, ...]:
+    entry = _remote.get(uri)
+    now = time.monotonic()
+    if entry is not None and _fresh(entry, now) and (_known(entry, kid) or not _may_fetch(entry, now)):
+        return entry.keys
+    with _lock_for(uri):
+        # Another thread may have fetched while this one waited: then its result stands.
+        entry = _remote.get(uri)
+        now = time.monotonic()
+        fresh = _fresh(entry, now)
+        if entry is not None and fresh and _known(entry, kid):
+            return entry.keys
+        if not _may_fetch(entry, now):
+            return entry.keys if entry is not None and fresh else ()
+        try:
+            keys = fetch_jwks(uri)
+        except KeysUnavailable as exc:
+            logger.warning("Fetching a client's JWKS failed (%s): %s", uri, exc)
+            failed = _Fetched((), float("-inf"), now) if entry is None else replace(entry, attempted_at=now)
+            _store(uri, failed)
+            return failed.keys if fresh else ()
+        _store(uri, _Fetched(keys, now, now))
+        return keys
+
+
+def _lock_for(uri: str) -> threading.Lock:
+    # One lock per URI: a slow client's fetch holds up only the requests that need its keys.
+    with _lock:
+        return _uri_locks.setdefault(uri, threading.Lock())
+
+
+def _store(uri: str, entry: _Fetched) -> None:
+    with _lock:
+        if len(_remote) >= MAX_CACHED_DOCUMENTS and uri not in _remote:
+            _remote.clear()
+        _remote[uri] = entry
+
+
+def fetch_jwks(uri: str) -> tuple[ClientJwk, ...]:
+    """GET the client's JWKS document and parse it, or ``KeysUnavailable``."""
+    if problem := jwks_uri_problem(uri):
+        raise KeysUnavailable(problem)
+    deadline = time.monotonic() + FETCH_TIMEOUT_SECONDS
+    try:
+        # No redirects: the registered URI is what the operator approved, not wherever it points.
+        with requests.get(
+            uri,
+            timeout=FETCH_TIMEOUT_SECONDS,
+            stream=True,
+            allow_redirects=False,
+            headers={"Accept": "application/jwk-set+json, application/json"},
+        ) as response:
+            if response.status_code != 200:
+                raise KeysUnavailable(f"HTTP {response.status_code}")
+            body = bytearray()
+            for chunk in response.iter_content(chunk_size=8192):
+                body += chunk
+                if len(body) > MAX_CLIENT_JWKS_BYTES:
+                    raise KeysUnavailable(f"larger than {MAX_CLIENT_JWKS_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise KeysUnavailable(f"slower than {FETCH_TIMEOUT_SECONDS} seconds")
+    except requests.RequestException as exc:
+        raise KeysUnavailable(type(exc).__name__) from None
+    try:
+        document = json.loads(bytes(body))
+    except ValueError:
+        raise KeysUnavailable("not JSON") from None
+    try:
+        return parse_client_jwks(document)
+    except ValidationError as exc:
+        raise KeysUnavailable(" ".join(exc.messages)) from None
