@@ -38,9 +38,30 @@ def alice_token() -> str:
     ).token
 
 
+def register_bench_key(client_id: str) -> dict:
+    """An EC P-256 key pair whose public half ``client_id`` registers beside its secret (a
+    client may hold both while it migrates), so the benchmark can authenticate it with
+    private_key_jwt: the private key as PEM and its kid."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    public_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private_key.public_key()))
+    public_jwk.update({"kid": "bench-1", "use": "sig", "alg": "ES256"})
+    client = Application.objects.get(client_id=client_id)
+    client.jwks = {"keys": [public_jwk]}
+    client.save(update_fields=["jwks"])
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {"client_id": client_id, "kid": "bench-1", "private_key_pem": pem}
+
+
 def seed() -> dict:
     call_command("migrate", verbosity=0)
-    return {"demo": seed_demo(), "subject_token": alice_token()}
+    demo = seed_demo()
+    return {"demo": demo, "subject_token": alice_token(), "bench_key": register_bench_key("shoppingbasket")}
 
 
 def _fill_sql(rows: int) -> str:

@@ -9,6 +9,9 @@ wrk with keep-alive connections measure, in the same run and the same server,
 - ``ceiling``: a minimal JSON view served as the token endpoint is (bench/urls.py);
 - ``database floor``: the ceiling plus the two statements a stored token needs (bench/urls.py);
 - client credentials for an RS256 API and for an ES256 API (stored tokens);
+- client credentials for the ES256 API authenticated with ``private_key_jwt`` (a fresh ES256
+  client assertion per request) and with a DPoP proof (RFC 9449: a fresh proof per request,
+  the token bound to its key), beside the secret-based figure;
 - token exchange (basket -> discount, ES256), against client credentials for the same API;
 - introspection (the basket introspecting alice's token);
 - growth: client credentials and exchange with 10^3 and with 10^6 stored tokens;
@@ -31,8 +34,15 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -44,6 +54,10 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0
 DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgres").split(",")
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# Requests signed for one run of a signed case: more than any run here reaches (a request
+# never repeats: its jti would be refused as a replay, and wrk would report the failure).
+SIGNED_PER_SECOND = 3_000
 
 
 def free_port() -> int:
@@ -81,21 +95,77 @@ def search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
     return found
 
 
-def wrk(url: str, body: str, authorization: str, *, duration: str = DURATION, connections: int = CONNECTIONS) -> dict:
+# Each wrk thread reads its own file of requests (one per line: the body, a tab, the DPoP header
+# or nothing) and sends each once, in order.
+VARIED_REQUESTS_LUA = """
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+function init(args)
+  requests, next_request = {}, 1
+  for line in io.lines(args[1] .. "." .. id) do
+    local body, dpop = line:match("^([^\t]*)\t?(.*)$")
+    local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+    if AUTHORIZATION ~= "" then headers["Authorization"] = AUTHORIZATION end
+    if dpop ~= "" then headers["DPoP"] = dpop end
+    requests[#requests + 1] = wrk.format("POST", nil, headers, body)
+  end
+end
+function request()
+  local r = requests[next_request] or requests[#requests]
+  next_request = next_request + 1
+  return r
+end
+"""
+
+WRK_THREADS = 2
+
+
+def seconds(duration: str) -> float:
+    value, unit = search(r"^([\d.]+)(ms|s|m)?$", duration).groups()
+    return float(value) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[unit]
+
+
+def wrk(
+    url: str,
+    body: str,
+    authorization: str,
+    *,
+    duration: str = DURATION,
+    connections: int = CONNECTIONS,
+    varied: list[str] | None = None,
+) -> dict:
+    """One wrk run of POSTs to ``url``: the same ``body`` every time, or with ``varied`` each
+    line (body, tab, DPoP header) once."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            'wrk.method = "POST"\n'
-            f"wrk.body = {json.dumps(body)}\n"
-            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-            f'wrk.headers["Authorization"] = "{authorization}"\n'
-        )
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}", "--latency", "-s", script.name, url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    os.unlink(script.name)
+        if varied is None:
+            script.write(
+                'wrk.method = "POST"\n'
+                f"wrk.body = {json.dumps(body)}\n"
+                'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                f'wrk.headers["Authorization"] = "{authorization}"\n'
+            )
+        else:
+            script.write(f"AUTHORIZATION = {json.dumps(authorization)}\n{VARIED_REQUESTS_LUA}")
+    args: list[str] = []
+    if varied is not None:
+        args = ["--", script.name + ".requests"]
+        for thread in range(WRK_THREADS):
+            Path(f"{script.name}.requests.{thread}").write_text("\n".join(varied[thread::WRK_THREADS]) + "\n")
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}", "--latency", "-s", script.name, url]
+            + args,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+        for thread in range(WRK_THREADS):
+            Path(f"{script.name}.requests.{thread}").unlink(missing_ok=True)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise SystemExit(f"{errors.group(1)} requests failed:\n{out}")
@@ -138,6 +208,70 @@ def median_of(runs: list[dict]) -> dict:
 def basic(client: dict) -> str:
     raw = f"{quote(client['client_id'], safe='')}:{quote(client['client_secret'], safe='')}"
     return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
+@dataclass(frozen=True)
+class SignedClient:
+    """The benchmark as a client holding a private key: it signs a fresh client assertion
+    (RFC 7523) or DPoP proof (RFC 9449) for every request, as a real service would."""
+
+    client_id: str
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def from_seed(cls, seeded: dict) -> "SignedClient":
+        key = serialization.load_pem_private_key(seeded["private_key_pem"].encode(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return cls(seeded["client_id"], seeded["kid"], key)
+
+    def assertion(self, audience: str) -> str:
+        now = int(time.time())
+        claims = {"iss": self.client_id, "sub": self.client_id, "aud": audience, "iat": now, "exp": now + 120}
+        claims["jti"] = str(uuid.uuid4())
+        return jwt.encode(claims, self.private_key, algorithm="ES256", headers={"kid": self.kid})
+
+
+def _proof_key() -> tuple[ec.EllipticCurvePrivateKey, dict]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key, json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+
+
+def dpop_proof(key: ec.EllipticCurvePrivateKey, public_jwk: dict, url: str) -> str:
+    claims = {"htm": "POST", "htu": url, "iat": int(time.time()), "jti": str(uuid.uuid4())}
+    return jwt.encode(claims, key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": public_jwk})
+
+
+@dataclass(frozen=True)
+class Case:
+    url: str
+    body: str
+    authorization: str
+    # For a signed case: the requests of one run (each line: body, tab, DPoP header), signed
+    # just before it, since proofs are only accepted for a minute after their iat.
+    sign: Callable[[int], list[str]] | None = None
+
+    def run(self, *, duration: str = DURATION, connections: int = CONNECTIONS) -> dict:
+        varied = None if self.sign is None else self.sign(int(seconds(duration) * SIGNED_PER_SECOND))
+        return wrk(self.url, self.body, self.authorization, duration=duration, connections=connections, varied=varied)
+
+
+def private_key_jwt_case(token_url: str, client: SignedClient, form: dict[str, str]) -> Case:
+    def sign(count: int) -> list[str]:
+        assertion = {"client_assertion_type": CLIENT_ASSERTION_TYPE}
+        return [urlencode({**form, **assertion, "client_assertion": client.assertion(token_url)}) for _ in range(count)]
+
+    return Case(token_url, "", "", sign)
+
+
+def dpop_case(token_url: str, authorization: str, form: dict[str, str]) -> Case:
+    key, public_jwk = _proof_key()
+    body = urlencode(form)
+
+    def sign(count: int) -> list[str]:
+        return [f"{body}\t{dpop_proof(key, public_jwk, token_url)}" for _ in range(count)]
+
+    return Case(token_url, body, authorization, sign)
 
 
 def exchange_body(subject_token: str) -> str:
@@ -199,6 +333,7 @@ def bench_database(database: str, workdir: Path) -> dict:
     seeded = support("seed", env=env)
     clients, subject_token = seeded["demo"]["clients"], seeded["subject_token"]
     basket, admin = basic(clients["shoppingbasket"]), basic(clients["eventcatalog-admin"])
+    signed_basket = SignedClient.from_seed(seeded["bench_key"])
     server = subprocess.Popen(
         [
             PYTHON,
@@ -223,34 +358,37 @@ def bench_database(database: str, workdir: Path) -> dict:
     results: dict = {}
     try:
         wait_until_serving(f"{base}/.well-known/openid-configuration", server)
+        cc_es256 = {"grant_type": "client_credentials", "scope": "discount.fullaccess"}
         cases = {
-            "ceiling": (f"{base}/bench/ceiling", "", ""),
-            "database floor": (f"{base}/bench/floor", "", ""),
-            "client_credentials RS256": (token_url, "grant_type=client_credentials&scope=eventcatalog.read", admin),
-            "client_credentials ES256": (token_url, "grant_type=client_credentials&scope=discount.fullaccess", basket),
-            "token_exchange ES256": (token_url, exchange_body(subject_token), basket),
-            "introspection": (f"{base}/o/introspect/", urlencode({"token": subject_token}), basket),
+            "ceiling": Case(f"{base}/bench/ceiling", "", ""),
+            "database floor": Case(f"{base}/bench/floor", "", ""),
+            "client_credentials RS256": Case(token_url, "grant_type=client_credentials&scope=eventcatalog.read", admin),
+            "client_credentials ES256": Case(token_url, urlencode(cc_es256), basket),
+            "client_credentials ES256 private_key_jwt": private_key_jwt_case(token_url, signed_basket, cc_es256),
+            "client_credentials ES256 DPoP": dpop_case(token_url, basket, cc_es256),
+            "token_exchange ES256": Case(token_url, exchange_body(subject_token), basket),
+            "introspection": Case(f"{base}/o/introspect/", urlencode({"token": subject_token}), basket),
         }
-        for target, body, authorization in cases.values():
-            wrk(target, body, authorization, duration="2s", connections=4)  # warm-up: keys, connections
-        runs: dict[str, list[dict]] = {case: [] for case in cases}
+        for case in cases.values():
+            case.run(duration="2s", connections=4)  # warm-up: keys, connections
+        runs: dict[str, list[dict]] = {name: [] for name in cases}
         for _ in range(REPEATS):  # interleaved, so drift on a shared machine hits every case alike
-            for case, (target, body, authorization) in cases.items():
+            for name, case in cases.items():
                 quiesce()
-                runs[case].append(wrk(target, body, authorization))
-        results["cases"] = {case: median_of(case_runs) for case, case_runs in runs.items()}
+                runs[name].append(case.run())
+        results["cases"] = {name: median_of(case_runs) for name, case_runs in runs.items()}
         results["growth"] = {}
         for rows in GROWTH_ROWS:
             filled = support("fill", str(rows), env=env)
             growth_cases = {
-                "client_credentials ES256": (token_url, cases["client_credentials ES256"][1], basket),
-                "token_exchange ES256": (token_url, exchange_body(filled["subject_token"]), basket),
+                "client_credentials ES256": cases["client_credentials ES256"],
+                "token_exchange ES256": Case(token_url, exchange_body(filled["subject_token"]), basket),
             }
-            growth_runs: dict[str, list[dict]] = {case: [] for case in growth_cases}
+            growth_runs: dict[str, list[dict]] = {name: [] for name in growth_cases}
             for _ in range(REPEATS):
-                for case, (target, body, authorization) in growth_cases.items():
+                for name, case in growth_cases.items():
                     quiesce()
-                    growth_runs[case].append(wrk(target, body, authorization))
+                    growth_runs[name].append(case.run())
             results["growth"][rows] = {case: median_of(r) for case, r in growth_runs.items()}
         results["peak_rss_mib"] = peak_rss_mib(server.pid)
     finally:
@@ -274,6 +412,9 @@ def report(database: str, results: dict) -> None:
         print(f"| {case} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {rps / ceiling:.2f} |")
     exchange, cc = cases["token_exchange ES256"]["rps"], cases["client_credentials ES256"]["rps"]
     print(f"\ntoken exchange / client credentials (both ES256, same client): {exchange / cc:.2f}")
+    for variant in ("private_key_jwt", "DPoP"):
+        signed = cases[f"client_credentials ES256 {variant}"]["rps"]
+        print(f"client credentials with {variant} / with a client secret (ES256): {signed / cc:.2f}")
     if len(results["growth"]) == 2:
         (small, at_small), (large, at_large) = sorted(results["growth"].items())
         for case in at_small:
