@@ -1,18 +1,23 @@
 """Pushed authorization requests (RFC 9126): /o/par/ and the request_uri at /o/authorize/."""
 
+import base64
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
+import requests
 from django.test import Client
 from django.utils import timezone
+from requests_oauth2client import InvalidScope, OAuth2Client
 
 from apps.authorize.pushed import REQUEST_URI_PREFIX
 from apps.consent.models import Consent
+from apps.keys.services import ensure_signing_keys
 from apps.oauth.models import Application, Grant
 from apps.oauth.models.pushed_request import PushedAuthorizationRequest
+from apps.protocol.strength import ACR_MFA
 from tests.support.flows import REDIRECT_URI, Pkce, consent_form_data, error_page_code, redeem, redirect_params
 from tests.support.http import ISSUER, LOGIN_URL, basic_auth, form_post, oauth_error
 
@@ -275,9 +280,10 @@ def test_an_anonymous_browser_signs_in_and_comes_back_with_the_request_uri_only(
     assert redeem(api, web, params["code"], pkce.verifier).status_code == 200
 
 
-def test_prompt_login_signs_in_again_once_and_comes_back(api, browser, web, alice):
+@pytest.mark.parametrize("extra", [{"prompt": "login"}, {"max_age": "0"}])
+def test_a_fresh_sign_in_is_asked_once_and_comes_back(api, browser, web, alice, extra):
     pkce = Pkce.new()
-    request_uri = pushed_uri(api, web, pkce, prompt="login")
+    request_uri = pushed_uri(api, web, pkce, **extra)
     path = authorize_path(web.client.client_id, request_uri)
 
     response = browser.get(path)
@@ -286,10 +292,38 @@ def test_prompt_login_signs_in_again_once_and_comes_back(api, browser, web, alic
     assert location.path == LOGIN_URL
     assert parse_qs(location.query)["next"][0] == path
     browser.post(LOGIN_URL + "?" + location.query, {"username": "alice", "password": "x"})
-    # Back with the same request_uri: the fresh sign-in satisfied prompt=login (no loop).
+    # Back with the same request_uri: the fresh sign-in satisfied prompt=login or max_age
+    # (no loop).
     response = browser.get(path)
     assert response.status_code == 200
     assert "code" in redirect_params(browser.post(path, {**consent_form_data(response), "allow": "Authorize"}))
+
+
+def test_acr_values_of_the_pushed_request_step_the_session_up_and_come_back(api, browser, web):
+    request_uri = pushed_uri(api, web, Pkce.new(), acr_values=ACR_MFA)
+    path = authorize_path(web.client.client_id, request_uri)
+    response = browser.get(path)
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.path == "/accounts/security/"  # alice has no second factor yet: set one up
+    assert parse_qs(location.query)["next"] == [path]
+
+
+def test_dpop_jkt_of_the_pushed_request_binds_the_code(api, browser, web):
+    """RFC 9449 section 10 through RFC 9126: the code is bound to the pushed key thumbprint."""
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(b"a key").digest()).rstrip(b"=").decode()
+    request_uri = pushed_uri(api, web, Pkce.new(), dpop_jkt=thumbprint)
+    redirect_params(approve_pushed(browser, web.client.client_id, request_uri))
+    assert Grant.objects.get().dpop_jkt == thumbprint
+
+
+def test_the_pushed_nonce_and_challenge_are_the_codes(api, browser, web):
+    pkce = Pkce.new()
+    request_uri = pushed_uri(api, web, pkce, nonce="n-2", claims='{"id_token": {"email": null}}')
+    redirect_params(approve_pushed(browser, web.client.client_id, request_uri))
+    grant = Grant.objects.get()
+    assert (grant.nonce, grant.code_challenge, grant.code_challenge_method) == ("n-2", pkce.challenge, "S256")
+    assert grant.redirect_uri == REDIRECT_URI
 
 
 def test_ui_locales_of_the_pushed_request_choose_the_language(api, browser, web):
@@ -396,3 +430,64 @@ def test_a_public_clients_pushed_request_to_tokens(api, browser, spa):
         "client_id": spa.client.client_id,
     }
     assert form_post(api, "/o/token/", data).status_code == 200
+
+
+# --- a strict third-party client ------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_issuer(live_server, settings) -> str:
+    # Tokens, RFC 9207's iss and the ID token name the live server, as the client expects.
+    settings.IDP = {**settings.IDP, "ISSUER": live_server.url}
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "OIDC_ISS_ENDPOINT": live_server.url}
+    return live_server.url
+
+
+def test_requests_oauth2client_pushes_and_redeems(live_issuer, transactional_db, apis, web, alice):
+    """requests-oauth2client 1.8.0: PAR (client_secret_basic), the browser leg with only
+    client_id and request_uri, the callback checked (state, iss) and the code redeemed with
+    PKCE, the ID token verified against our JWKS."""
+    ensure_signing_keys()  # published before the client reads the JWKS
+    client = OAuth2Client(
+        token_endpoint=f"{live_issuer}/o/token/",
+        authorization_endpoint=f"{live_issuer}/o/authorize/",
+        pushed_authorization_request_endpoint=f"{live_issuer}/o/par/",
+        auth=(web.client.client_id, web.client_secret),
+        redirect_uri=REDIRECT_URI,
+        issuer=live_issuer,
+        authorization_response_iss_parameter_supported=True,
+        authorization_server_jwks=requests.get(f"{live_issuer}/.well-known/jwks.json", timeout=10).json(),
+        testing=True,  # the live server speaks http
+    )
+    authorization_request = client.authorization_request(scope=SCOPE)
+    pushed = client.pushed_authorization_request(authorization_request)
+    assert pushed.expires_at is not None
+    assert 50 <= (pushed.expires_at - datetime.now(tz=UTC)).total_seconds() <= 60
+    url = urlsplit(pushed.uri)
+    assert set(parse_qs(url.query)) == {"client_id", "request_uri"}
+
+    browser = Client()
+    browser.force_login(alice)
+    path = f"{url.path}?{url.query}"
+    response = browser.get(path)
+    assert response.status_code == 200
+    response = browser.post(path, {**consent_form_data(response), "allow": "Authorize"})
+    authorization_response = authorization_request.validate_callback(response["Location"])
+
+    token = client.authorization_code(authorization_response)
+    assert token.id_token is not None
+    assert token.id_token.claims["sub"] == str(alice.pk)
+    assert jwt.decode(str(token.access_token), options={"verify_signature": False})["aud"] == ["shoppingbasket"]
+
+
+def test_requests_oauth2client_gets_the_exact_error(live_issuer, transactional_db, apis, web):
+    client = OAuth2Client(
+        token_endpoint=f"{live_issuer}/o/token/",
+        authorization_endpoint=f"{live_issuer}/o/authorize/",
+        pushed_authorization_request_endpoint=f"{live_issuer}/o/par/",
+        auth=(web.client.client_id, web.client_secret),
+        redirect_uri=REDIRECT_URI,
+        testing=True,
+    )
+    with pytest.raises(InvalidScope):
+        client.pushed_authorization_request(client.authorization_request(scope="openid discount.fullaccess"))
