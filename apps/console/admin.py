@@ -26,7 +26,15 @@ from oauth2_provider.admin import IDTokenAdmin as DotIDTokenAdmin
 from oauth2_provider.admin import RefreshTokenAdmin as DotRefreshTokenAdmin
 
 from apps.clients.secrets import generate_client_secret
-from apps.clients.services import CLIENT_ID_MAX_LENGTH, check_new_client_id, rotate_client_secret, save_new_client
+from apps.clients.services import (
+    CLIENT_ID_MAX_LENGTH,
+    check_new_client_id,
+    has_client_keys,
+    has_client_secret,
+    remove_client_secret,
+    rotate_client_secret,
+    save_new_client,
+)
 from apps.console.consistency import problems_involving
 from apps.console.policy import model_permission
 from apps.grants.preview import preview_token
@@ -166,15 +174,26 @@ class ApplicationForm(forms.ModelForm):
         choices=GrantType.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
     allowed_scopes = ScopesByApiField(widget=forms.CheckboxSelectMultiple, required=False)
+    jwks_uri = forms.URLField(
+        label=Application._meta.get_field("jwks_uri").verbose_name,
+        help_text=Application._meta.get_field("jwks_uri").help_text,
+        max_length=2000,
+        required=False,
+        assume_scheme="https",
+    )
 
     class Meta:
         model = Application
         fields = [
             "name", "client_type", "is_active", "allowed_grant_types", "allowed_scopes", "resource",
             "one_token_per_audience", "require_second_factor", "redirect_uris", "post_logout_redirect_uris",
-            "skip_authorization",
+            "skip_authorization", "jwks", "jwks_uri", "require_pushed_authorization_requests",
+            "dpop_bound_access_tokens",
         ]  # fmt: skip
         labels = {"skip_authorization": "First-party: skip the consent screen"}
+        # Public keys, pasted as a JWKS document: what is wrong in it (a private key, a
+        # malformed one) is shown under the field by Application.clean().
+        widgets = {"jwks": forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "vLargeTextField jwks"})}
 
     def clean_client_id(self) -> str:
         client_id = self.cleaned_data["client_id"].strip()
@@ -250,6 +269,7 @@ class ApplicationAdmin(LimitsPrivilege):
     view_on_site = False  # DOT's client detail pages are not served here
     secret_template = "admin/oauth/application/secret_once.html"
     rotate_template = "admin/oauth/application/rotate_secret.html"
+    remove_secret_template = "admin/oauth/application/remove_secret.html"
     change_form_template = "admin/oauth/application/change_form.html"
     privileged_choices = ("allowed_scopes", "resource")
 
@@ -264,7 +284,12 @@ class ApplicationAdmin(LimitsPrivilege):
             self.admin_site.admin_view(self.rotate_secret_view),
             name="oauth_application_rotate_secret",
         )
-        return [preview, rotate, *super().get_urls()]
+        remove = path(
+            "<int:pk>/remove-secret/",
+            self.admin_site.admin_view(self.remove_secret_view),
+            name="oauth_application_remove_secret",
+        )
+        return [preview, rotate, remove, *super().get_urls()]
 
     @admin.display(description="previous secret")
     def previous_secret(self, client: Application) -> str:
@@ -310,21 +335,60 @@ class ApplicationAdmin(LimitsPrivilege):
         }
         return TemplateResponse(request, "admin/oauth/application/preview.html", context)
 
-    def get_fields(
-        self, request: HttpRequest, obj: Application | None = None
-    ) -> list[str | list[str] | tuple[str, ...]]:
-        if obj is None:
-            name, *others = ApplicationForm.Meta.fields
-            return [name, "client_id", *others]  # chosen once, at creation
-        return ["client_id", "secret_hint", "previous_secret", *ApplicationForm.Meta.fields]
+    def get_fieldsets(self, request: HttpRequest, obj: Application | None = None) -> list[tuple[Any, Any]]:
+        # The client id is chosen once, on the add form; afterwards it and the secret's hints
+        # are read only. The policy mixin still removes any secret column from these.
+        identity = (
+            ["name", "client_id", "client_type", "is_active"]
+            if obj is None
+            else ["client_id", "name", "client_type", "is_active"]
+        )
+        secret = [] if obj is None else ["secret_hint", "previous_secret"]
+        return [
+            (None, {"fields": identity}),
+            (
+                "What it may get",
+                {"fields": ["allowed_grant_types", "allowed_scopes", "resource", "one_token_per_audience"]},
+            ),
+            (
+                "Users' sign-in",
+                {
+                    "fields": [
+                        "redirect_uris",
+                        "post_logout_redirect_uris",
+                        "skip_authorization",
+                        "require_second_factor",
+                    ]
+                },
+            ),  # fmt: skip
+            (
+                "How it authenticates",
+                {
+                    "fields": [*secret, "jwks", "jwks_uri"],
+                    "description": (
+                        "A confidential client proves itself with its secret or, with no secret shared, with "
+                        "assertions signed by its private key (private_key_jwt): register the public keys here, "
+                        "inline or at a URL. With both it may use either: a service moving to keys keeps its "
+                        "secret until it signs, then “Remove secret” ends the secret."
+                    ),
+                },
+            ),
+            (
+                "Request and token protection",
+                {"fields": ["require_pushed_authorization_requests", "dpop_bound_access_tokens"]},
+            ),
+        ]
 
     def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
         return self.readonly_fields if obj else ()
 
     def save_model(self, request, obj: Application, form, change: bool) -> None:
         if not change:
-            # Never chosen by a person: 256 random bits, or none for a public client.
-            obj.client_secret = generate_client_secret() if obj.client_type == obj.CLIENT_CONFIDENTIAL else ""
+            # Never chosen by a person: 256 random bits; none for a public client, nor for one
+            # registered with its public keys (it authenticates with private_key_jwt; a secret
+            # can be rotated in later), as import_config does.
+            wants_secret = obj.client_type == obj.CLIENT_CONFIDENTIAL and not has_client_keys(obj)
+            obj.client_secret = generate_client_secret() if wants_secret else ""
             request.new_client_secret = obj.client_secret
             save_new_client(obj, client_id=form.cleaned_data.get("client_id", ""))
             return
@@ -350,6 +414,40 @@ class ApplicationAdmin(LimitsPrivilege):
             self.message_user(request, "A public client has no secret to rotate.", level="warning")
             return HttpResponseRedirect(reverse("admin:oauth_application_change", args=[client.pk]))
         return self._confirm_rotation(request, [client], selected=False)
+
+    def remove_secret_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The client page's "Remove secret" button: the last step of moving a service to
+        private_key_jwt. A confirmation page, then the secret (and a previous one in its grace
+        period) stops working at once. Refused while the client has no keys to use instead."""
+        client = self.get_object(request, str(pk))
+        if client is None:
+            raise Http404
+        if not self.has_change_permission(request, client):
+            raise PermissionDenied
+        change_page = HttpResponseRedirect(reverse("admin:oauth_application_change", args=[client.pk]))
+        if not has_client_secret(client):
+            self.message_user(request, "This client has no secret.", level="warning")
+            return change_page
+        if not has_client_keys(client):
+            self.message_user(
+                request,
+                "Register the client's public keys first: without a secret it can only authenticate with them.",
+                level="error",
+            )
+            return change_page
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            remove_client_secret(client=client, removed_by=request.user.get_username())
+            self.log_change(request, client, "Removed the client secret: it authenticates with its keys only.")
+            self.message_user(request, f"The secret of {client} no longer works: it authenticates with its keys.")
+            return change_page
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "client": client,
+            "now": timezone.now(),
+            "title": f"Remove the secret of {client}",
+        }
+        return TemplateResponse(request, self.remove_secret_template, context)
 
     # Whoever sees the new secret can act as the client: as much as changing the client does.
     @admin.action(permissions=["change"], description="Rotate the secret of selected clients")

@@ -46,9 +46,24 @@ class ApiResourceAdmin(ChangedBySuperusersIfPrivileged):
         "signing_algorithm",
         "store_tokens",
         "require_second_factor",
+        "require_dpop",
     )
-    list_filter = ("enabled", "signing_algorithm", "store_tokens", "require_second_factor")
+    list_filter = ("enabled", "signing_algorithm", "store_tokens", "require_second_factor", "require_dpop")
     search_fields = ("audience", "name", "resource_uri")
+    fieldsets = [
+        (None, {"fields": ["audience", "name", "resource_uri", "enabled"]}),
+        ("Its tokens", {"fields": ["access_token_lifetime", "signing_algorithm", "user_claims", "store_tokens"]}),
+        (
+            "What a token for it requires",
+            {
+                "fields": ["require_second_factor", "require_dpop"],
+                "description": (
+                    "Requiring DPoP binds every token for this API to its caller's key: a token request "
+                    "without a DPoP proof is refused, so turn it on once every client of the API sends proofs."
+                ),
+            },
+        ),
+    ]
     inlines = [ApiScopeInline]
     # Links to "Register a service" (the API, its client and exchange policies in one step).
     change_list_template = "admin/console/register_service_changelist.html"
