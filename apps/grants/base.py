@@ -25,11 +25,13 @@ Persist = Callable[[IssuedAccessToken], dict[str, Any]]
 @dataclass(frozen=True)
 class TokenRequest:
     """One token request, after the pipeline's checks: the form, the HTTP request it came in
-    (for headers), and the client it authenticated."""
+    (for headers), the client it authenticated, and the thumbprint of the key of its verified
+    DPoP proof (RFC 9449 section 5; None without one): the key the token will be bound to."""
 
     params: QueryDict
     http: HttpRequest
     client: Application
+    jkt: str | None = None
 
 
 @dataclass

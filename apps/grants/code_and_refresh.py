@@ -7,6 +7,7 @@ the code being redeemed and the access token we signed: nothing is handed betwee
 the oauthlib request, where a client-supplied parameter of the same name could stand in.
 """
 
+import hmac
 import json
 import secrets
 import uuid
@@ -39,9 +40,11 @@ def require_code_verifier(request: OAuthlibRequest) -> None:
 class TokenGrantValidator(OAuth2Validator):
     """The validator oauthlib's code and refresh grants run with, for one token request."""
 
-    def __init__(self, client: Application) -> None:
+    def __init__(self, client: Application, jkt: str | None = None) -> None:
         super().__init__()
         self.client = client
+        # The key of the request's DPoP proof (RFC 9449): its tokens are bound to it.
+        self.jkt = jkt
         self.code: AuthorizationCode | None = None
         self.refresh_token: RefreshToken | None = None
         self.issued: IssuedAccessToken | None = None
@@ -153,6 +156,7 @@ class TokenGrantValidator(OAuth2Validator):
             access_token=access_token,
             token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
             resource=[],  # RFC 8707 resources are resolved by our plan, not DOT (see the validator)
+            jkt=refresh_token_key(self.client, self.jkt),
             **_sign_in_fields(previous_refresh_token or self.code),
         )
         set_token_value(refresh_token, refresh_token_code)
@@ -171,6 +175,27 @@ class TokenGrantValidator(OAuth2Validator):
             source_refresh_token=source_refresh_token,
         )
         return self.stored
+
+
+def refresh_token_key(client: Application, jkt: str | None) -> str:
+    """The key a new refresh token is bound to (RFC 9449 section 5): a public client's, to the
+    key of the proof it sent (it has no other way to prove the token is its own); a
+    confidential client's to none, since its client authentication already sender-constrains
+    the token (and lets it rotate its DPoP key without losing the grant)."""
+    return (jkt or "") if client.client_type == Application.CLIENT_PUBLIC else ""
+
+
+def check_key_binding(*, bound_to: str, jkt: str | None, what: str) -> None:
+    """A code bound by the authorization request's ``dpop_jkt`` (RFC 9449 section 10), or a
+    public client's bound refresh token (section 5), is redeemed only with a proof of that
+    key. Either refusal is ``invalid_grant``: the grant presented is not this presenter's to
+    use (as node-oidc-provider answers), while the proof itself may be sound."""
+    if not bound_to:
+        return
+    if jkt is None:
+        raise InvalidGrant(description=f"The {what} is bound to a DPoP key: send a DPoP proof signed with it.")
+    if not hmac.compare_digest(jkt, bound_to):
+        raise InvalidGrant(description=f"The DPoP proof's key is not the one the {what} is bound to.")
 
 
 def _sign_in_fields(source: AuthorizationCode | RefreshToken | None) -> dict[str, Any]:
@@ -195,7 +220,7 @@ class _OAuthlibGrant(Grant):
     AUDITED = False
 
     def _validated(self, request: TokenRequest) -> tuple[TokenGrantValidator, Any, OAuthlibRequest]:
-        validator = TokenGrantValidator(request.client)
+        validator = TokenGrantValidator(request.client, request.jkt)
         grant = self.OAUTHLIB_GRANT(request_validator=validator)
         self.prepare(grant)
         body = [(key, value) for key, value in request.params.items() if key in self.PARAMETERS]
@@ -208,6 +233,10 @@ class _OAuthlibGrant(Grant):
 
     def decide(self, request: TokenRequest) -> Decision:
         validator, grant, oauthlib_request = self._validated(request)
+        if validator.code is not None:
+            check_key_binding(bound_to=validator.code.dpop_jkt, jkt=request.jkt, what="authorization code")
+        if validator.refresh_token is not None:
+            check_key_binding(bound_to=validator.refresh_token.jkt, jkt=request.jkt, what="refresh token")
         # RFC 8707 section 2.2: ``resource`` narrows the APIs; without one, a code's token is
         # for every API it was authorized for. The scopes are what the code or refresh token
         # was granted, so plan_token's own rule (each resource needs one of them) refuses a

@@ -5,11 +5,14 @@ In order, once for every grant in the registry (apps/grants/):
 1. the form: no URL query parameters, a ``grant_type`` we serve, no repeated parameter;
 2. client authentication, by whichever method the request uses (client_auth.METHODS);
 3. the client's permission to use the grant;
-4. the grant's decision (a token plan, or a typed OAuth error);
-5. signing, storage (the token's row with its audit event, in one statement), metrics;
-6. the RFC 6749 section 5.1 response.
+4. the DPoP proof (RFC 9449 section 5), when one is sent or the client must send one;
+5. the grant's decision (a token plan, or a typed OAuth error), then whether the APIs it is
+   for accept a token that is not DPoP-bound;
+6. signing (bound to the proof's key, if any), storage (the token's row with its audit
+   event, in one statement), metrics;
+7. the RFC 6749 section 5.1 response.
 
-A refusal at steps 2-5 is audited and counted for grants that say so.
+A refusal at steps 2-6 is audited and counted for grants that say so.
 """
 
 from dataclasses import dataclass
@@ -25,8 +28,10 @@ from apps.grants.base import Decision, Grant, TokenRequest
 from apps.grants.registry import GRANTS
 from apps.oauth.models import Application
 from apps.ops import counters, metrics
+from apps.protocol import dpop
 from apps.protocol.errors import InvalidRequest, OAuth2Error, UnauthorizedClient, UnsupportedGrantType, shown
 from apps.protocol.params import repeated_parameters, repeated_parameters_error
+from apps.resources.services import TokenPlan
 from apps.tokens.issuance import IssuedAccessToken, access_token_row, bearer_token_response, issue_access_token
 from idp.sql import insert_rows
 
@@ -66,8 +71,10 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
         client = authenticate_client(request, allow_public=not grant.CONFIDENTIAL_ONLY)
         if grant.permission() not in client.allowed_grant_types:
             raise UnauthorizedClient()
-        decision = grant.decide(TokenRequest(params=request.POST, http=request, client=client))
-        issued = _issue(request, grant, client, decision)
+        jkt = proof_key(request, client)
+        decision = grant.decide(TokenRequest(params=request.POST, http=request, client=client, jkt=jkt))
+        require_dpop_for_apis(decision.plan, jkt)
+        issued = _issue(request, grant, client, decision, jkt=jkt)
     except OAuth2Error as error:
         if grant.AUDITED:
             audit.write(_audit_event(request, grant, client=client, decision=decision, error=error))
@@ -83,13 +90,39 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
     return issued.body
 
 
-def _issue(request: HttpRequest, grant: Grant, client: Application, decision: Decision) -> Issued:
+def proof_key(request: HttpRequest, client: Application) -> str | None:
+    """The thumbprint of the key of the request's DPoP proof, once verified; None without a
+    proof. A client registered as always using DPoP (RFC 9449 section 5.2,
+    ``dpop_bound_access_tokens``) must send one: without it, ``invalid_request`` (the
+    request lacks something it must carry, as Keycloak answers since FAPI 2.0 asked it to;
+    ``invalid_dpop_proof`` is for a proof that is there but bad)."""
+    proof = dpop.token_request_proof(request)
+    if proof is None and client.dpop_bound_access_tokens:
+        raise InvalidRequest(description="This client must send a DPoP proof (RFC 9449) with every token request.")
+    return proof.jkt if proof is not None else None
+
+
+def require_dpop_for_apis(plan: TokenPlan, jkt: str | None) -> None:
+    """An API that requires DPoP (ApiResource.require_dpop) never gets a token that is not
+    bound: a request without a proof is ``invalid_request``, for every grant (checked after
+    the decision, which names the APIs, and before anything is issued or a code consumed)."""
+    if jkt is not None:
+        return
+    requiring = sorted(resource.audience for resource in plan.resources if resource.require_dpop)
+    if requiring:
+        raise InvalidRequest(
+            description=f"DPoP-bound tokens only for {shown(' '.join(requiring))}: send a DPoP proof (RFC 9449)."
+        )
+
+
+def _issue(request: HttpRequest, grant: Grant, client: Application, decision: Decision, *, jkt: str | None) -> Issued:
     token = issue_access_token(
         client_id=client.client_id,
         user=decision.user,
         plan=decision.plan,
         subject=decision.subject,
         extra_claims=decision.extra_claims,
+        jkt=jkt,
     )
     body = {**bearer_token_response(token, decision.plan), **decision.response}
     if decision.persist is not None:

@@ -59,6 +59,30 @@ class InsufficientUserAuthentication(OAuth2Error):
         return [*super().twotuples, ("acr_values", self.acr_values)]
 
 
+class InvalidDPoPProof(OAuth2Error):
+    """RFC 9449 section 5: the token request's ``DPoP`` proof is malformed, for another
+    request, replayed, stale or not signed by the key in it."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400
+
+
+class UseDPoPNonce(OAuth2Error):
+    """RFC 9449 section 8: the proof must carry a nonce of ours, and this one carries none or
+    a stale one; the answer's ``DPoP-Nonce`` header has the nonce to use."""
+
+    error = "use_dpop_nonce"
+    status_code = 400
+
+    def __init__(self, *, nonce: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.nonce = nonce
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {**super().headers, "DPoP-Nonce": self.nonce}
+
+
 _DESCRIPTION_CHARS = frozenset(chr(c) for c in [0x20, 0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F)])
 
 

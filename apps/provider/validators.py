@@ -11,6 +11,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator as DotOAuth2Valida
 from apps.clients import authentication as client_auth
 from apps.keys.services import active_jwk_for_id_tokens, get_signing_key
 from apps.oauth.models import AccessToken, Application, Grant, RefreshToken
+from apps.protocol import dpop
 from apps.protocol.errors import InvalidClient, OAuth2Error, UnsupportedResponseType
 from apps.resources.claims import USER_CLAIMS, user_claims
 from apps.resources.models import SigningAlgorithm
@@ -97,9 +98,17 @@ class OAuth2Validator(DotOAuth2Validator):
         # the scopes validate_scopes settled on: the same inputs, the same APIs.
         plan = authorization_plan(request.client, request.scopes, request)
         request.resource = [resource.resource_uri for resource in plan.resources]
+        # RFC 9449 section 10: dpop_jkt binds the code to the client's DPoP key, so a code
+        # stolen on its way back through the browser cannot be redeemed without that key.
+        # Read (and a malformed one refused) before anything is stored.
+        jkt = dpop.requested_jkt(request)
         # The session's sign-in time (auth_time) is added by the authorization view, which
         # knows the session.
-        return super()._create_authorization_code(request, code, expires)
+        grant = super()._create_authorization_code(request, code, expires)
+        if jkt:
+            grant.dpop_jkt = jkt
+            grant.save(update_fields=["dpop_jkt"])
+        return grant
 
     def _check_and_set_request_resource(self, request) -> None:
         # DOT's RFC 8707 support matches audiences as URL prefixes of the protected
@@ -122,6 +131,21 @@ class OAuth2Validator(DotOAuth2Validator):
         if (user is not None and not user.is_active) or (application is not None and not application.is_active):
             return None
         return access_token
+
+    def validate_bearer_token(self, token, scopes, request) -> bool:
+        """DOT's check of a token presented as ``Bearer`` (userinfo), refusing a DPoP-bound one
+        (RFC 9449 section 7.2): used as a bearer token it would be a copy of the token without
+        its key, which is what binding is meant to make worthless. (Userinfo takes no DPoP
+        proofs, so bound tokens are not accepted there at all.)"""
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        if request.access_token.jkt:
+            request.oauth2_error = {
+                "error": "invalid_token",
+                "error_description": "The token is DPoP-bound: it cannot be used as a Bearer token here.",
+            }
+            return False
+        return True
 
     def validate_jwt_bearer_token(self, token, scopes, request) -> bool:
         # oauthlib's OIDC server scores every "ey..." bearer token as an ID token; our
@@ -191,7 +215,9 @@ class OAuth2Validator(DotOAuth2Validator):
             # identity scopes granted with them, for userinfo.
             "scope": " ".join(scopes_for_audience(scopes=access_token.scope.split(), audience=access_token.audience)),
             "client_id": access_token.application.client_id,
-            "token_type": "Bearer",
+            # RFC 9449 section 6.2: a bound token says so, and to which key.
+            "token_type": "DPoP" if access_token.jkt else "Bearer",
+            **({"cnf": {"jkt": access_token.jkt}} if access_token.jkt else {}),
             "exp": int(access_token.expires.timestamp()),
             "iat": int(access_token.created.timestamp()),
             "sub": access_token.subject,

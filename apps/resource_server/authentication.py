@@ -1,6 +1,7 @@
 """DRF authentication for services protected by the IdP: RFC 9068 JWT access tokens checked
 locally against the IdP's JWKS, the verifier plugged into the toolkit's one RFC 6750
-implementation (:mod:`apps.resource_server.bearer`).
+implementation (:mod:`apps.resource_server.bearer`), with DPoP-bound tokens (RFC 9449,
+:mod:`apps.resource_server.dpop`) accepted beside Bearer ones.
 
 Settings, in the service's Django settings::
 
@@ -9,6 +10,8 @@ Settings, in the service's Django settings::
         "AUDIENCE": "discount",                        # this service's API resource
         "JWKS_URI": "https://idp.example.com/.well-known/jwks.json",
         "LEEWAY_SECONDS": 30,                          # clock skew for exp / nbf / iat
+        "REQUIRE_DPOP": False,                         # True: only DPoP-bound tokens
+        "URL": "https://discount.example.com",         # optional: the external URL (DPoP htu)
     }
 """
 
@@ -18,7 +21,8 @@ from typing import Any
 import jwt
 from django.conf import settings
 
-from apps.resource_server.bearer import BearerAuthentication, InvalidToken
+from apps.resource_server.bearer import InvalidToken
+from apps.resource_server.dpop import DPoPAuthentication
 from apps.resource_server.jose import unverified_header
 from apps.resource_server.jwks import JwksCache, http_fetch
 
@@ -98,10 +102,11 @@ def validate_access_token(token: str, *, issuer: str, audience: str, jwks: JwksC
     )
 
 
-class JwtAccessTokenAuthentication(BearerAuthentication):
-    """``Authorization: Bearer <token>`` (RFC 6750 section 2.1) with an RFC 9068 access token
-    for this service (``RESOURCE_SERVER``); ``request.auth`` is its claims. The challenges
-    name realm ``api``."""
+class JwtAccessTokenAuthentication(DPoPAuthentication):
+    """``Authorization: Bearer <token>`` (RFC 6750 section 2.1), or ``Authorization: DPoP
+    <token>`` with its proof (RFC 9449 section 7), with an RFC 9068 access token for this
+    service (``RESOURCE_SERVER``); ``request.auth`` is its claims. The challenges name realm
+    ``api``."""
 
     realm = "api"
 
@@ -114,6 +119,9 @@ class JwtAccessTokenAuthentication(BearerAuthentication):
             jwks=jwks_for(config["JWKS_URI"]),
             leeway=config["LEEWAY_SECONDS"],
         )
+
+    def claims_of(self, principal: TokenUser) -> dict[str, Any]:
+        return principal.claims
 
     def auth_for(self, principal: TokenUser, token: str) -> dict[str, Any]:
         return principal.claims

@@ -53,6 +53,9 @@ class BearerError(exceptions.APIException):
         self.description = description
         self.scope = " ".join(sorted(set(scope)))
         self.realm = realm
+        # The whole WWW-Authenticate value when it lists more than this error's Bearer
+        # challenge (a resource that also accepts DPoP, RFC 9449 section 7.2).
+        self.challenges: list[str] | None = None
 
     def in_realm(self, realm: str | None) -> Self:
         """This error as answered for ``realm`` (unless it already names one)."""
@@ -71,15 +74,23 @@ class BearerError(exceptions.APIException):
         lets extensions define more)."""
         return {"realm": self.realm, "error": self.error, "error_description": self.description, "scope": self.scope}
 
+    def answered_with(self, *challenges: str) -> Self:
+        """This error, answered with these challenges (in this order) instead of its own."""
+        self.challenges = list(challenges)
+        return self
+
+    def www_authenticate(self) -> str:
+        return ", ".join(self.challenges) if self.challenges else self.challenge()
+
     @property
     def auth_header(self) -> str:
         # Read by DRF's exception handler for the WWW-Authenticate header. DRF assigns this
         # attribute only on AuthenticationFailed / NotAuthenticated, which these are not, so
         # its generic challenge never replaces this one.
-        return self.challenge()
+        return self.www_authenticate()
 
     def headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": self.challenge()}
+        return {"WWW-Authenticate": self.www_authenticate()}
 
     def body(self) -> dict[str, str]:
         """RFC 6750 section 3.1's parameters as JSON, as RFC 6749 section 5.2 renders them

@@ -48,6 +48,18 @@ class IssuedAccessToken:
     def expires_at(self) -> datetime:
         return datetime.fromtimestamp(self.claims["exp"], tz=UTC)
 
+    @property
+    def jkt(self) -> str:
+        """The DPoP key this token is bound to (``cnf.jkt``, RFC 9449 section 6.1); "" for a
+        bearer token."""
+        cnf = self.claims.get("cnf")
+        return cnf.get("jkt", "") if isinstance(cnf, dict) else ""
+
+    @property
+    def token_type(self) -> str:
+        """RFC 6749 section 5.1's ``token_type``: ``DPoP`` for a bound token (RFC 9449 section 5)."""
+        return "DPoP" if self.jkt else "Bearer"
+
 
 def access_token_claims(
     *,
@@ -57,8 +69,10 @@ def access_token_claims(
     subject: str | None = None,
     now: datetime | None = None,
     extra_claims: dict[str, Any] | None = None,
+    jkt: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of one access token (RFC 9068 section 2.2), unsigned."""
+    """The claims of one access token (RFC 9068 section 2.2), unsigned; bound to the DPoP key
+    whose thumbprint is ``jkt`` when one is given (RFC 9449 section 6.1)."""
     issuer = idp_settings.ISSUER
     now = (now or timezone.now()).replace(microsecond=0)
     expires_at = now + timedelta(seconds=plan.lifetime)
@@ -86,6 +100,10 @@ def access_token_claims(
         claims.update(user_claims(user, plan.user_claims))
     if extra_claims:
         claims.update(extra_claims)
+    if jkt:
+        # Set last and from the request's own proof only: no grant's extra claims (e.g. an
+        # exchanged subject token's) can bind the token to another key.
+        claims["cnf"] = {"jkt": jkt}
     return claims
 
 
@@ -120,6 +138,7 @@ def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, 
         acr=issued.claims.get("acr", ""),
         auth_time=datetime.fromtimestamp(issued.claims["auth_time"], tz=UTC) if "auth_time" in issued.claims else None,
         expires=issued.expires_at,
+        jkt=issued.jkt,
         **fields,
     )
     set_token_value(row, issued.token)
@@ -134,11 +153,12 @@ def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any
 
 
 def bearer_token_response(issued: IssuedAccessToken, plan: TokenPlan) -> dict[str, Any]:
-    """RFC 6749 section 5.1, as oauthlib answers for the grants it serves."""
+    """RFC 6749 section 5.1, as oauthlib answers for the grants it serves; ``token_type`` is
+    the token's own (``DPoP`` when bound, RFC 9449 section 5)."""
     return {
         "access_token": issued.token,
         "expires_in": plan.lifetime,
-        "token_type": "Bearer",
+        "token_type": issued.token_type,
         "scope": " ".join(plan.scopes),
     }
 

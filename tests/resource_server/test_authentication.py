@@ -173,7 +173,8 @@ def test_missing_scope_is_403_and_missing_token_is_401(fetches):
     assert call(token_for("eventcatalog.write"), method="post").status_code == 200
     response = call(None)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    # RFC 9449 section 7.2: the service accepts DPoP-bound tokens too, and says so.
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP realm="api", algs="ES256 PS256 RS256"'
 
 
 def test_token_in_the_query_string_is_invalid_request(fetches):

@@ -234,7 +234,8 @@ def test_a_good_token_reaches_the_view_with_its_claims(catalog):
 def test_toolkit_no_bearer_credentials_is_401_without_an_error_code(catalog, authorization):
     response = call(CatalogView, authorization=authorization)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    # The JWT authentication accepts DPoP-bound tokens too (RFC 9449 section 7.2).
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP realm="api", algs="ES256 PS256 RS256"'
     assert "error" not in response.data
 
 
