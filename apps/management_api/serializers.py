@@ -62,7 +62,7 @@ class ApiResourceSerializer(ModelCleanMixin, serializers.ModelSerializer):
         model = ApiResource
         fields = [
             "audience", "resource_uri", "name", "enabled", "access_token_lifetime",
-            "signing_algorithm", "user_claims", "store_tokens", "require_second_factor", "scopes",
+            "signing_algorithm", "user_claims", "store_tokens", "require_second_factor", "require_dpop", "scopes",
         ]  # fmt: skip
 
 
@@ -81,7 +81,9 @@ class ApiScopeSerializer(ModelCleanMixin, serializers.ModelSerializer):
 
 
 class ClientSerializer(ModelCleanMixin, serializers.ModelSerializer):
-    """A client without its secret: only a hint of it is ever readable."""
+    """A client without its secret: only a hint of it is ever readable. Its public keys
+    (``jwks`` or ``jwks_uri``, for private_key_jwt) are read and written like any setting:
+    nothing in them is secret, and Application.clean() refuses a private key."""
 
     enabled = serializers.BooleanField(source="is_active", required=False)
     allowed_grant_types = serializers.ListField(
@@ -105,7 +107,8 @@ class ClientSerializer(ModelCleanMixin, serializers.ModelSerializer):
         fields = [
             "client_id", "name", "client_type", "enabled", "allowed_grant_types", "allowed_scopes", "resource",
             "one_token_per_audience", "require_second_factor", "redirect_uris", "post_logout_redirect_uris",
-            "skip_authorization", "secret_hint", "created", "updated",
+            "skip_authorization", "jwks", "jwks_uri", "require_pushed_authorization_requests",
+            "dpop_bound_access_tokens", "secret_hint", "created", "updated",
         ]  # fmt: skip
         read_only_fields = ["client_id", "secret_hint", "created", "updated"]
         extra_kwargs = {"name": {"required": True, "allow_blank": False}}
@@ -122,7 +125,8 @@ class ClientSerializer(ModelCleanMixin, serializers.ModelSerializer):
 
 class ClientWithSecretSerializer(ClientSerializer):
     """The one representation that carries the plaintext secret: after creation and
-    rotation. Null for a public client."""
+    rotation. Null for a public client, and for a client created with keys (it authenticates
+    with private_key_jwt: no secret is made)."""
 
     client_secret = serializers.SerializerMethodField()
 

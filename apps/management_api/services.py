@@ -10,7 +10,7 @@ from django.db import models, transaction
 from rest_framework.serializers import BaseSerializer
 
 from apps.audit import services as audit
-from apps.clients.services import NO_GRACE, ClientCredentials, rotate_client_secret, save_client
+from apps.clients.services import NO_GRACE, ClientCredentials, remove_client_secret, rotate_client_secret, save_client
 from apps.console.policy import secret_fields
 from apps.oauth.models import Application
 from apps.resources.models import ApiResource, ApiScope
@@ -121,9 +121,17 @@ def create_client(
     is_active: bool = True,
     one_token_per_audience: bool = False,
     require_second_factor: bool = False,
+    jwks: dict[str, Any] | None = None,
+    jwks_uri: str = "",
+    require_pushed_authorization_requests: bool = False,
+    dpop_bound_access_tokens: bool = False,
 ) -> ClientCredentials:
-    """A new client with a fresh secret (returned once; stored hashed)."""
+    """A new client with a fresh secret (returned once; stored hashed), or, registered with
+    its public keys, none: it authenticates with private_key_jwt (a secret can be rotated in)."""
     credentials = save_client(
+        jwks=jwks,
+        jwks_uri=jwks_uri,
+        with_secret=jwks is None and not jwks_uri,
         name=name,
         client_type=client_type,
         grant_types=allowed_grant_types,
@@ -135,12 +143,28 @@ def create_client(
     )
     client = credentials.client
     # Settings save_client leaves at their defaults.
-    if not is_active or one_token_per_audience or require_second_factor:
-        client.is_active, client.one_token_per_audience = is_active, one_token_per_audience
-        client.require_second_factor = require_second_factor
-        client.save(update_fields=["is_active", "one_token_per_audience", "require_second_factor", "updated"])
+    options = {
+        "is_active": is_active,
+        "one_token_per_audience": one_token_per_audience,
+        "require_second_factor": require_second_factor,
+        "require_pushed_authorization_requests": require_pushed_authorization_requests,
+        "dpop_bound_access_tokens": dpop_bound_access_tokens,
+    }
+    changed = [name for name, value in options.items() if getattr(client, name) != value]
+    if changed:
+        for name in changed:
+            setattr(client, name, options[name])
+        client.save(update_fields=[*changed, "updated"])
     record_change(actor=actor, action="added", instance=client)
     return credentials
+
+
+@transaction.atomic
+def remove_secret(*, client: Application, actor: Actor) -> None:
+    """The last step of moving a client to private_key_jwt: its secret stops working at once.
+    ``ValueError`` when it has no keys to authenticate with instead."""
+    remove_client_secret(client=client, removed_by=actor.subject)
+    record_change(actor=actor, action="changed", instance=client, changed=["client_secret"])
 
 
 @transaction.atomic

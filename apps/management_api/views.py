@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from apps.accounts.operator_actions import ActionRefused, MailNotSent, Revoked, account_overview
 from apps.audit.models import AuditEvent
-from apps.clients.services import MAX_GRACE_PERIOD
+from apps.clients.services import MAX_GRACE_PERIOD, has_client_secret
 from apps.consent.models import Consent
 from apps.management_api import actions, services
 from apps.management_api.authentication import (
@@ -334,6 +334,22 @@ class ClientViewSet(RefusesPrivilege, AuditedModelViewSet):
         grace_period = timedelta(seconds=options.validated_data["grace_period_seconds"])
         secret = services.rotate_secret(client=client, actor=self.actor(), grace_period=grace_period)
         return self._with_secret(client, secret, status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={200: ClientSerializer})
+    @action(detail=True, methods=["post"], url_path="remove-secret")
+    def remove_secret(self, request, *args: Any, **kwargs: Any) -> Response:
+        """The last step of moving a service to private_key_jwt: the client's secret (and a
+        previous one in its grace period) stops working at once; its keys alone authenticate
+        it. 400 while it has no keys (or no secret)."""
+        client = self.get_object()
+        self.refuse_privilege("changed", client)
+        if not has_client_secret(client):
+            raise serializers.ValidationError({"client_secret": "This client has no secret."})
+        try:
+            services.remove_secret(client=client, actor=self.actor())
+        except ValueError as exc:
+            raise serializers.ValidationError({"jwks": str(exc)}) from None
+        return Response(ClientSerializer(client).data)
 
     @staticmethod
     def _rotation_options(request) -> Any:

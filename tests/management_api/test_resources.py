@@ -20,6 +20,7 @@ def test_crud_round_trip(api):
         "user_claims": ["email"],
         "store_tokens": True,
         "require_second_factor": False,
+        "require_dpop": False,
         "scopes": [],
     }
     assert api("get", "resources/reporting/").json()["name"] == "Reporting"
@@ -32,6 +33,10 @@ def test_crud_round_trip(api):
     stricter = api("patch", "resources/reporting/", {"require_second_factor": True})
     assert (stricter.status_code, stricter.json()["require_second_factor"]) == (200, True)
     assert ApiResource.objects.get(audience="reporting").require_second_factor is True
+
+    bound = api("patch", "resources/reporting/", {"require_dpop": True})
+    assert (bound.status_code, bound.json()["require_dpop"]) == (200, True)
+    assert ApiResource.objects.get(audience="reporting").require_dpop is True
 
     assert api("delete", "resources/reporting/").status_code == 204
     assert api("get", "resources/reporting/").status_code == 404

@@ -22,6 +22,7 @@ def test_schema_describes_every_endpoint_without_warnings(client):
         "/api/admin/clients/",
         "/api/admin/clients/{client_id}/",
         "/api/admin/clients/{client_id}/rotate-secret/",
+        "/api/admin/clients/{client_id}/remove-secret/",
         "/api/admin/exchange-policies/",
         "/api/admin/exchange-policies/{id}/",
         "/api/admin/audit-events/",
