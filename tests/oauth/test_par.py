@@ -18,7 +18,15 @@ from apps.keys.services import ensure_signing_keys
 from apps.oauth.models import Application, Grant
 from apps.oauth.models.pushed_request import PushedAuthorizationRequest
 from apps.protocol.strength import ACR_MFA
-from tests.support.flows import REDIRECT_URI, Pkce, consent_form_data, error_page_code, redeem, redirect_params
+from tests.support.flows import (
+    REDIRECT_URI,
+    Pkce,
+    consent_form_data,
+    error_page_code,
+    race,
+    redeem,
+    redirect_params,
+)
 from tests.support.http import ISSUER, LOGIN_URL, basic_auth, form_post, oauth_error
 
 PAR_URL = "/o/par/"
@@ -378,6 +386,21 @@ def test_the_request_uri_is_spent_once_the_code_was_issued(api, browser, web):
     redirect_params(approve_pushed(browser, web.client.client_id, request_uri))
     response = browser.get(authorize_path(web.client.client_id, request_uri))
     assert error_page_code(response) == "invalid_request_uri"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_browsers_racing_for_one_request_uri_one_wins(alice, web):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("real concurrency needs PostgreSQL")
+    path = authorize_path(web.client.client_id, pushed_uri(Client(), web, Pkce.new()))
+    browsers = []
+    for _ in range(5):
+        browsers.append(Client())
+        browsers[-1].force_login(alice)
+    statuses = race(5, lambda: browsers.pop().get(path).status_code)
+    assert statuses == [200, 400, 400, 400, 400]
 
 
 def test_a_request_uri_by_reference_to_a_request_object_is_still_unsupported(browser, web):
