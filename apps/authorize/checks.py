@@ -17,6 +17,7 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauthlib.common import Request as OAuthlibRequest
 from oauthlib.openid.connect.core.exceptions import RequestNotSupported, RequestURINotSupported
 
+from apps.protocol import dpop
 from apps.protocol.errors import InvalidRequest, shown
 from apps.protocol.params import repeated_parameters
 
@@ -43,7 +44,8 @@ def malformed(query: QueryDict) -> str | None:
         return "code_challenge must be 43 to 128 unreserved characters (RFC 7636)."
     if len(query.get("nonce", "")) > MAX_NONCE_LENGTH:
         return "nonce is too long."
-    return None
+    # RFC 9449 section 10: a thumbprint, or the code could never be redeemed.
+    return dpop.dpop_jkt_problem(query.get(dpop.DPOP_JKT_PARAMETER))
 
 
 # --- checks oauthlib does not make, run once it has found client and redirect URI valid --------

@@ -174,6 +174,7 @@ def test_a_disabled_client_is_invalid_client(api, web):
         ({"prompt": "none login"}, "invalid_request"),
         ({"max_age": "soon"}, "invalid_request"),
         ({"resource": "urn:test:nothing"}, "invalid_target"),
+        ({"dpop_jkt": "not a thumbprint"}, "invalid_request"),
     ],
 )
 def test_invalid_pushed_parameters_get_the_authorization_endpoints_error(api, web, extra, error):
