@@ -1,18 +1,28 @@
 """The GloboTicket demo (DESIGN.md): three APIs, three clients, two users.
 
-Idempotent: running it again keeps the data and issues fresh secrets and passwords, so the
-credentials it returns are always the valid ones.
+Idempotent: running it again keeps the data and issues fresh secrets, keys and passwords, so
+the credentials it returns are always the valid ones.
+
+The demo's services (the shopping basket, the catalog's administration) also get a key pair
+each: the public key is registered with their client, the private key returned under
+``client_keys`` for the service to sign its token requests with (private_key_jwt): a service
+of the demo shows how services should authenticate, with nothing shared that a leak of the
+IdP's database or of a request would give away. Their secrets stay too, for the tools (and the
+README's curl examples) that use them.
 """
 
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from apps.clients.services import save_client
 from apps.oauth.models import Application, ExchangeMode, ExchangePolicy, GrantType
+from apps.resource_server.client_assertion import ClientAssertionSigner
 from apps.resources.models import ApiResource, ApiScope
 from idp.conf import idp_settings
 
@@ -55,6 +65,17 @@ DEMO_CLIENTS: dict[str, dict[str, Any]] = {
     },
 }
 DEMO_USERS = {"alice": "Alice Smith", "bob": "Bob Jones"}
+# The clients that are services (no user at their keyboard): they authenticate with keys.
+SERVICE_CLIENTS = ("shoppingbasket", "eventcatalog-admin")
+
+
+def _service_key(client_id: str) -> tuple[ClientAssertionSigner, dict[str, str]]:
+    """A fresh EC P-256 key pair (ES256) for ``client_id``: its signer, whose public JWK is
+    registered, and the private key as the service reads it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer = ClientAssertionSigner(client_id=client_id, private_key=key)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return signer, {"key_id": signer.key_id, "algorithm": signer.algorithm, "private_key_pem": pem.decode()}
 
 
 def web_client_uris(issuer: str) -> dict[str, list[str]]:
@@ -120,7 +141,14 @@ def seed_demo() -> dict[str, Any]:
         **DEMO_CLIENTS,
         "globoticket-web": {**DEMO_CLIENTS["globoticket-web"], **web_client_uris(idp_settings.ISSUER)},
     }
-    clients = {name: save_client(name=name, client_id=name, **config).as_dict() for name, config in configs.items()}
+    keys = {name: _service_key(name) for name in SERVICE_CLIENTS}
+    clients = {
+        name: save_client(
+            name=name, client_id=name, jwks={"keys": [keys[name][0].public_jwk()]} if name in keys else None, **config
+        ).as_dict()
+        for name, config in configs.items()
+    }
     _seed_exchange_policy()
     users = {username: _seed_user(username, full_name) for username, full_name in DEMO_USERS.items()}
-    return {"issuer": idp_settings.ISSUER, "clients": clients, "users": users}
+    client_keys = {name: private for name, (_signer, private) in keys.items()}
+    return {"issuer": idp_settings.ISSUER, "clients": clients, "users": users, "client_keys": client_keys}

@@ -9,8 +9,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from apps.oauth.models import Application
+from apps.resource_server.client_assertion import ClientAssertionSigner
 from apps.resources.models import ApiResource, ApiScope
-from tests.support.http import ISSUER, basic_auth, form_post
+from tests.support.http import ISSUER, basic_auth, form_post, oauth_error
+from tests.support.service_keys import TOKEN_ENDPOINT, token_client
 
 
 def seed() -> dict:
@@ -113,3 +115,38 @@ def test_seeded_basket_exchanges_alices_token_for_discount(client, settings):
     assert claims["aud"] == ["discount"]
     assert claims["sub"] == str(alice.pk)
     assert claims["act"] == {"sub": "shoppingbasket"}
+
+
+@pytest.mark.django_db
+def test_the_services_sign_their_token_requests_with_the_printed_keys(client):
+    """private_key_jwt: seed_demo registers a public key for each service and prints its
+    private key under client_keys; the secrets are printed and work as before."""
+    demo = seed()
+    assert set(demo["client_keys"]) == {"shoppingbasket", "eventcatalog-admin"}
+    for name, key in demo["client_keys"].items():
+        assert key["algorithm"] == "ES256"
+        registered = Application.objects.get(client_id=name).jwks
+        assert [jwk["kid"] for jwk in registered["keys"]] == [key["key_id"]]
+        assert "d" not in registered["keys"][0]  # the public half only
+        signer = ClientAssertionSigner.from_pem(key["private_key_pem"], client_id=name, key_id=key["key_id"])
+        assert token_client(client, name, signer=signer).client_credentials()
+        assert client_credentials(client, demo["clients"][name]).status_code == 200
+    assert Application.objects.get(client_id="globoticket-web").jwks is None
+
+
+@pytest.mark.django_db
+def test_seeding_again_replaces_the_keys(client):
+    first = seed()["client_keys"]["shoppingbasket"]
+    second = seed()["client_keys"]["shoppingbasket"]
+    assert first["key_id"] != second["key_id"]
+    stale = ClientAssertionSigner.from_pem(first["private_key_pem"], client_id="shoppingbasket")
+    response = form_post(client, "/o/token/", {"grant_type": "client_credentials", **stale.form(TOKEN_ENDPOINT)})
+    assert oauth_error(response) == (401, "invalid_client")
+
+
+@pytest.mark.django_db
+def test_plain_output_names_the_keys_but_never_prints_them():
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "client shoppingbasket: signs with key " in out.getvalue()
+    assert "PRIVATE KEY" not in out.getvalue()

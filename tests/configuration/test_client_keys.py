@@ -46,14 +46,18 @@ def test_keys_switches_and_require_dpop_round_trip(demo, edited):
 
 def test_a_jwks_uri_round_trips(demo, edited):
     document = edited()
-    entry(document, "clients", "client_id", "eventcatalog-admin")["jwks_uri"] = "https://admin.test/jwks.json"
+    admin = entry(document, "clients", "client_id", "eventcatalog-admin")
+    admin["jwks"], admin["jwks_uri"] = None, "https://admin.test/jwks.json"  # one or the other
     import_configuration(document)
-    assert Application.objects.get(client_id="eventcatalog-admin").jwks_uri == "https://admin.test/jwks.json"
+    stored = Application.objects.get(client_id="eventcatalog-admin")
+    assert (stored.jwks, stored.jwks_uri) == (None, "https://admin.test/jwks.json")
     assert export_configuration() == document
 
 
-def test_every_new_field_is_exported_with_its_default(demo):
+def test_every_new_field_is_exported(demo):
     admin = entry(demo, "clients", "client_id", "eventcatalog-admin")
+    assert admin["jwks"] == Application.objects.get(client_id="eventcatalog-admin").jwks  # seed_demo's key
+    assert [key["kty"] for key in admin["jwks"]["keys"]] == ["EC"]
     assert admin["jwks_uri"] == ""
     assert admin["require_pushed_authorization_requests"] is False
     assert admin["dpop_bound_access_tokens"] is False

@@ -6,7 +6,10 @@ from apps.demo_data.services import seed_demo
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the GloboTicket demo and print its credentials (fresh on every run)."
+    help = (
+        "Create or refresh the GloboTicket demo and print its credentials (fresh on every run). With --json, "
+        "client_keys holds the private keys the demo's services sign their token requests with (private_key_jwt)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="Print the credentials as one JSON object.")
@@ -21,3 +24,7 @@ class Command(BaseCommand):
             self.stdout.write(f"client {name}: id={client['client_id']} secret={client['client_secret']}")
         for name, user in demo["users"].items():
             self.stdout.write(f"user {name}: password={user['password']}")
+        for name, key in demo["client_keys"].items():
+            # The private keys only with --json (what the demo's services read): a terminal is
+            # no place for them. Their public halves are registered with the clients.
+            self.stdout.write(f"client {name}: signs with key {key['key_id']} ({key['algorithm']}, private_key_jwt)")
