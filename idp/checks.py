@@ -96,6 +96,12 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "RATE_LIMITING": (lambda v: isinstance(v, bool), "True or False"),
     "SELF_REGISTRATION": (lambda v: isinstance(v, bool), "True or False"),
     "TRUSTED_PROXY_COUNT": (_non_negative_int, "a number of proxies, 0 or more"),
+    "CLIENT_JWKS_CACHE_SECONDS": (_non_negative_int, "a number of seconds, 0 or more"),
+    "CLIENT_JWKS_MIN_REFETCH_SECONDS": (_non_negative_int, "a number of seconds, 0 or more"),
+    "PUSHED_AUTHORIZATION_REQUEST_LIFETIME": (
+        lambda v: _positive_int(v) and v <= 600,
+        "a positive number of seconds, at most 600",
+    ),
     "DPOP_PROOF_MAX_AGE_SECONDS": (_positive_int, "a positive number of seconds"),
     "DPOP_PROOF_MAX_FUTURE_SECONDS": (_non_negative_int, "a number of seconds, 0 or more"),
     "DPOP_NONCES": (lambda v: isinstance(v, bool), "True or False"),

@@ -5,7 +5,11 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from apps.clients.authentication import CONFIDENTIAL_METHOD_NAMES, METHOD_NAMES
+from apps.clients.authentication import (
+    CONFIDENTIAL_METHOD_NAMES,
+    METHOD_NAMES,
+    TOKEN_ENDPOINT_AUTH_SIGNING_ALG_VALUES_SUPPORTED,
+)
 from apps.protocol import strength
 from apps.resources.claims import USER_CLAIMS
 from apps.resources.models import ApiScope, SigningAlgorithm
@@ -37,6 +41,17 @@ def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": METHOD_NAMES,
         "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_METHOD_NAMES,
         "revocation_endpoint_auth_methods_supported": METHOD_NAMES,
+        # private_key_jwt (RFC 7523): what a client may sign its assertions with, at each endpoint.
+        "token_endpoint_auth_signing_alg_values_supported": TOKEN_ENDPOINT_AUTH_SIGNING_ALG_VALUES_SUPPORTED,
+        "introspection_endpoint_auth_signing_alg_values_supported": TOKEN_ENDPOINT_AUTH_SIGNING_ALG_VALUES_SUPPORTED,
+        "revocation_endpoint_auth_signing_alg_values_supported": TOKEN_ENDPOINT_AUTH_SIGNING_ALG_VALUES_SUPPORTED,
+        # RFC 9126: pushed authorization requests; required per client
+        # (Application.require_pushed_authorization_requests), not for every client.
+        "pushed_authorization_request_endpoint": url("oauth2_provider:pushed-authorization-request"),
+        "require_pushed_authorization_requests": False,
+        # RFC 9701: introspection answers as a signed JWT on request, with the caller API's
+        # algorithm.
+        "introspection_signing_alg_values_supported": SigningAlgorithm.values,
         "code_challenge_methods_supported": ["S256"],
         # RFC 9068 access tokens are signed with these; each API resource picks one.
         "access_token_signing_alg_values_supported": SigningAlgorithm.values,

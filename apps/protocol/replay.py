@@ -3,13 +3,14 @@ section 11.1) is accepted once, and its ``jti`` remembered until the JWT would e
 
 With Redis configured (``REDIS_URL``) the ids live there (``SET NX`` with the JWT's remaining
 lifetime: every process sees them, and they expire by themselves); otherwise, or while Redis
-does not answer, in the database (:class:`~apps.oauth.models.UsedJwtId`, whose primary key
+does not answer, in the database (:class:`~apps.protocol.models.UsedJwtId`, whose primary key
 makes a second INSERT fail; ``clear_expired_tokens`` deletes expired rows). Either way the
 check and the remembering are one atomic step, so two concurrent requests with the same id
 cannot both pass.
 """
 
 import hashlib
+import json
 import math
 from datetime import datetime
 
@@ -18,14 +19,15 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.oauth.models import UsedJwtId
+from apps.protocol.models import UsedJwtId
 
 CACHE_PREFIX = "jti:"
 
 
 def _key(kind: str, issuer: str, jti: str) -> str:
     # A digest: fixed length whatever was sent, and one issuer's ids never collide with another's.
-    return hashlib.sha256(f"{kind}\x00{issuer}\x00{jti}".encode()).hexdigest()
+    # JSON keeps the three apart whatever characters they hold.
+    return hashlib.sha256(json.dumps([kind, issuer, jti]).encode()).hexdigest()
 
 
 def first_use(*, kind: str, issuer: str, jti: str, expires: datetime) -> bool:

@@ -50,7 +50,12 @@ from apps.ratelimit.limits import Limit, Limiter, now
 from idp.conf import idp_settings
 from idp.http import client_address
 
-OAUTH_ENDPOINTS = ("oauth2_provider:token", "oauth2_provider:introspect", "oauth2_provider:revoke-token")
+OAUTH_ENDPOINTS = (
+    "oauth2_provider:token",
+    "oauth2_provider:introspect",
+    "oauth2_provider:revoke-token",
+    "oauth2_provider:pushed-authorization-request",
+)
 # Pages whose POST may send a mail.
 ACCOUNT_MAIL_PAGES = ("accounts:password-reset", "accounts:register")
 

@@ -15,7 +15,8 @@ from django.test import RequestFactory
 from apps.clients.authentication import CLIENT_ASSERTION_TYPE, claimed_client_id
 from apps.clients.client_keys import clear_client_keys_cache
 from apps.clients.secrets import verify_client_secret
-from apps.oauth.models import Application, UsedJwtId
+from apps.oauth.models import Application
+from apps.protocol.models import UsedJwtId
 from apps.protocol.replay import CACHE_PREFIX
 from tests.clients.assertions import (
     JwksServer,

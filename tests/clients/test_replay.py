@@ -7,8 +7,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from apps.oauth.models import UsedJwtId
 from apps.protocol import replay
+from apps.protocol.models import UsedJwtId
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import clear_expired
 
-from apps.oauth.models import AccessToken, Grant, IDToken, PushedAuthorizationRequest, RefreshToken, UsedJwtId
+from apps.oauth.models import AccessToken, Grant, IDToken, PushedAuthorizationRequest, RefreshToken
+from apps.protocol.models import UsedJwtId
 
 pytestmark = pytest.mark.django_db
 

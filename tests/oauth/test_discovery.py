@@ -28,7 +28,12 @@ def test_metadata_lists_endpoints_grants_and_methods(client, apis, path):
     }
     assert metadata["response_types_supported"] == ["code"]
     assert metadata["code_challenge_methods_supported"] == ["S256"]
-    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
+    assert metadata["token_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "none",
+    ]
     assert metadata["access_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert "eventcatalog.read" in metadata["scopes_supported"]
     assert metadata["authorization_response_iss_parameter_supported"] is True
@@ -62,3 +67,14 @@ def test_the_languages_of_the_sign_in_pages_are_declared(client, db):
     may ask for with ui_locales (the people's pages speak exactly these)."""
     metadata = client.get("/.well-known/openid-configuration").json()
     assert metadata["ui_locales_supported"] == ["en", "nl"]
+
+
+def test_discovery_lists_private_key_jwt_par_and_jwt_introspection(client, db):
+    """What a strict client probes before it uses private_key_jwt (RFC 7523), PAR (RFC 9126)
+    or signed introspection answers (RFC 9701)."""
+    metadata = client.get("/.well-known/oauth-authorization-server").json()
+    for endpoint in ("token", "introspection", "revocation"):
+        assert metadata[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] == ["ES256", "PS256", "RS256"]
+    assert metadata["pushed_authorization_request_endpoint"] == f"{BASE}/o/par/"
+    assert metadata["require_pushed_authorization_requests"] is False
+    assert metadata["introspection_signing_alg_values_supported"] == ["RS256", "ES256"]

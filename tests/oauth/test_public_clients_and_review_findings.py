@@ -99,13 +99,10 @@ def test_a_public_client_sending_a_secret_is_refused(client, browser, native_app
 
 def test_discovery_lists_none_where_public_clients_are_accepted(client, db):
     metadata = client.get("/.well-known/oauth-authorization-server").json()
-    assert metadata["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
-    assert metadata["revocation_endpoint_auth_methods_supported"] == [
-        "client_secret_basic",
-        "client_secret_post",
-        "none",
-    ]
-    assert metadata["introspection_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    with_keys = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    assert metadata["token_endpoint_auth_methods_supported"] == [*with_keys, "none"]
+    assert metadata["revocation_endpoint_auth_methods_supported"] == [*with_keys, "none"]
+    assert metadata["introspection_endpoint_auth_methods_supported"] == with_keys
 
 
 @pytest.mark.django_db

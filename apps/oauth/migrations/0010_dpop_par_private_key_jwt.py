@@ -12,16 +12,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.CreateModel(
-            name='UsedJwtId',
-            fields=[
-                ('key', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('expires', models.DateTimeField(db_index=True, help_text='When the JWT expires; the row can go after.')),
-            ],
-            options={
-                'verbose_name': 'used JWT id',
-            },
-        ),
         migrations.AddField(
             model_name='accesstoken',
             name='jkt',

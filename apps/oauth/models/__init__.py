@@ -2,7 +2,6 @@ from .application import Application, GrantType
 from .config_generation import ConfigGeneration
 from .exchange_policy import ExchangeMode, ExchangePolicy
 from .pushed_request import PushedAuthorizationRequest
-from .replay import UsedJwtId
 from .signing_key import KeyState, SigningKey
 from .tokens import AccessToken, Grant, IDToken, RefreshToken
 
@@ -19,5 +18,4 @@ __all__ = [
     "PushedAuthorizationRequest",
     "RefreshToken",
     "SigningKey",
-    "UsedJwtId",
 ]

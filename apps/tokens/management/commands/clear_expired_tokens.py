@@ -48,7 +48,8 @@ from django.utils import timezone
 from oauth2_provider.models import refresh_token_expire_timedelta
 from oauth2_provider.settings import oauth2_settings
 
-from apps.oauth.models import AccessToken, Grant, IDToken, PushedAuthorizationRequest, RefreshToken, UsedJwtId
+from apps.oauth.models import AccessToken, Grant, IDToken, PushedAuthorizationRequest, RefreshToken
+from apps.protocol.models import UsedJwtId
 
 if TYPE_CHECKING:
     from django.db.models.expressions import Combinable

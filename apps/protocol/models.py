@@ -2,7 +2,9 @@
 
 Client assertions (RFC 7523 section 3, item 7) and DPoP proofs (RFC 9449 section 11.1) are
 accepted once: their ``jti`` is remembered here, in the database, when no Redis is configured
-(with Redis, apps/protocol/replay.py keeps them there and this table stays empty).
+(with Redis, apps/protocol/replay.py keeps them there and this table stays empty). A model of
+this app, not of apps/oauth: the replay check is protocol, used by client authentication and
+DPoP alike, and this app sits below both.
 """
 
 from django.db import models
