@@ -9,15 +9,17 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.test import Client
+from oauthlib.common import Request as OAuthlibRequest
 
 from apps.oauth.models import AccessToken, Application, RefreshToken
 from apps.oauth.models import Grant as AuthorizationCode
 from apps.protocol import dpop
+from apps.protocol.errors import InvalidRequest
 from apps.resource_server.dpop import access_token_hash, generate_key, key_thumbprint, make_proof, public_jwk
 from apps.resources.models import ApiResource
 from apps.resources.services import plan_token
 from apps.tokens.issuance import issue_access_token, store_access_token
-from tests.support.flows import REDIRECT_URI, Pkce, approve, authorize_url, redirect_params
+from tests.support.flows import REDIRECT_URI, Pkce, approve, authorize_url, error_page_code, redirect_params
 from tests.support.http import INTROSPECT_URL, ISSUER, TOKEN_URL, basic_auth, form_post, oauth_error
 from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
 
@@ -451,10 +453,21 @@ def test_a_code_bound_by_dpop_jkt_needs_a_proof_of_that_key(client, browser, web
 
 
 def test_a_malformed_dpop_jkt_is_invalid_request(browser, web):
-    pkce = Pkce.new()
-    error = approve_as_a_browser(browser, web.client.client_id, "eventcatalog.read", pkce, dpop_jkt="not-a-thumbprint")
-    assert error["error"] == "invalid_request"
+    # Refused before sign-in with the other malformed parameters (apps/authorize/checks.py).
+    response = browser.get(authorize_url(web.client.client_id, "eventcatalog.read", Pkce.new(), dpop_jkt="x" * 44))
+    assert response.status_code == 400
+    assert error_page_code(response) == "invalid_request"
     assert AuthorizationCode.objects.count() == 0
+
+
+def test_the_validator_refuses_a_malformed_dpop_jkt_that_reaches_it(web):
+    # Defence in depth: the code is never stored with a value that is no thumbprint (the
+    # column holds 43 characters), whatever path the request took.
+    request = OAuthlibRequest("https://idp.test/o/authorize/?dpop_jkt=" + "x" * 44)
+    with pytest.raises(InvalidRequest) as refused:
+        dpop.requested_jkt(request)
+    assert refused.value.status_code == 400
+    assert dpop.requested_jkt(OAuthlibRequest("https://idp.test/o/authorize/")) == ""
 
 
 def test_a_code_for_an_api_that_requires_dpop_is_kept_for_a_request_with_a_proof(client, browser, web):
