@@ -4,7 +4,11 @@ DEMO_SERVICE   eventcatalog | shoppingbasket | discount | web
 IDP_URL        the IdP's issuer, e.g. http://127.0.0.1:8000
 DEMO_URLS      JSON: {"eventcatalog": "http://127.0.0.1:8002", ...}
 CLIENT_ID / CLIENT_SECRET   this service's client at the IdP (basket and web)
-DEMO_CREDENTIALS_FILE       or: the JSON `seed_demo --json` wrote (docker-compose.yml)
+CLIENT_PRIVATE_KEY          the basket's private key (PEM): it signs its token requests
+                            (private_key_jwt) instead of sending its secret
+CLIENT_KEY_ID               the kid its public key is registered under
+DEMO_CREDENTIALS_FILE       or: the JSON `seed_demo --json` wrote (docker-compose.yml), whose
+                            client_keys holds the private key
 
 A module of its own rather than attributes of demo/settings.py read through
 ``django.conf.settings``: these values mean nothing to Django, and a plain module is typed
@@ -20,6 +24,8 @@ IDP_URL = os.environ.get("IDP_URL", "http://127.0.0.1:8000").rstrip("/")
 URLS: dict[str, str] = json.loads(os.environ.get("DEMO_URLS", "{}"))
 CLIENT_ID = os.environ.get("CLIENT_ID", "")
 CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "")
+CLIENT_PRIVATE_KEY = os.environ.get("CLIENT_PRIVATE_KEY", "")
+CLIENT_KEY_ID = os.environ.get("CLIENT_KEY_ID", "")
 # The discount service asks for a second factor (RFC 9470 step-up) before it discounts an
 # order above this amount; smaller orders go through with the password alone.
 DISCOUNT_STEP_UP_ABOVE = 100
@@ -28,5 +34,9 @@ ACR_MFA = "https://refeds.org/profile/mfa"
 CLIENT_NAMES = {"shoppingbasket": "shoppingbasket", "web": "globoticket-web"}
 if not CLIENT_ID and os.environ.get("DEMO_CREDENTIALS_FILE") and SERVICE in CLIENT_NAMES:
     with open(os.environ["DEMO_CREDENTIALS_FILE"]) as credentials:
-        client = json.load(credentials)["clients"][CLIENT_NAMES[SERVICE]]
+        seeded = json.load(credentials)
+    client = seeded["clients"][CLIENT_NAMES[SERVICE]]
     CLIENT_ID, CLIENT_SECRET = client["client_id"], client["client_secret"]
+    key = seeded.get("client_keys", {}).get(CLIENT_NAMES[SERVICE])
+    if key is not None:
+        CLIENT_PRIVATE_KEY, CLIENT_KEY_ID = key["private_key_pem"], key["key_id"]

@@ -85,6 +85,7 @@ def start(
         "shoppingbasket": demo["clients"]["shoppingbasket"],
         "web": web_client or demo["clients"]["globoticket-web"],
     }
+    keys = {"shoppingbasket": demo["client_keys"]["shoppingbasket"]}
     for name in SERVICES:
         service_env = {
             **os.environ,
@@ -94,6 +95,9 @@ def start(
             "DEMO_URLS": json.dumps(urls),
             "CLIENT_ID": credentials.get(name, {}).get("client_id", ""),
             "CLIENT_SECRET": credentials.get(name, {}).get("client_secret", ""),
+            # The basket signs its token requests with its key (private_key_jwt), not its secret.
+            "CLIENT_PRIVATE_KEY": keys.get(name, {}).get("private_key_pem", ""),
+            "CLIENT_KEY_ID": keys.get(name, {}).get("key_id", ""),
         }
         command = [PYTHON, "-m", "gunicorn", "demo.wsgi", "-b", f"127.0.0.1:{ports[name]}", "--threads", "4",
                    "--log-level", "warning"]  # fmt: skip

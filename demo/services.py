@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.resource_server.authentication import JwtAccessTokenAuthentication
 from apps.resource_server.bearer import InsufficientUserAuthentication
+from apps.resource_server.client_assertion import ClientAssertionSigner
 from apps.resource_server.exchange import TokenClient, TokenRequestFailed
 from apps.resource_server.permissions import HasScopes
 from apps.resource_server.step_up import require_authentication_strength
@@ -141,9 +142,19 @@ _token_client: TokenClient | None = None
 
 
 def token_client() -> TokenClient:
+    """The basket's client at the IdP. With a private key (seed_demo registers one) it signs
+    each token request (private_key_jwt) and never sends its secret: nothing it sends could
+    be replayed by whoever reads it, and the IdP holds only the public key."""
     global _token_client
     if _token_client is None:
-        _token_client = TokenClient(f"{config.IDP_URL}/o/token/", config.CLIENT_ID, config.CLIENT_SECRET)
+        endpoint = f"{config.IDP_URL}/o/token/"
+        if config.CLIENT_PRIVATE_KEY:
+            signer = ClientAssertionSigner.from_pem(
+                config.CLIENT_PRIVATE_KEY, client_id=config.CLIENT_ID, key_id=config.CLIENT_KEY_ID or None
+            )
+            _token_client = TokenClient(endpoint, config.CLIENT_ID, assertion_signer=signer)
+        else:
+            _token_client = TokenClient(endpoint, config.CLIENT_ID, config.CLIENT_SECRET)
     return _token_client
 
 

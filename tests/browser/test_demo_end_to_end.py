@@ -309,6 +309,35 @@ def test_the_demo_enforces_audience_scope_and_sub(demo):
     }  # fmt: skip
 
 
+def test_the_basket_authenticates_with_its_key_not_its_secret(demo):
+    """private_key_jwt: with its secret removed at the IdP, the basket still gets its tokens
+    (exchanged for a user, and its own): it signs its requests with the key seed_demo made."""
+    demo["manage"](
+        "shell",
+        "-c",
+        "from apps.clients.services import remove_client_secret; from apps.oauth.models import Application; "
+        "remove_client_secret(client=Application.objects.get(client_id='shoppingbasket'))",
+    )
+    basket = demo["demo"]["clients"]["shoppingbasket"]
+    refused = requests.post(
+        f"{demo['idp']}/o/token/",
+        data={"grant_type": "client_credentials"},
+        auth=(basket["client_id"], basket["client_secret"]),
+        timeout=10,
+    )
+    assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+
+    alice = demo["user_token"]("alice", "shoppingbasket.fullaccess")
+    headers = {"Authorization": f"Bearer {alice}"}
+    url = demo["urls"]["shoppingbasket"]
+    added = requests.post(f"{url}/basket", headers=headers, json={"event_id": 2}, timeout=10)
+    assert added.status_code == 201
+    basket_page = requests.get(f"{url}/basket", headers=headers, timeout=10).json()
+    assert basket_page["discount"]["act"] == {"sub": "shoppingbasket"}  # exchanged for alice
+    rate = requests.get(f"{url}/discount-rate", headers=headers, timeout=10).json()
+    assert rate["discount_saw"]["client_id"] == "shoppingbasket"  # its own token
+
+
 # --- DEMO_PORT_BASE ----------------------------------------------------------------------------
 
 
