@@ -44,7 +44,13 @@ class TokenExchangeGrant(Grant):
 
 def exchange_decision(exchange: Exchange) -> Decision:
     """An exchange's token: the subject token's sub, its sign-in's ``acr`` and ``auth_time``,
-    the acting chain in ``act``, and the subject token as its parent."""
+    the acting chain in ``act``, and the subject token as its parent.
+
+    DPoP (RFC 9449), the rule for every exchange (on-behalf-of too): the new token is bound to
+    the key of the *calling service's* proof at this request (the pipeline adds ``cnf``), or
+    to none without one; the subject token's ``cnf`` is never copied. A DPoP-bound subject
+    token needs no proof of its own key here: the service it was presented to checked that
+    proof at the previous hop, and is now the holder the exchange policy trusts with it."""
     assert exchange.plan is not None  # the checks ran: limit_lifetime set it
     extra_claims = sign_in_claims(exchange.subject_claims)
     if exchange.act:
