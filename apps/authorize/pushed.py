@@ -31,7 +31,8 @@ from apps.authorize.checks import malformed, validate_authorization_parameters
 from apps.clients import authentication as client_auth
 from apps.oauth.models import Application
 from apps.oauth.models.pushed_request import PushedAuthorizationRequest
-from apps.protocol.errors import InvalidRequest, OAuth2Error
+from apps.protocol.dpop import DPOP_JKT_PARAMETER
+from apps.protocol.errors import InvalidDPoPProof, InvalidRequest, OAuth2Error
 from idp.conf import idp_settings
 
 # RFC 9126 section 2.2: a URN the client treats as opaque.
@@ -127,11 +128,17 @@ def check_pushed_parameters(query: QueryDict) -> None:
         raise _pushed_error(error) from None
 
 
-def push_authorization_request(*, client: Application, form: QueryDict) -> PushedRequest:
+def push_authorization_request(*, client: Application, form: QueryDict, dpop_jkt: str | None = None) -> PushedRequest:
     """RFC 9126 section 2: store the authorization request ``client`` pushed (``form``, the
     POST body as sent) and return the ``request_uri`` that stands for it. Raises the OAuth
-    error the authorization endpoint would have answered."""
+    error the authorization endpoint would have answered. ``dpop_jkt``: the key of a DPoP
+    proof sent with the push, which the code is then bound to (RFC 9449 section 10.1)."""
     query = _authorization_query(client=client, form=form)
+    if dpop_jkt is not None:
+        named = query.get(DPOP_JKT_PARAMETER)
+        if named is not None and named != dpop_jkt:
+            raise InvalidDPoPProof(description="dpop_jkt is not the thumbprint of the DPoP proof's key.")
+        query[DPOP_JKT_PARAMETER] = dpop_jkt
     check_pushed_parameters(query)
     random_part = secrets.token_urlsafe(REFERENCE_BYTES)
     lifetime = idp_settings.PUSHED_AUTHORIZATION_REQUEST_LIFETIME

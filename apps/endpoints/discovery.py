@@ -10,7 +10,7 @@ from apps.clients.authentication import (
     METHOD_NAMES,
     TOKEN_ENDPOINT_AUTH_SIGNING_ALG_VALUES_SUPPORTED,
 )
-from apps.protocol import strength
+from apps.protocol import dpop, strength
 from apps.resources.claims import USER_CLAIMS
 from apps.resources.models import ApiScope, SigningAlgorithm
 from idp.conf import idp_settings
@@ -49,6 +49,9 @@ def server_metadata(*, grant_types: list[str], openid: bool) -> dict[str, Any]:
         # (Application.require_pushed_authorization_requests), not for every client.
         "pushed_authorization_request_endpoint": url("oauth2_provider:pushed-authorization-request"),
         "require_pushed_authorization_requests": False,
+        # RFC 9449: the algorithms a DPoP proof may be signed with, at the token endpoint and at
+        # APIs using the toolkit.
+        "dpop_signing_alg_values_supported": list(dpop.SIGNING_ALGORITHMS),
         # RFC 9701: introspection answers as a signed JWT on request, with the caller API's
         # algorithm.
         "introspection_signing_alg_values_supported": SigningAlgorithm.values,

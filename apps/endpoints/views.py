@@ -21,6 +21,7 @@ from apps.grants.pipeline import token_response
 from apps.grants.registry import GRANTS, grant_types
 from apps.keys.services import jwks_document
 from apps.oauth.models import Application
+from apps.protocol import dpop
 from apps.protocol.errors import NO_STORE, Endpoint, InvalidRequest, OAuth2Error, error_response, oauth_response
 from apps.protocol.forms import has_control_characters, parse_form
 from apps.protocol.params import reject_repeated_parameters
@@ -75,7 +76,8 @@ class TokenView(OAuthEndpoint):
             body = token_response(request)
         except OAuth2Error as error:
             return error_response(error)
-        return oauth_response(json.dumps(body), 200, NO_STORE)
+        # RFC 9449 section 8: while nonces are required, each answer gives the next one.
+        return oauth_response(json.dumps(body), 200, {**NO_STORE, **dpop.nonce_headers()})
 
 
 class IntrospectView(OAuthEndpoint):
@@ -112,11 +114,15 @@ class PushedAuthorizationRequestView(OAuthEndpoint):
                 raise InvalidRequest(description="Send the parameters in the request body, not in the URL.")
             reject_repeated_parameters(request.POST)
             client = client_auth.authenticate_client(request, allow_public=True)
-            pushed = push_authorization_request(client=client, form=request.POST)
+            # RFC 9449 section 10.1: a DPoP proof sent with the push binds the code to its key.
+            proof = dpop.token_request_proof(request)
+            pushed = push_authorization_request(
+                client=client, form=request.POST, dpop_jkt=proof.jkt if proof is not None else None
+            )
         except OAuth2Error as error:
             return error_response(error)
         body = {"request_uri": pushed.request_uri, "expires_in": pushed.expires_in}
-        return oauth_response(json.dumps(body), 201, NO_STORE)
+        return oauth_response(json.dumps(body), 201, {**NO_STORE, **dpop.nonce_headers()})
 
 
 class RevokeTokenView(OAuthEndpoint):

@@ -78,3 +78,4 @@ def test_discovery_lists_private_key_jwt_par_and_jwt_introspection(client, db):
     assert metadata["pushed_authorization_request_endpoint"] == f"{BASE}/o/par/"
     assert metadata["require_pushed_authorization_requests"] is False
     assert metadata["introspection_signing_alg_values_supported"] == ["RS256", "ES256"]
+    assert metadata["dpop_signing_alg_values_supported"] == ["ES256", "PS256", "RS256"]

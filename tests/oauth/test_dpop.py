@@ -234,8 +234,14 @@ def test_with_nonces_on_a_proof_without_one_gets_use_dpop_nonce_then_succeeds(cl
     second = post(client, service, CC, proof_for(key, nonce=nonce))
     assert second.status_code == 200, second.content
     assert second.json()["token_type"] == "DPoP"
-    # A fresh nonce goes with every successful answer (headers the token view adds).
-    assert dpop.nonce_headers() == {"DPoP-Nonce": dpop.current_nonce()}
+    # A fresh nonce goes with every successful answer (section 8), so the client keeps one.
+    assert second["DPoP-Nonce"] == dpop.current_nonce()
+
+
+def test_with_nonces_off_no_nonce_is_sent(client, service):
+    response = post(client, service, CC, proof_for(generate_key()))
+    assert response.status_code == 200, response.content
+    assert "DPoP-Nonce" not in response
 
 
 def test_with_nonces_on_a_stale_or_made_up_nonce_gets_use_dpop_nonce(client, service, nonces, settings):

@@ -18,6 +18,7 @@ from apps.keys.services import ensure_signing_keys
 from apps.oauth.models import Application, Grant
 from apps.oauth.models.pushed_request import PushedAuthorizationRequest
 from apps.protocol.strength import ACR_MFA
+from apps.resource_server import dpop as dpop_client
 from tests.support.flows import (
     REDIRECT_URI,
     Pkce,
@@ -324,6 +325,47 @@ def test_dpop_jkt_of_the_pushed_request_binds_the_code(api, browser, web):
     request_uri = pushed_uri(api, web, Pkce.new(), dpop_jkt=thumbprint)
     redirect_params(approve_pushed(browser, web.client.client_id, request_uri))
     assert Grant.objects.get().dpop_jkt == thumbprint
+
+
+def test_a_dpop_proof_sent_with_the_push_binds_the_code_to_its_key(api, browser, web):
+    """RFC 9449 section 10.1: a proof at the PAR endpoint stands for dpop_jkt."""
+    key = dpop_client.generate_key()
+    proof = dpop_client.make_proof(key, "POST", f"{ISSUER.rstrip('/')}{PAR_URL}")
+    response = form_post(
+        api,
+        PAR_URL,
+        pushed_parameters(web.client.client_id, Pkce.new()),
+        HTTP_AUTHORIZATION=basic_auth(web.client.client_id, web.client_secret),
+        HTTP_DPOP=proof,
+    )
+    assert response.status_code == 201, response.content
+    redirect_params(approve_pushed(browser, web.client.client_id, response.json()["request_uri"]))
+    assert Grant.objects.get().dpop_jkt == dpop_client.key_thumbprint(key)
+
+
+def test_a_push_whose_dpop_jkt_is_not_its_proofs_key_is_invalid_dpop_proof(api, web):
+    key, other = dpop_client.generate_key(), dpop_client.generate_key()
+    response = form_post(
+        api,
+        PAR_URL,
+        pushed_parameters(web.client.client_id, Pkce.new(), dpop_jkt=dpop_client.key_thumbprint(other)),
+        HTTP_AUTHORIZATION=basic_auth(web.client.client_id, web.client_secret),
+        HTTP_DPOP=dpop_client.make_proof(key, "POST", f"{ISSUER.rstrip('/')}{PAR_URL}"),
+    )
+    assert oauth_error(response) == (400, "invalid_dpop_proof")
+    assert not PushedAuthorizationRequest.objects.exists()
+
+
+def test_a_push_with_a_proof_for_another_url_is_invalid_dpop_proof(api, web):
+    key = dpop_client.generate_key()
+    response = form_post(
+        api,
+        PAR_URL,
+        pushed_parameters(web.client.client_id, Pkce.new()),
+        HTTP_AUTHORIZATION=basic_auth(web.client.client_id, web.client_secret),
+        HTTP_DPOP=dpop_client.make_proof(key, "POST", f"{ISSUER.rstrip('/')}/o/token/"),
+    )
+    assert oauth_error(response) == (400, "invalid_dpop_proof")
 
 
 def test_the_pushed_nonce_and_challenge_are_the_codes(api, browser, web):
