@@ -158,9 +158,8 @@ def save_client(
         check_new_client_id(client_id)
     confidential = client_type == Application.CLIENT_CONFIDENTIAL
     if confidential and not with_secret and jwks is None and not jwks_uri:
-        raise ValidationError(
-            _("A client without a secret authenticates with its keys: register a JWKS or a JWKS URI.")
-        )
+        # Reached by the command line and the management API only (each checks first): untranslated.
+        raise ValidationError("A client without a secret authenticates with its keys: register a JWKS or a JWKS URI.")
     secret = generate_client_secret() if confidential and with_secret else ""
     existing = Application.objects.filter(client_id=client_id).first() if client_id else None
     client = existing or Application()

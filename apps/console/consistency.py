@@ -159,6 +159,23 @@ def clients_whose_apis_are_all_disabled(config: Configuration) -> list[Problem]:
     return problems
 
 
+def confidential_clients_that_cannot_authenticate(config: Configuration) -> list[Problem]:
+    """A confidential client proves itself with its secret or its keys (private_key_jwt):
+    with its secret removed and its keys taken away, every request of it is ``invalid_client``.
+    (Rotating a secret in, or registering keys, fixes it.)"""
+    return [
+        _client_problem(
+            client,
+            _("%(client)s has neither a secret nor public keys: it cannot authenticate.") % {"client": client},
+        )
+        for client in config.clients
+        if client.client_type == Application.CLIENT_CONFIDENTIAL
+        and not client.secret_hint
+        and client.jwks is None
+        and not client.jwks_uri
+    ]
+
+
 RULES: list[Callable[[Configuration], list[Problem]]] = [
     policies_without_the_exchange_grant,
     clients_without_a_grant,
@@ -166,6 +183,7 @@ RULES: list[Callable[[Configuration], list[Problem]]] = [
     exchange_clients_without_a_policy,
     client_credentials_without_an_api_scope,
     clients_whose_apis_are_all_disabled,
+    confidential_clients_that_cannot_authenticate,
 ]
 
 

@@ -9,6 +9,7 @@ from apps.console.consistency import configuration_problems, problems_involving,
 from apps.oauth.models import Application, ExchangePolicy
 from apps.resources.models import ApiScope
 from tests.support.admin import permissions
+from tests.support.service_keys import signer_for
 from tests.support.tokens import TOKEN_EXCHANGE
 
 
@@ -169,4 +170,14 @@ def test_saving_a_policy_for_a_client_without_the_grant_warns(admin_client, apis
     assert warnings(response) == [
         "job has an exchange policy into discount but not the token-exchange grant. "
         f'<a href="/admin/oauth/application/{client.pk}/change/">Fix it</a>'
+    ]
+
+
+def test_a_confidential_client_with_neither_secret_nor_keys(apis, make_client):
+    jwks = {"keys": [signer_for("job").public_jwk()]}
+    client = make_client("job", scopes=["eventcatalog.read"], jwks=jwks, with_secret=False).client
+    assert messages_of(client) == []  # its keys authenticate it
+    Application.objects.filter(pk=client.pk).update(jwks=None)
+    assert messages_of(Application.objects.get(pk=client.pk)) == [
+        "job has neither a secret nor public keys: it cannot authenticate."
     ]
