@@ -22,7 +22,15 @@ from apps.grants.registry import GRANTS, grant_types
 from apps.keys.services import jwks_document
 from apps.oauth.models import Application
 from apps.protocol import dpop
-from apps.protocol.errors import NO_STORE, Endpoint, InvalidRequest, OAuth2Error, error_response, oauth_response
+from apps.protocol.errors import (
+    NO_STORE,
+    Endpoint,
+    InvalidDPoPProof,
+    InvalidRequest,
+    OAuth2Error,
+    error_response,
+    oauth_response,
+)
 from apps.protocol.forms import has_control_characters, parse_form
 from apps.protocol.params import reject_repeated_parameters
 from apps.tokens.revocation import revoke_client_tokens
@@ -178,9 +186,34 @@ class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
 
 
 class UserInfoView(dot_views.UserInfoView):
-    """OpenID Connect userinfo, answering in JSON (DOT leaves the content type unset)."""
+    """OpenID Connect userinfo, answering in JSON (DOT leaves the content type unset).
+
+    A DPoP-bound token comes as ``Authorization: DPoP <token>`` with a proof (RFC 9449
+    section 7.1): the proof is verified here, then DOT checks the token as a Bearer one and
+    our validator checks that it is bound to the proof's key (apps/provider/validators.py)."""
 
     def _create_userinfo_response(self, request: HttpRequest) -> HttpResponse:
+        scheme, _, token = (request.META.get("HTTP_AUTHORIZATION") or "").partition(" ")
+        if scheme.lower() != dpop.DPOP_SCHEME:
+            return self._answer(request)
+        try:
+            proof = dpop.resource_request_proof(request, token.strip())
+        except InvalidDPoPProof as error:
+            response = error_response(error, endpoint=Endpoint.PROTECTED_RESOURCE)
+            response.status_code = 401  # section 7.1: a resource's refusal is 401 with a challenge
+            response["WWW-Authenticate"] = dpop.resource_challenge(error.error, error.description)
+            return response
+        request.META["HTTP_AUTHORIZATION"] = f"Bearer {token.strip()}"
+        reset = dpop.presented_key.set(proof.jkt)
+        try:
+            response = self._answer(request)
+        finally:
+            dpop.presented_key.reset(reset)
+        if response.status_code == 401:
+            response["WWW-Authenticate"] = dpop.resource_challenge("invalid_token", "")
+        return response
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
         _url, headers, body, status = self.create_userinfo_response(request)
         # A protected resource: its 401 keeps oauthlib's Bearer challenge (RFC 6750 section 3).
         return oauth_response(body, status, headers, endpoint=Endpoint.PROTECTED_RESOURCE)

@@ -13,6 +13,7 @@ Error codes: a bad proof is ``invalid_dpop_proof`` (section 5); a missing or sta
 import base64
 import hmac
 import time
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from django.http import HttpRequest
@@ -20,6 +21,8 @@ from django.utils.crypto import salted_hmac
 
 from apps.protocol import replay
 from apps.protocol.errors import InvalidDPoPProof, InvalidRequest, UseDPoPNonce
+from apps.resource_server import dpop as toolkit
+from apps.resource_server.bearer import InvalidToken
 from apps.resource_server.dpop import ALGORITHMS, THUMBPRINT, Proof, ProofError, verify_proof
 from idp.conf import idp_settings
 
@@ -29,6 +32,13 @@ NONCE_HEADER = "DPoP-Nonce"
 SIGNING_ALGORITHMS: tuple[str, ...] = ALGORITHMS
 DPOP_JKT_PARAMETER = "dpop_jkt"  # RFC 9449 section 10
 _NONCE_SALT = "apps.protocol.dpop.nonce"
+DPOP_SCHEME = "dpop"  # RFC 9449 section 7.1: Authorization: DPoP <token>
+
+# The key whose proof came with the access token that the request being served presents to one
+# of our protected resources (userinfo): set by the view once the proof verified, read by the
+# oauthlib validator (which sees only the token) to check the token is bound to that key.
+# None: the token came as Bearer, without a proof.
+presented_key: ContextVar[str | None] = ContextVar("dpop_presented_key", default=None)
 
 
 # --- server nonces (RFC 9449 section 8) ---------------------------------------------------------
@@ -76,9 +86,31 @@ def endpoint_url(request: HttpRequest) -> str:
 def token_request_proof(request: HttpRequest) -> Proof | None:
     """The request's verified DPoP proof (RFC 9449 section 4.3), or None when it sends no
     ``DPoP`` header. Raises :class:`InvalidDPoPProof` or :class:`UseDPoPNonce`."""
-    value = request.META.get(DPOP_HEADER)
-    if value is None:
+    if request.META.get(DPOP_HEADER) is None:
         return None
+    return _verified_proof(request, access_token=None, nonces=idp_settings.DPOP_NONCES)
+
+
+def resource_request_proof(request: HttpRequest, access_token: str) -> Proof:
+    """The verified proof of a request to one of our own protected resources (userinfo) that
+    presents ``access_token`` with the ``DPoP`` scheme (RFC 9449 section 7.1): as at the token
+    endpoint, plus ``ath``, the token's hash. Whether the token is bound to the proof's key is
+    the caller's check. Raises :class:`InvalidDPoPProof` (also for a missing proof)."""
+    if request.META.get(DPOP_HEADER) is None:
+        raise InvalidDPoPProof(description="A DPoP-bound token needs a DPoP proof.")
+    # Server nonces are the token endpoint's (section 8), not asked here (section 9 is optional).
+    return _verified_proof(request, access_token=access_token, nonces=False)
+
+
+def resource_challenge(error: str, description: str) -> str:
+    """The ``WWW-Authenticate`` of a refusal at one of our protected resources for a request
+    that used the DPoP scheme (RFC 9449 section 7.1), as the toolkit answers for services."""
+    refusal = toolkit.InvalidDPoPProof(description) if error == "invalid_dpop_proof" else InvalidToken(description)
+    return toolkit.dpop_challenge(refusal)
+
+
+def _verified_proof(request: HttpRequest, *, access_token: str | None, nonces: bool) -> Proof:
+    value = request.META.get(DPOP_HEADER) or ""
     # Check 1: exactly one header. A header sent twice reaches Django joined by a comma,
     # which no JWT contains.
     if "," in value or not value.strip():
@@ -89,13 +121,14 @@ def token_request_proof(request: HttpRequest) -> Proof | None:
             value.strip(),
             method=request.method or "",
             url=endpoint_url(request),
+            access_token=access_token,
             max_age=max_age,
             max_future=idp_settings.DPOP_PROOF_MAX_FUTURE_SECONDS,
         )
     except ProofError as error:
         raise InvalidDPoPProof(description=str(error)) from None
     # Check 10: the nonce is judged once the signature is known to be the key holder's.
-    if idp_settings.DPOP_NONCES and not nonce_is_valid(proof.nonce):
+    if nonces and not nonce_is_valid(proof.nonce):
         description = "A DPoP nonce is required." if proof.nonce is None else "The DPoP nonce is stale."
         raise UseDPoPNonce(nonce=current_nonce(), description=f"{description} Use the one in DPoP-Nonce.")
     # Section 11.1: each proof once. Remembered until it would be refused as too old anyway;

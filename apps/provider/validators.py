@@ -133,17 +133,21 @@ class OAuth2Validator(DotOAuth2Validator):
         return access_token
 
     def validate_bearer_token(self, token, scopes, request) -> bool:
-        """DOT's check of a token presented as ``Bearer`` (userinfo), refusing a DPoP-bound one
-        (RFC 9449 section 7.2): used as a bearer token it would be a copy of the token without
-        its key, which is what binding is meant to make worthless. (Userinfo takes no DPoP
-        proofs, so bound tokens are not accepted there at all.)"""
+        """DOT's check of a token presented to userinfo, plus its DPoP binding (RFC 9449
+        section 7): a bound token counts only with a proof of its key (verified by the view,
+        apps/endpoints/views.py UserInfoView), never as Bearer (a copy without the key is
+        what binding makes worthless); a token presented with a proof must be bound to that
+        proof's key."""
         if not super().validate_bearer_token(token, scopes, request):
             return False
-        if request.access_token.jkt:
-            request.oauth2_error = {
-                "error": "invalid_token",
-                "error_description": "The token is DPoP-bound: it cannot be used as a Bearer token here.",
-            }
+        presented = dpop.presented_key.get()
+        if (request.access_token.jkt or None) != presented:
+            description = (
+                "The token is DPoP-bound: present it with the DPoP scheme and a proof of its key."
+                if presented is None
+                else "The token is not bound to the DPoP proof's key."
+            )
+            request.oauth2_error = {"error": "invalid_token", "error_description": description}
             return False
         return True
 

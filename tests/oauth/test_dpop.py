@@ -495,6 +495,79 @@ def test_userinfo_refuses_a_bound_token_sent_as_bearer(client, browser, web):
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
 
 
+USERINFO = f"{ISSUER.rstrip('/')}/o/userinfo/"
+
+
+@pytest.fixture
+def bound_userinfo_token(client, browser, web):
+    """A token for userinfo bound to a key, and the key."""
+    key = generate_key()
+    pkce = Pkce.new()
+    code = approve(browser, web.client.client_id, "openid profile", pkce)["code"]
+    body = post(client, web, code_data(code, pkce), proof_for(key)).json()
+    assert body["token_type"] == "DPoP"
+    return body["access_token"], key
+
+
+def dpop_userinfo(token: str, proof: str | None):
+    headers = {"HTTP_AUTHORIZATION": f"DPoP {token}"}
+    if proof is not None:
+        headers["HTTP_DPOP"] = proof
+    return Client().get("/o/userinfo/", **headers)
+
+
+def test_userinfo_answers_a_bound_token_with_a_proof_of_its_key(bound_userinfo_token, alice):
+    token, key = bound_userinfo_token
+    response = dpop_userinfo(token, make_proof(key, "GET", USERINFO, access_token=token))
+    assert response.status_code == 200, response.content
+    assert response.json()["sub"] == str(alice.pk)
+
+
+def test_userinfo_refuses_a_bound_token_with_another_keys_proof(bound_userinfo_token):
+    token, _key = bound_userinfo_token
+    response = dpop_userinfo(token, make_proof(generate_key(), "GET", USERINFO, access_token=token))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("DPoP ")
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda key, token: None, id="no proof"),
+        pytest.param(lambda key, token: make_proof(key, "GET", USERINFO), id="no ath"),
+        pytest.param(lambda key, token: make_proof(key, "GET", USERINFO, access_token="other"), id="another ath"),
+        pytest.param(lambda key, token: make_proof(key, "POST", USERINFO, access_token=token), id="another method"),
+        pytest.param(lambda key, token: make_proof(key, "GET", TOKEN_ENDPOINT, access_token=token), id="another url"),
+    ],
+)
+def test_userinfo_refuses_a_bad_proof_with_the_dpop_challenge(bound_userinfo_token, make):
+    token, key = bound_userinfo_token
+    response = dpop_userinfo(token, make(key, token))
+    assert oauth_error(response) == (401, "invalid_dpop_proof")
+    assert response["WWW-Authenticate"].startswith("DPoP ")
+    assert 'error="invalid_dpop_proof"' in response["WWW-Authenticate"]
+
+
+def test_userinfo_refuses_a_replayed_proof(bound_userinfo_token):
+    token, key = bound_userinfo_token
+    proof = make_proof(key, "GET", USERINFO, access_token=token)
+    assert dpop_userinfo(token, proof).status_code == 200
+    assert oauth_error(dpop_userinfo(token, proof)) == (401, "invalid_dpop_proof")
+
+
+def test_userinfo_refuses_an_unbound_token_presented_with_a_proof(client, browser, web):
+    pkce = Pkce.new()
+    code = approve(browser, web.client.client_id, "openid profile", pkce)["code"]
+    token = post(client, web, code_data(code, pkce)).json()["access_token"]
+    key = generate_key()
+    response = dpop_userinfo(token, make_proof(key, "GET", USERINFO, access_token=token))
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+    # As Bearer it still works: binding is the token's, not the endpoint's.
+    assert Client().get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
 def test_a_dpop_jkt_not_sent_leaves_the_code_unbound(browser, web):
     pkce = Pkce.new()
     approve(browser, web.client.client_id, "eventcatalog.read", pkce)
