@@ -10,9 +10,6 @@ wire or sits in the IdP's database would let anyone else act as the service.
 
 ``public_jwk()`` gives the JWK to register (``create_client --jwks``, or the admin)."""
 
-import base64
-import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -22,15 +19,14 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from apps.resource_server.jwk import PrivateKey, key_thumbprint, public_jwk
 
 # RFC 7523 section 2.2: the value of client_assertion_type.
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # Long enough for clock skew and one request's round trip; an assertion is used once.
 ASSERTION_LIFETIME = 60
 SUPPORTED_ALGORITHMS = ("RS256", "ES256")
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 class ClientKeyError(ValueError):
@@ -43,21 +39,6 @@ def _algorithm_for(key: PrivateKey) -> str:
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
         return "ES256"
     raise ClientKeyError("Client assertions are signed with an RSA key (RS256) or an EC P-256 key (ES256).")
-
-
-def public_jwk_of(key: PrivateKey) -> dict[str, Any]:
-    """The public half of ``key`` as a JWK (RFC 7517), without ``kid``: nothing private in it."""
-    public = key.public_key()
-    if isinstance(public, rsa.RSAPublicKey):
-        return RSAAlgorithm.to_jwk(public, as_dict=True)
-    return ECAlgorithm.to_jwk(public, as_dict=True)
-
-
-def jwk_thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638: the SHA-256 of the key's required members, base64url. A stable ``kid``."""
-    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}[jwk["kty"]]
-    canonical = json.dumps({name: jwk[name] for name in required}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
 class ClientAssertionSigner:
@@ -85,7 +66,7 @@ class ClientAssertionSigner:
         self.client_id = client_id
         self.algorithm = own
         self._key = private_key
-        self.key_id = key_id or jwk_thumbprint(public_jwk_of(private_key))
+        self.key_id = key_id or key_thumbprint(private_key)
         self._lifetime = lifetime
         self._clock = clock
 
@@ -107,7 +88,7 @@ class ClientAssertionSigner:
 
     def public_jwk(self) -> dict[str, Any]:
         """The JWK to register for this client: the public key, its ``kid``, ``alg`` and ``use``."""
-        return {**public_jwk_of(self._key), "kid": self.key_id, "alg": self.algorithm, "use": "sig"}
+        return {**public_jwk(self._key), "kid": self.key_id, "alg": self.algorithm, "use": "sig"}
 
     def assertion(self, audience: str) -> str:
         """A fresh assertion for ``audience`` (the token endpoint's URL). RFC 7523 section 3:

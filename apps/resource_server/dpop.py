@@ -48,6 +48,11 @@ from apps.resource_server.bearer import (
     _form_fields,
 )
 
+# key_thumbprint is re-exported: a client making proofs names its key by it (dpop_jkt, RFC 9449
+# section 10).
+from apps.resource_server.jwk import PrivateKey, b64url, public_jwk, thumbprint
+from apps.resource_server.jwk import key_thumbprint as key_thumbprint
+
 PROOF_TYPE = "dpop+jwt"  # RFC 9449 section 4.2
 # Asymmetric only (section 4.3 check 5: never "none", never a MAC). ES256 is what clients
 # generate by default; RS256 and PS256 for RSA keys.
@@ -57,8 +62,6 @@ MAX_PROOF_LENGTH = 8192  # an RSA-4096 key in the header is about 1 KB; anything
 MAX_JTI_LENGTH = 256
 # RFC 7517 private members (RSA, EC, oct): a jwk carrying any is not a public key.
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-# RFC 7638 section 3.2: the members of each key type a thumbprint hashes.
-THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 THUMBPRINT = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest
 DPOP_SCHEME = "DPoP"
 
@@ -77,20 +80,6 @@ class Proof:
     nonce: str | None
     # Until when it is acceptable (its iat plus the window): how long to remember its jti.
     acceptable_until: float
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def thumbprint(jwk: Mapping[str, Any]) -> str:
-    """The RFC 7638 SHA-256 thumbprint of a public JWK: the required members of its key type,
-    in lexicographic order, as JSON without whitespace, hashed and base64url-encoded."""
-    members = THUMBPRINT_MEMBERS.get(str(jwk.get("kty")))
-    if members is None or not all(isinstance(jwk.get(name), str) for name in members):
-        raise ProofError("The jwk is not an EC, RSA or OKP public key.")
-    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 def access_token_hash(access_token: str) -> str:
@@ -154,28 +143,10 @@ def without_query(url: str) -> str:
 
 # --- making proofs --------------------------------------------------------------------------------
 
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-
 
 def generate_key() -> ec.EllipticCurvePrivateKey:
     """A new P-256 key for ES256 proofs (what clients use unless they have a reason not to)."""
     return ec.generate_private_key(ec.SECP256R1())
-
-
-def public_jwk(private_key: PrivateKey) -> dict[str, Any]:
-    """The public half of ``private_key`` as a JWK (what a proof's header carries)."""
-    public_key = private_key.public_key()
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        jwk = jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True)
-    else:
-        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(public_key, as_dict=True)
-    return {name: jwk[name] for name in (*THUMBPRINT_MEMBERS[jwk["kty"]],)}
-
-
-def key_thumbprint(private_key: PrivateKey) -> str:
-    """The thumbprint tokens bound to ``private_key`` carry in ``cnf.jkt`` (and the value of
-    the authorization request's ``dpop_jkt``, RFC 9449 section 10)."""
-    return thumbprint(public_jwk(private_key))
 
 
 def make_proof(
@@ -240,7 +211,10 @@ def _proof_key(header: Mapping[str, Any]) -> tuple[jwt.PyJWK, str]:
         raise ProofError("The proof's jwk is not a valid public key.") from None
     if isinstance(key.key, rsa.RSAPublicKey) and key.key.key_size < MIN_RSA_BITS:
         raise ProofError(f"The proof's RSA key must have at least {MIN_RSA_BITS} bits.")
-    return key, thumbprint(jwk)
+    try:
+        return key, thumbprint(jwk)
+    except ValueError as error:
+        raise ProofError(str(error)) from None
 
 
 def verify_proof(
