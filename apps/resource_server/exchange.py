@@ -5,7 +5,11 @@ When the IdP refuses an exchange because the user's sign-in is too weak or too o
 token asked (``insufficient_user_authentication``, with the ``acr_values`` / ``max_age`` that
 would do), :class:`TokenClient` raises
 :class:`~apps.resource_server.bearer.InsufficientUserAuthentication`: a DRF view that lets it
-through answers its own caller with the RFC 9470 challenge, so the user can step up."""
+through answers its own caller with the RFC 9470 challenge, so the user can step up.
+
+With a DPoP key (RFC 9449) every token the client gets is bound to it: a copy of the token
+is worthless to whoever has no key, and :meth:`TokenClient.authorization_headers` gives the
+``Authorization: DPoP`` header and the proof each call to the API needs."""
 
 import hashlib
 import threading
@@ -18,17 +22,30 @@ import requests
 
 from apps.resource_server.bearer import InsufficientUserAuthentication
 from apps.resource_server.client_assertion import ClientAssertionSigner
+from apps.resource_server.dpop import DPOP_SCHEME, PrivateKey, make_proof
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 
 Post = Callable[..., Any]
+NONCE_HEADER = "DPoP-Nonce"  # RFC 9449 section 8
+USE_DPOP_NONCE = "use_dpop_nonce"
 
 
 class TokenRequestFailed(Exception):
     def __init__(self, status: int, body: dict[str, Any]) -> None:
         self.status, self.error = status, body.get("error", "unknown_error")
         super().__init__(f"{status} {self.error}: {body.get('error_description', '')}")
+
+
+class TokenNotBound(TokenRequestFailed):
+    """The IdP answered a request with a DPoP proof with a token of another type (Bearer):
+    not bound to the key, so usable by anyone who copies it. Refused rather than used (RFC
+    9449 section 5: the client checks ``token_type``)."""
+
+    def __init__(self, token_type: object) -> None:
+        description = f"A DPoP proof was sent but the IdP issued a {token_type or 'untyped'} token, not a DPoP one."
+        super().__init__(200, {"error": "token_not_bound", "error_description": description})
 
 
 @dataclass
@@ -44,12 +61,18 @@ class TokenClient:
     The service authenticates with ``client_secret`` (HTTP Basic, client_secret_basic) or,
     with no secret shared, with ``assertion_signer``: each request then carries a fresh
     assertion signed by the service's private key, whose audience is ``token_endpoint``
-    (private_key_jwt, :mod:`apps.resource_server.client_assertion`). Exactly one of them."""
+    (private_key_jwt, :mod:`apps.resource_server.client_assertion`). Exactly one of them.
+
+    ``dpop_key`` (a private key, e.g. :func:`apps.resource_server.dpop.generate_key`): each
+    token request carries a fresh DPoP proof of it, so every token is bound to it (RFC 9449;
+    a Bearer answer raises :class:`TokenNotBound`). The IdP's nonce (``use_dpop_nonce``) is
+    followed once per request and the last one it sent kept for the next requests. Call the
+    API with :meth:`authorization_headers`."""
 
     def __init__(
         self, token_endpoint: str, client_id: str, client_secret: str | None = None, *,
         assertion_signer: ClientAssertionSigner | None = None, refresh_margin: float = 30,
-        post: Post = requests.post,
+        post: Post = requests.post, dpop_key: PrivateKey | None = None,
     ) -> None:  # fmt: skip
         if (client_secret is None) == (assertion_signer is None):
             raise ValueError("Give either the client's secret or its assertion signer (exactly one).")
@@ -60,8 +83,26 @@ class TokenClient:
         self._signer = assertion_signer
         self._margin = refresh_margin
         self._post = post
+        self._dpop_key = dpop_key
+        self._nonce: str | None = None  # the IdP's last DPoP-Nonce
         self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
+
+    @property
+    def dpop_bound(self) -> bool:
+        """Whether the tokens this client hands out are DPoP-bound (it has a DPoP key): a
+        Bearer answer is refused, so with a key every token is bound."""
+        return self._dpop_key is not None
+
+    def authorization_headers(self, token: str, method: str, url: str) -> dict[str, str]:
+        """The headers of one API call with ``token`` (one of this client's): ``Authorization:
+        DPoP`` and a new proof for ``method`` and ``url`` with the token's hash (RFC 9449
+        section 7.1), or ``Authorization: Bearer`` without a DPoP key. Make them anew for each
+        call: an API accepts each proof once."""
+        if self._dpop_key is None:
+            return {"Authorization": f"Bearer {token}"}
+        proof = make_proof(self._dpop_key, method, url, access_token=token)
+        return {"Authorization": f"{DPOP_SCHEME} {token}", "DPoP": proof}
 
     def on_behalf_of(self, subject_token: str, *, audience: str | None = None, scope: str | None = None) -> str:
         """A token for the next API that still names the caller's user (RFC 8693)."""
@@ -78,18 +119,51 @@ class TokenClient:
         cached = self._cache.get(key)
         if cached is not None and cached.expires_at - self._margin > now:
             return cached.token
-        if self._signer is not None:
-            # Signed now, for this request only: the IdP remembers each jti until it expires.
-            data = {**data, **self._signer.form(self._endpoint)}
-        response = self._post(self._endpoint, data=data, auth=self._auth, timeout=10)
+        if self._dpop_key is None:
+            response = self._request(data)
+        else:
+            response = self._request(data, nonce=self._nonce)
+            if response.status_code == 400 and self._remember_nonce(response) and _error(response) == USE_DPOP_NONCE:
+                # RFC 9449 section 8: once more, with the nonce the IdP just gave.
+                response = self._request(data, nonce=self._nonce)
+                self._remember_nonce(response)
         body = response.json()
         if response.status_code != 200:
             raise _refusal(response.status_code, body)
+        if self._dpop_key is not None and str(body.get("token_type", "")).lower() != DPOP_SCHEME.lower():
+            raise TokenNotBound(body.get("token_type"))
         with self._lock:
             self._cache[key] = _Cached(body["access_token"], now + float(body.get("expires_in", 0)))
             for stale in [k for k, v in self._cache.items() if v.expires_at <= now]:
                 del self._cache[stale]
         return body["access_token"]
+
+    def _request(self, data: dict[str, str], *, nonce: str | None = None) -> Any:
+        if self._signer is not None:
+            # Signed now, for this request only: the IdP remembers each jti until it expires.
+            data = {**data, **self._signer.form(self._endpoint)}
+        if self._dpop_key is None:
+            return self._post(self._endpoint, data=data, auth=self._auth, timeout=10)
+        # A new proof for each request, a retry included: the IdP accepts each jti once.
+        headers = {"DPoP": make_proof(self._dpop_key, "POST", self._endpoint, nonce=nonce)}
+        return self._post(self._endpoint, data=data, auth=self._auth, timeout=10, headers=headers)
+
+    def _remember_nonce(self, response: Any) -> bool:
+        """Keeps the answer's ``DPoP-Nonce`` for the next proofs; whether it had one."""
+        nonce = response.headers.get(NONCE_HEADER)
+        if not nonce:
+            return False
+        with self._lock:
+            self._nonce = nonce
+        return True
+
+
+def _error(response: Any) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("error") if isinstance(body, dict) else None
 
 
 def _refusal(status: int, body: dict[str, Any]) -> Exception:

@@ -1,6 +1,7 @@
 """The token-exchange client helper: downstream tokens, cached until shortly before expiry."""
 
 import time
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -9,7 +10,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwcrypto.jwk import JWK
 
 from apps.resource_server.client_assertion import ClientAssertionSigner, ClientKeyError
-from apps.resource_server.exchange import TokenClient, TokenRequestFailed
+from apps.resource_server.dpop import access_token_hash, generate_key, key_thumbprint, public_jwk, thumbprint
+from apps.resource_server.exchange import TokenClient, TokenNotBound, TokenRequestFailed
+from tests.support.http import TOKEN_URL, basic_auth, form_post
 
 
 class FakeResponse:
@@ -174,3 +177,203 @@ def test_a_secret_or_a_signer_exactly_one():
         TokenClient(ENDPOINT, "basket", "secret", assertion_signer=signer)
     with pytest.raises(ValueError, match="another client id"):
         TokenClient(ENDPOINT, "discount", assertion_signer=signer)
+
+
+# --- DPoP (RFC 9449): tokens bound to the service's key -----------------------------------------
+
+
+class DPoPResponse(FakeResponse):
+    def __init__(self, status: int, body: dict, headers: dict | None = None) -> None:
+        super().__init__(status, body)
+        self.headers = headers or {}
+
+
+def proof_of(call: dict) -> tuple[dict, dict]:
+    """(header, claims) of a request's DPoP proof, its signature checked with the jwk it carries."""
+    proof = call["headers"]["DPoP"]
+    header = jwt.get_unverified_header(proof)
+    claims = jwt.decode(proof, jwt.PyJWK(header["jwk"]).key, algorithms=[header["alg"]])
+    return header, claims
+
+
+def dpop_idp(*answers: DPoPResponse):
+    """A token endpoint answering ``answers`` in turn (then DPoP tokens), recording each request."""
+    calls: list[dict] = []
+    queue = list(answers)
+
+    def post(url, data, auth, timeout, headers):
+        calls.append({"url": url, "data": data, "auth": auth, "headers": headers})
+        if queue:
+            return queue.pop(0)
+        return DPoPResponse(200, {"access_token": f"token-{len(calls)}", "token_type": "DPoP", "expires_in": 300})
+
+    return calls, post
+
+
+def test_each_token_request_carries_a_fresh_proof_of_the_key():
+    key = generate_key()
+    calls, post = dpop_idp()
+    client = TokenClient(ENDPOINT, "basket", "secret", post=post, dpop_key=key)
+
+    client.on_behalf_of("alice-token", audience="discount")
+    client.client_credentials(scope="discount.fullaccess")
+
+    assert [call["auth"] for call in calls] == [("basket", "secret")] * 2
+    proofs = [proof_of(call) for call in calls]
+    for header, claims in proofs:
+        assert header["typ"] == "dpop+jwt" and header["alg"] == "ES256"
+        assert header["jwk"] == public_jwk(key) and "d" not in header["jwk"]
+        assert (claims["htm"], claims["htu"]) == ("POST", ENDPOINT)
+        assert "ath" not in claims and "nonce" not in claims  # no token yet, no nonce asked
+        assert abs(claims["iat"] - time.time()) < 5
+    assert proofs[0][1]["jti"] != proofs[1][1]["jti"]
+    assert client.dpop_bound
+
+
+def test_use_dpop_nonce_is_followed_once_and_the_last_nonce_kept():
+    calls, post = dpop_idp(
+        DPoPResponse(400, {"error": "use_dpop_nonce", "error_description": "A DPoP nonce is required."},
+                     {"DPoP-Nonce": "nonce-1"}),
+        DPoPResponse(200, {"access_token": "first", "token_type": "DPoP", "expires_in": 300},
+                     {"DPoP-Nonce": "nonce-2"}),
+    )  # fmt: skip
+    signer = ClientAssertionSigner(client_id="basket", private_key=ec_key())
+    client = TokenClient(ENDPOINT, "basket", assertion_signer=signer, post=post, dpop_key=generate_key())
+
+    assert client.client_credentials() == "first"
+    assert client.on_behalf_of("alice-token") == "token-3"
+
+    nonces = [proof_of(call)[1].get("nonce") for call in calls]
+    # Asked for one, retried with it; the next request uses the one the success answer brought.
+    assert nonces == [None, "nonce-1", "nonce-2"]
+    assert len({proof_of(call)[1]["jti"] for call in calls}) == 3
+    # The retry is signed anew too: the IdP accepts each assertion once.
+    assert len({call["data"]["client_assertion"] for call in calls}) == 3
+
+
+def test_a_second_use_dpop_nonce_is_a_refusal_not_a_loop():
+    again = DPoPResponse(400, {"error": "use_dpop_nonce"}, {"DPoP-Nonce": "n"})
+    calls, post = dpop_idp(again, again, again)
+    client = TokenClient(ENDPOINT, "basket", "secret", post=post, dpop_key=generate_key())
+    with pytest.raises(TokenRequestFailed) as excinfo:
+        client.client_credentials()
+    assert (excinfo.value.status, excinfo.value.error) == (400, "use_dpop_nonce")
+    assert len(calls) == 2
+
+
+def test_a_bad_proof_is_not_retried():
+    calls, post = dpop_idp(DPoPResponse(400, {"error": "invalid_dpop_proof", "error_description": "htu"}))
+    client = TokenClient(ENDPOINT, "basket", "secret", post=post, dpop_key=generate_key())
+    with pytest.raises(TokenRequestFailed) as excinfo:
+        client.client_credentials()
+    assert (excinfo.value.status, excinfo.value.error) == (400, "invalid_dpop_proof")
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("token_type", ["Bearer", "bearer", None])
+def test_a_bearer_answer_to_a_proof_is_refused_and_not_cached(token_type):
+    body = {"access_token": "copyable", "expires_in": 300, **({"token_type": token_type} if token_type else {})}
+    calls, post = dpop_idp(DPoPResponse(200, body))
+    client = TokenClient(ENDPOINT, "basket", "secret", post=post, dpop_key=generate_key())
+    with pytest.raises(TokenNotBound, match="not a DPoP one") as excinfo:
+        client.on_behalf_of("alice-token", audience="discount")
+    assert isinstance(excinfo.value, TokenRequestFailed)  # what callers already catch
+    assert excinfo.value.error == "token_not_bound"
+    # Not kept: the next call asks again (and gets a bound token).
+    assert client.on_behalf_of("alice-token", audience="discount") == "token-2"
+
+
+def test_the_token_type_is_compared_case_insensitively():
+    calls, post = dpop_idp(DPoPResponse(200, {"access_token": "bound", "token_type": "dpop", "expires_in": 300}))
+    client = TokenClient(ENDPOINT, "basket", "secret", post=post, dpop_key=generate_key())
+    assert client.client_credentials() == "bound"
+
+
+@pytest.mark.parametrize("kty", ["EC", "RSA"])
+def test_authorization_headers_carry_the_dpop_scheme_and_a_proof_of_the_token(kty):
+    key = ec_key() if kty == "EC" else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    calls, post = dpop_idp()
+    client = TokenClient(ENDPOINT, "basket", "secret", post=post, dpop_key=key)
+    token = client.on_behalf_of("alice-token", audience="discount")
+
+    first = client.authorization_headers(token, "post", "https://discount.test/discount?x=1")
+    second = client.authorization_headers(token, "POST", "https://discount.test/discount")
+    assert first["Authorization"] == f"DPoP {token}"
+    header, claims = proof_of({"headers": first})
+    assert header["jwk"] == public_jwk(key)
+    assert key_thumbprint(key) == thumbprint(header["jwk"])
+    assert (claims["htm"], claims["htu"]) == ("POST", "https://discount.test/discount")
+    assert claims["ath"] == access_token_hash(token)
+    assert proof_of({"headers": second})[1]["jti"] != claims["jti"]  # one proof per call
+
+
+def test_without_a_dpop_key_nothing_changes(posts):
+    calls, post = posts  # a post() that takes no headers: none are sent
+    client = TokenClient(ENDPOINT, "basket", "secret", post=post)
+    token = client.client_credentials()
+    assert not client.dpop_bound
+    assert client.authorization_headers(token, "GET", "https://discount.test/discount") == {
+        "Authorization": f"Bearer {token}"
+    }
+
+
+# --- against the IdP's token endpoint (in process) -----------------------------------------------
+
+
+class _IdPResponse:
+    def __init__(self, response) -> None:
+        self.status_code, self.headers, self._body = response.status_code, response.headers, response.json()
+
+    def json(self) -> dict:
+        return self._body
+
+
+def idp_post(client):
+    """TokenClient's ``post``, answered by the IdP under test, DPoP header included."""
+
+    def post(url, data, auth, timeout, headers=None):
+        extra = {"HTTP_AUTHORIZATION": basic_auth(*auth)} if auth else {}
+        if headers and "DPoP" in headers:
+            extra["HTTP_DPOP"] = headers["DPoP"]
+        return _IdPResponse(form_post(client, urlsplit(url).path, data, **extra))
+
+    return post
+
+
+def test_the_idp_binds_an_exchanged_token_to_the_calling_services_key(
+    client, basket, basket_policy, alice_token, settings
+):
+    settings.IDP = {**settings.IDP, "DPOP_NONCES": True}
+    key = generate_key()
+    answers: list[tuple[int, str | None, str | None]] = []  # status, the proof's nonce, the answer's
+
+    def recording_post(url, data, auth, timeout, headers=None):
+        response = idp_post(client)(url, data, auth, timeout, headers)
+        answers.append((response.status_code, proof_of({"headers": headers})[1].get("nonce"),
+                        response.headers.get("DPoP-Nonce")))  # fmt: skip
+        return response
+
+    tokens = TokenClient(
+        settings.IDP["ISSUER"] + TOKEN_URL, basket.client.client_id, basket.client_secret,
+        post=recording_post, dpop_key=key,
+    )  # fmt: skip
+
+    exchanged = tokens.on_behalf_of(alice_token, audience="discount", scope="discount.fullaccess")
+    own = tokens.client_credentials(scope="discount.fullaccess")
+
+    for token in (exchanged, own):
+        assert jwt.decode(token, options={"verify_signature": False})["cnf"] == {"jkt": key_thumbprint(key)}
+    assert jwt.decode(exchanged, options={"verify_signature": False})["act"] == {"sub": basket.client.client_id}
+    # The first proof had no nonce (use_dpop_nonce), the retry the one given; the next request
+    # used the one the success answer brought, at once.
+    (refused, _, given), (exchanged_status, retried, fresh), (own_status, kept, _) = answers
+    assert (refused, exchanged_status, own_status) == (400, 200, 200)
+    assert given and retried == given and fresh and kept == fresh
+
+
+def test_the_idp_issues_bearer_tokens_to_a_client_without_a_key(client, basket, basket_policy, alice_token, settings):
+    tokens = TokenClient(
+        settings.IDP["ISSUER"] + TOKEN_URL, basket.client.client_id, basket.client_secret, post=idp_post(client)
+    )
+    exchanged = tokens.on_behalf_of(alice_token, audience="discount", scope="discount.fullaccess")
+    assert "cnf" not in jwt.decode(exchanged, options={"verify_signature": False})
