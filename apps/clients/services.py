@@ -188,6 +188,15 @@ def save_client(
 
 SECRET_ROTATED = "client.secret_rotated"
 NO_GRACE = timedelta(0)
+# What a rotation or a removal of the secret writes: the secret, its hint and the previous one.
+SECRET_FIELDS = [
+    "client_secret",
+    "secret_hint",
+    "previous_client_secret",
+    "previous_secret_hint",
+    "previous_secret_expires",
+    "updated",
+]
 # Long enough to roll a new secret out to every instance of a service; short enough that a
 # secret nobody uses any more is not kept for long.
 MAX_GRACE_PERIOD = timedelta(days=7)
@@ -219,12 +228,7 @@ def rotate_client_secret(*, client: Application, grace_period: timedelta = NO_GR
     client.previous_secret_expires = timezone.now() + grace_period if keep_previous else None
     secret = generate_client_secret()
     client.client_secret = secret
-    client.save(
-        update_fields=[
-            "client_secret", "secret_hint", "previous_client_secret", "previous_secret_hint",
-            "previous_secret_expires", "updated",
-        ]
-    )  # fmt: skip
+    client.save(update_fields=SECRET_FIELDS)
     audit.record(
         event_type=SECRET_ROTATED,
         granted=True,
@@ -268,12 +272,7 @@ def remove_client_secret(*, client: Application, removed_by: str = "") -> None:
     client.client_secret = ""  # stored as the hash of "", which no presented secret matches
     client.secret_hint = ""
     client.previous_client_secret, client.previous_secret_hint, client.previous_secret_expires = "", "", None
-    client.save(
-        update_fields=[
-            "client_secret", "secret_hint", "previous_client_secret", "previous_secret_hint",
-            "previous_secret_expires", "updated",
-        ]
-    )  # fmt: skip
+    client.save(update_fields=SECRET_FIELDS)
     audit.record(
         event_type=SECRET_REMOVED,
         granted=True,

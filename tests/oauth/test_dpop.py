@@ -362,17 +362,6 @@ def test_an_exchange_for_an_api_that_requires_dpop_needs_a_proof(client, basket,
 # --- authorization code and refresh ------------------------------------------------------------------
 
 
-@pytest.fixture
-def native_app(apis, make_client):
-    return make_client(
-        "native",
-        grants=["authorization_code", "refresh_token"],
-        scopes=["openid", "eventcatalog.read"],
-        redirect_uris=[REDIRECT_URI],
-        client_type=Application.CLIENT_PUBLIC,
-    )
-
-
 def code_data(code: str, pkce: Pkce) -> dict:
     return {
         "grant_type": "authorization_code",

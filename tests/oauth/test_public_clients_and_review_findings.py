@@ -14,18 +14,6 @@ from tests.support.flows import REDIRECT_URI, Pkce, approve
 from tests.support.http import TOKEN_URL, basic_auth, form_post, oauth_error
 
 
-@pytest.fixture
-def native_app(apis, make_client):
-    """A public client (an app on a phone: no secret), with PKCE as every client here."""
-    return make_client(
-        "native",
-        grants=["authorization_code", "refresh_token"],
-        scopes=["openid", "eventcatalog.read"],
-        redirect_uris=[REDIRECT_URI],
-        client_type=Application.CLIENT_PUBLIC,
-    )
-
-
 def public_post(api: Client, client_id: str, **data: str):
     return form_post(api, TOKEN_URL, {**data, "client_id": client_id})
 

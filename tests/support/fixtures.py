@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.clients.services import ClientCredentials, save_client
-from apps.oauth.models import ExchangeMode, ExchangePolicy
+from apps.oauth.models import Application, ExchangeMode, ExchangePolicy
 from apps.ratelimit.counters import reset_counters
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.services import plan_token
@@ -131,6 +131,18 @@ def web(apis, make_client):
         grants=["authorization_code", "refresh_token"],
         scopes=["openid", "profile", "email", "eventcatalog.read", "shoppingbasket.fullaccess"],
         redirect_uris=["https://web.test/callback"],
+    )
+
+
+@pytest.fixture
+def native_app(apis, make_client):
+    """A public client (an app on a phone: no secret), with PKCE as every client here."""
+    return make_client(
+        "native",
+        grants=["authorization_code", "refresh_token"],
+        scopes=["openid", "eventcatalog.read"],
+        redirect_uris=["https://web.test/callback"],
+        client_type=Application.CLIENT_PUBLIC,
     )
 
 
