@@ -99,8 +99,10 @@ def start(
             "CLIENT_PRIVATE_KEY": keys.get(name, {}).get("private_key_pem", ""),
             "CLIENT_KEY_ID": keys.get(name, {}).get("key_id", ""),
         }
-        command = [PYTHON, "-m", "gunicorn", "demo.wsgi", "-b", f"127.0.0.1:{ports[name]}", "--threads", "4",
-                   "--log-level", "warning"]  # fmt: skip
+        # -c python:demo (an empty module): not the IdP's gunicorn.conf.py, which gunicorn would
+        # read from ROOT and whose hooks (metrics files, token counts) are the IdP's.
+        command = [PYTHON, "-m", "gunicorn", "demo.wsgi", "-c", "python:demo", "-b", f"127.0.0.1:{ports[name]}",
+                   "--threads", "4", "--log-level", "warning"]  # fmt: skip
         processes.append(subprocess.Popen(command, cwd=ROOT, env=service_env, start_new_session=True))
         _wait(urls[name] + "/", processes[-1])
     return processes, demo

@@ -6,19 +6,28 @@ Step-up (RFC 9470): the discount service discounts an order above
 ``config.DISCOUNT_STEP_UP_ABOVE`` only for a token from a sign-in with a second factor
 (``acr`` MFA); otherwise it answers 401 ``insufficient_user_authentication``. The basket,
 which placed the order on the user's behalf, relays that challenge to the web app, which sends
-the user to the IdP for the second factor and places the order again."""
+the user to the IdP for the second factor and places the order again.
+
+DPoP (RFC 9449): the basket's tokens for the discount service are bound to a key the basket
+makes when it starts (in memory, one per process): it sends each call with ``Authorization:
+DPoP`` and a proof signed with that key, and the discount service (the toolkit) refuses the
+token without it, so a token copied from a log or a proxy is worth nothing. The other hops
+stay Bearer: seed_demo's APIs do not require DPoP, since other tools call them with plain
+Bearer tokens."""
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import requests
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.resource_server.authentication import JwtAccessTokenAuthentication
 from apps.resource_server.bearer import InsufficientUserAuthentication
 from apps.resource_server.client_assertion import ClientAssertionSigner
+from apps.resource_server.dpop import generate_key, presented_credentials
 from apps.resource_server.exchange import TokenClient, TokenRequestFailed
 from apps.resource_server.permissions import HasScopes
 from apps.resource_server.step_up import require_authentication_strength
@@ -43,13 +52,16 @@ class Protected(APIView):
     permission_classes = [HasScopes]
 
 
-def token_seen(claims: dict[str, Any]) -> dict[str, Any]:
+def token_seen(request: Request) -> dict[str, Any]:
     """What a service knows of the caller from its token: whose it is (``sub``), which services
     may take it (``aud``), what it allows (``scope``), who acts for the user (``act``, RFC 8693
-    section 4.1), the client it was issued to and its id (``jti``), and how and when the user
-    signed in (``acr``, ``auth_time``)."""
-    names = ("sub", "aud", "scope", "act", "client_id", "jti", "acr", "auth_time")
-    return {name: claims.get(name) for name in names}
+    section 4.1), the client it was issued to and its id (``jti``), how and when the user
+    signed in (``acr``, ``auth_time``), the key it is bound to (``cnf``, RFC 9449 section 6)
+    and how it came (``scheme``: ``Bearer``, or ``DPoP`` with a proof of that key)."""
+    claims = cast(dict[str, Any], request.auth)  # JwtAccessTokenAuthentication: the token's claims
+    names = ("sub", "aud", "scope", "act", "client_id", "jti", "acr", "auth_time", "cnf")
+    credentials = presented_credentials(request)  # the toolkit accepted them: one of the two
+    return {**{name: claims.get(name) for name in names}, "scheme": credentials[0] if credentials else None}
 
 
 class DownstreamFailed(Exception):
@@ -70,11 +82,14 @@ def ask_discount(downstream_token: Callable[[], str], *, amount: int | None = No
         raise DownstreamFailed(f"The IdP refused the basket a token for the discount service: {error}") from None
     except requests.RequestException as error:
         raise DownstreamFailed(f"The IdP did not answer the basket ({type(error).__name__}).") from None
+    method, url = "GET" if amount is None else "POST", f"{config.URLS['discount']}/discount"
     try:
         response = requests.request(
-            "GET" if amount is None else "POST",
-            f"{config.URLS['discount']}/discount",
-            headers={"Authorization": f"Bearer {token}"},
+            method,
+            url,
+            # DPoP and a proof for this call when the basket's tokens are bound (they are, with
+            # the key token_client() makes), else Bearer.
+            headers=token_client().authorization_headers(token, method, url),
             json=None if amount is None else {"amount": amount},
             timeout=10,
         )
@@ -120,7 +135,7 @@ class Discount(Protected):
 
     def get(self, request):
         # What the discount service saw: whose discount, for which audience, via whom.
-        return Response({"percent": DISCOUNT_PERCENT, **token_seen(request.auth)})
+        return Response({"percent": DISCOUNT_PERCENT, **token_seen(request)})
 
     def post(self, request):
         """The discount of an order of ``amount``: above DISCOUNT_STEP_UP_ABOVE, only for a
@@ -131,7 +146,7 @@ class Discount(Protected):
         if amount > config.DISCOUNT_STEP_UP_ABOVE:
             require_authentication_strength(request, acr_values=[config.ACR_MFA])
         to_pay = round(amount * (100 - DISCOUNT_PERCENT) / 100, 2)
-        return Response({"percent": DISCOUNT_PERCENT, "amount": amount, "to_pay": to_pay, **token_seen(request.auth)})
+        return Response({"percent": DISCOUNT_PERCENT, "amount": amount, "to_pay": to_pay, **token_seen(request)})
 
 
 # --- shoppingbasket ---------------------------------------------------------------------------
@@ -139,23 +154,31 @@ class Discount(Protected):
 _baskets: dict[str, list[int]] = {}
 _baskets_lock = threading.Lock()
 _token_client: TokenClient | None = None
+# gunicorn runs the basket with threads: two first requests must not make two clients (and keys).
+_token_client_lock = threading.Lock()
 
 
 def token_client() -> TokenClient:
     """The basket's client at the IdP. With a private key (seed_demo registers one) it signs
     each token request (private_key_jwt) and never sends its secret: nothing it sends could
-    be replayed by whoever reads it, and the IdP holds only the public key."""
+    be replayed by whoever reads it, and the IdP holds only the public key.
+
+    Its tokens are DPoP-bound to a key made here, kept in memory only (a new one when the
+    process restarts: its bound tokens go with it, and new ones are asked for). Another
+    process of the basket has its own key and its own tokens, which is fine: a token is
+    only ever used by the process that holds its key."""
     global _token_client
-    if _token_client is None:
-        endpoint = f"{config.IDP_URL}/o/token/"
-        if config.CLIENT_PRIVATE_KEY:
-            signer = ClientAssertionSigner.from_pem(
-                config.CLIENT_PRIVATE_KEY, client_id=config.CLIENT_ID, key_id=config.CLIENT_KEY_ID or None
-            )
-            _token_client = TokenClient(endpoint, config.CLIENT_ID, assertion_signer=signer)
-        else:
-            _token_client = TokenClient(endpoint, config.CLIENT_ID, config.CLIENT_SECRET)
-    return _token_client
+    with _token_client_lock:
+        if _token_client is None:
+            endpoint, dpop_key = f"{config.IDP_URL}/o/token/", generate_key()
+            if config.CLIENT_PRIVATE_KEY:
+                signer = ClientAssertionSigner.from_pem(
+                    config.CLIENT_PRIVATE_KEY, client_id=config.CLIENT_ID, key_id=config.CLIENT_KEY_ID or None
+                )
+                _token_client = TokenClient(endpoint, config.CLIENT_ID, assertion_signer=signer, dpop_key=dpop_key)
+            else:
+                _token_client = TokenClient(endpoint, config.CLIENT_ID, config.CLIENT_SECRET, dpop_key=dpop_key)
+        return _token_client
 
 
 def _items(sub: str) -> list[Event]:
@@ -181,7 +204,7 @@ class Basket(Protected):
             return Response({"detail": str(error)}, status=502)
         return Response(
             {"user": request.user.sub, "items": items, "total": total, "discount": discount,
-             "to_pay": round(total * (100 - discount["percent"]) / 100, 2), "token": token_seen(request.auth)}
+             "to_pay": round(total * (100 - discount["percent"]) / 100, 2), "token": token_seen(request)}
         )  # fmt: skip
 
     def post(self, request):
@@ -216,7 +239,7 @@ class Order(Protected):
             _baskets.pop(request.user.sub, None)
         return Response(
             {"items": items, "total": total, "percent": discount["percent"], "to_pay": discount["to_pay"],
-             "discount": discount, "token": token_seen(request.auth)},
+             "discount": discount, "token": token_seen(request)},
             status=201,
         )  # fmt: skip
 

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from demo.config import IDP_URL, SERVICE
+from demo.config import IDP_URL, SERVICE, URLS
 
 SECRET_KEY = os.environ.get("SECRET_KEY", f"demo-only-{SERVICE}-not-secret")
 DEBUG = False
@@ -42,6 +42,9 @@ RESOURCE_SERVER = {
     "ISSUER": IDP_URL,
     "AUDIENCE": SERVICE,
     "JWKS_URI": f"{IDP_URL}/.well-known/jwks.json",
+    # The URL the other services call this one at: a DPoP proof's htu names it (the basket's
+    # calls to the discount service), whatever Host header a proxy in between passes on.
+    **({"URL": URLS[SERVICE]} if SERVICE in URLS else {}),
 }
 LOGGING = {
     "version": 1,

@@ -13,7 +13,9 @@
 - Sign-out: OpenID Connect RP-Initiated Logout at the IdP, with ``id_token_hint`` and the
   ``post_logout_redirect_uri`` seed_demo registers (``/`` of this app).
 - Every page shows, for each hop, the token the service there saw (``sub``, ``aud``,
-  ``scope``, ``act``); a service that fails gets a page saying which one and why.
+  ``scope``, ``act``, and how it came: Bearer, or DPoP-bound to the caller's key, as the
+  basket's tokens for the discount service are); a service that fails gets a page saying
+  which one and why.
 
 The tokens live in the session, a signed cookie (demo/settings.py): signed, not encrypted. Fine
 for a demo on loopback; a real front end keeps them on the server side.
@@ -179,6 +181,14 @@ class Hop:
     jti: str
     acr: str
     lineage_url: str
+    # RFC 9449: the thumbprint of the key the token is bound to (cnf.jkt), when it came with
+    # the DPoP scheme and a proof of that key; "" for a Bearer token.
+    jkt: str = ""
+
+    @property
+    def caller(self) -> str:
+        """Who called (and, for a bound token, holds its key): the route's first party."""
+        return self.route.split(" → ", 1)[0]
 
     @classmethod
     def seen(cls, key: str, route: str, how: str, claims: dict[str, Any], user: dict[str, str]) -> "Hop":
@@ -194,7 +204,16 @@ class Hop:
             jti=str(claims.get("jti", "")),
             acr=str(claims.get("acr") or ""),
             lineage_url=_lineage_url(claims, user),
+            jkt=_bound_key(claims),
         )
+
+
+def _bound_key(seen: dict[str, Any]) -> str:
+    """The key a token is bound to (``cnf.jkt``), when the service saw it presented with the
+    DPoP scheme (a bound token as Bearer is refused, so one seen is always DPoP)."""
+    cnf = seen.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return str(jkt) if jkt and seen.get("scheme") == "DPoP" else ""
 
 
 def _actors(act: Any) -> list[str]:

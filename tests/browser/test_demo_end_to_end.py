@@ -1,7 +1,8 @@
 """The GloboTicket demo end to end: the IdP and four services as real processes on the ports
 DEMO_PORT_BASE lays out, alice in a real browser. Each hop's token as the service there saw
 it, the client-credentials path, the lineage link, renewal of an expired or refused token,
-sign-out at the IdP, and a readable page when a service is down."""
+sign-out at the IdP, and a readable page when a service is down. The basket's tokens for the
+discount service are DPoP-bound (RFC 9449): a copy is refused."""
 
 import os
 import random
@@ -19,6 +20,9 @@ from django.contrib.sessions.serializers import JSONSerializer
 from django.core import signing
 
 from apps.demo_data.services import web_client_uris
+from apps.resource_server.client_assertion import ClientAssertionSigner
+from apps.resource_server.dpop import generate_key, key_thumbprint, make_proof
+from apps.resource_server.exchange import TokenClient
 from demo import run
 
 # The demo web app's session is a signed cookie (demo/settings.py); the tests set its key to
@@ -102,11 +106,18 @@ def sign_in(page, demo, *, consent: bool = True) -> None:
 
 
 def hop(page, name: str) -> dict[str, str]:
-    """The claims a hop's row shows, and its token's jti (in the lineage link)."""
+    """The claims a hop's row shows, how the token came (``sent``, with the thumbprint of the
+    key it is bound to as ``jkt``, "" for Bearer), and its jti (in the lineage link)."""
     row = page.locator(f"#hops tr[data-hop={name}]")
     cells = {claim: row.locator(f"td[data-claim={claim}]").inner_text() for claim in ("sub", "aud", "scope", "act")}
     link = row.locator("a.lineage")
-    return {**cells, "jti": link.get_attribute("title").removeprefix("jti "), "lineage": link.get_attribute("href")}
+    sent = row.locator("td[data-claim=cnf]")
+    jkt = sent.locator("small").get_attribute("title").removeprefix("cnf.jkt ") if sent.locator("small").count() else ""
+    return {
+        **cells, "jti": link.get_attribute("title").removeprefix("jti "), "lineage": link.get_attribute("href"),
+        "sent": sent.inner_text().splitlines()[0],
+        "jkt": jkt,
+    }  # fmt: skip
 
 
 def session_of(context) -> dict:
@@ -144,6 +155,10 @@ def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo,
         "act": "shoppingbasket",
     }
     assert exchanged["jti"] != signed_in["jti"]
+    # Her sign-in token came as Bearer; the exchanged one with DPoP, bound to the basket's key.
+    assert (signed_in["sent"], signed_in["jkt"]) == ("Bearer anyone holding it", "")
+    assert exchanged["sent"] == "DPoP bound to the shopping basket's key"
+    assert len(exchanged["jkt"]) == 43  # a base64url SHA-256 thumbprint (RFC 7638)
     screenshot(page, "demo-shop")
 
     # Without alice: the basket's own client-credentials token.
@@ -156,6 +171,8 @@ def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo,
         "scope": "discount.fullaccess",
         "act": "nobody",
     }
+    # Its own token is bound too, to the same key: one per basket process.
+    assert (own["sent"], own["jkt"]) == ("DPoP bound to the shopping basket's key", exchanged["jkt"])
 
     # The lineage link takes an operator to the exchanged token's page in the IdP's admin.
     demo["manage"](
@@ -336,6 +353,42 @@ def test_the_basket_authenticates_with_its_key_not_its_secret(demo):
     assert basket_page["discount"]["act"] == {"sub": "shoppingbasket"}  # exchanged for alice
     rate = requests.get(f"{url}/discount-rate", headers=headers, timeout=10).json()
     assert rate["discount_saw"]["client_id"] == "shoppingbasket"  # its own token
+
+
+def test_a_copied_discount_token_is_refused_without_its_key(demo):
+    """RFC 9449 in the demo: a discount token bound as the basket's are (exchanged for alice
+    with the basket's credentials and a DPoP key) is refused by the discount service as
+    Bearer, and with a proof of another key; with its own key's proof it is accepted, once."""
+    basket = demo["demo"]["clients"]["shoppingbasket"]
+    signer = ClientAssertionSigner.from_pem(
+        demo["demo"]["client_keys"]["shoppingbasket"]["private_key_pem"], client_id=basket["client_id"],
+        key_id=demo["demo"]["client_keys"]["shoppingbasket"]["key_id"],
+    )  # fmt: skip
+    key = generate_key()
+    tokens = TokenClient(f"{demo['idp']}/o/token/", basket["client_id"], assertion_signer=signer, dpop_key=key)
+    alice = demo["user_token"]("alice", "shoppingbasket.fullaccess")
+    token = tokens.on_behalf_of(alice, audience="discount", scope="discount.fullaccess")
+    url = f"{demo['urls']['discount']}/discount"
+
+    copied = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert (copied.status_code, copied.json()["error"]) == (401, "invalid_token")
+    assert copied.json()["error_description"] == "The token is DPoP-bound: send it as Authorization: DPoP with a proof."
+    # RFC 9449 section 7.2: the Bearer refusal, then the DPoP challenge naming the scheme to use.
+    assert copied.headers["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')
+    assert copied.headers["WWW-Authenticate"].endswith(', DPoP realm="api", algs="ES256 PS256 RS256"')
+
+    thief = make_proof(generate_key(), "GET", url, access_token=token)
+    stolen = requests.get(url, headers={"Authorization": f"DPoP {token}", "DPoP": thief}, timeout=10)
+    assert (stolen.status_code, stolen.json()["error"]) == (401, "invalid_token")
+    assert stolen.headers["WWW-Authenticate"].startswith('DPoP realm="api", error="invalid_token"')
+    assert stolen.json()["error_description"] == "The token is bound to another key than the proof's."
+
+    held = tokens.authorization_headers(token, "GET", url)
+    answer = requests.get(url, headers=held, timeout=10)
+    assert answer.status_code == 200
+    assert (answer.json()["scheme"], answer.json()["cnf"]) == ("DPoP", {"jkt": key_thumbprint(key)})
+    replayed = requests.get(url, headers=held, timeout=10)  # the same proof again
+    assert (replayed.status_code, replayed.json()["error"]) == (401, "invalid_dpop_proof")
 
 
 # --- DEMO_PORT_BASE ----------------------------------------------------------------------------

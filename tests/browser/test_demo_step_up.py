@@ -337,6 +337,8 @@ def test_alice_steps_up_with_her_authenticator_app_to_place_a_large_order(contex
     ordered = hop(page, "order")
     assert (ordered["aud"], ordered["act"]) == ("discount", "shoppingbasket")
     assert page.locator("#hops tr[data-hop=order] td[data-claim=acr]").inner_text() == ACR_MFA
+    # The basket's exchanged token went to the discount service DPoP-bound (RFC 9449).
+    assert ordered["sent"] == "DPoP bound to the shopping basket's key"
     screenshot(page, "demo-step-up")
     page.click("text=Back to the shop")
     assert page.locator("#basket").inner_text() == ""
