@@ -30,7 +30,9 @@ case "$role" in
   demo)
     service="${1:?usage: demo eventcatalog|shoppingbasket|discount|web}"
     export DEMO_SERVICE="$service" DJANGO_SETTINGS_MODULE=demo.settings
-    exec gunicorn demo.wsgi --bind "${BIND:-127.0.0.1:8001}" --threads 4
+    # Not the IdP's gunicorn.conf.py (read from the working directory by default): its hooks are
+    # the IdP's (metrics files, the counters flusher). The demo package is an empty config.
+    exec gunicorn demo.wsgi -c python:demo --bind "${BIND:-127.0.0.1:8001}" --threads 4
     ;;
   manage)
     exec python manage.py "$@"
