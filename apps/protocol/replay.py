@@ -2,7 +2,8 @@
 section 11.1) is accepted once, and its ``jti`` remembered until the JWT would expire anyway.
 
 With Redis configured (``REDIS_URL``) the ids live there (``SET NX`` with the JWT's remaining
-lifetime: every process sees them, and they expire by themselves); otherwise, or while Redis
+lifetime: every process sees them, and they expire by themselves; an id new to Redis is also
+looked up in the database, which holds those seen during an outage); otherwise, or while Redis
 does not answer, in the database (:class:`~apps.protocol.models.UsedJwtId`, whose primary key
 makes a second INSERT fail; ``clear_expired_tokens`` deletes expired rows). Either way the
 check and the remembering are one atomic step, so two concurrent requests with the same id
@@ -38,9 +39,12 @@ def first_use(*, kind: str, issuer: str, jti: str, expires: datetime) -> bool:
         seconds = max(1, math.ceil((expires - timezone.now()).total_seconds()))
         added = cache.add(CACHE_PREFIX + key, 1, timeout=seconds)
         if added is not None:
-            return bool(added)
-        # None: Redis did not answer (the cache ignores connection errors). The database
-        # still remembers; a replay split across an outage is the one it cannot see.
+            # New to Redis, but perhaps used while Redis was down (then the database has it):
+            # one primary-key read, so an outage does not reopen the ids it saw.
+            return bool(added) and not UsedJwtId.objects.filter(pk=key, expires__gt=timezone.now()).exists()
+        # None: Redis did not answer (the cache ignores connection errors): the database
+        # remembers meanwhile. What it cannot see is an id first used before the outage
+        # (then only in Redis) and replayed during it: within the JWT's few minutes of life.
     try:
         with transaction.atomic():
             UsedJwtId.objects.create(key=key, expires=expires)

@@ -110,5 +110,23 @@ def test_when_redis_does_not_answer_the_database_remembers(settings):
     assert UsedJwtId.objects.count() == 1
 
 
+def test_an_id_used_while_redis_was_down_is_refused_once_redis_is_back(settings, redis):
+    jti = uuid.uuid4().hex
+    redis_settings = (settings.REDIS_URL, settings.CACHES)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+    assert replay.first_use(kind="client_assertion", issuer="svc", jti=jti, expires=later()) is True
+
+    settings.REDIS_URL, settings.CACHES = redis_settings  # Redis answers again
+    assert replay.first_use(kind="client_assertion", issuer="svc", jti=jti, expires=later()) is False
+    cache.delete(replay.CACHE_PREFIX + _digest(jti))
+
+
 def _digest(jti: str) -> str:
     return replay._key("client_assertion", "svc", jti)
