@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import string
@@ -217,6 +218,18 @@ def _proof_key(header: Mapping[str, Any]) -> tuple[jwt.PyJWK, str]:
         raise ProofError(str(error)) from None
 
 
+def _finite_number(value: Any) -> bool:
+    """A number of seconds: not a bool, not NaN (JSON parsers accept it, and it fails every
+    comparison, so it would pass the iat window and never expire) nor infinite, nor an integer
+    too large for a float (it would overflow wherever it becomes a time)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def verify_proof(
     proof: str,
     *,
@@ -257,7 +270,7 @@ def verify_proof(
     jti, htm, htu, iat = claims["jti"], claims["htm"], claims["htu"], claims["iat"]
     if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
         raise ProofError("The proof's jti must be a string.")
-    if not isinstance(iat, int | float) or isinstance(iat, bool):
+    if not _finite_number(iat):
         raise ProofError("The proof's iat must be a number.")
     if not isinstance(htm, str) or htm != method:
         raise ProofError(f"The proof is for another HTTP method (htm must be {method}).")

@@ -192,6 +192,15 @@ def test_a_proof_outside_the_iat_window_is_refused(client, service, offset):
     assert "outside the accepted window" in _refusal(post(client, service, CC, proof))
 
 
+@pytest.mark.parametrize("iat", [float("nan"), float("inf"), 10**400, True, "1700000000"], ids=repr)
+def test_a_proof_whose_iat_is_not_a_finite_number_is_refused(client, service, iat):
+    # NaN passes every comparison of the iat window the wrong way; it used to reach the
+    # replay store's expiry (datetime.fromtimestamp(NaN): ValueError, a 500).
+    proof = forged(generate_key(), claims={"iat": iat})
+    assert _refusal(post(client, service, CC, proof)) == "The proof's iat must be a number."
+    assert not AccessToken.objects.exists()
+
+
 @pytest.mark.parametrize("missing", ["jti", "htm", "htu", "iat"])
 def test_a_proof_missing_a_claim_is_refused(client, service, missing):
     key = generate_key()

@@ -187,6 +187,19 @@ def test_a_stale_proof_is_refused(service):
     assert "outside the accepted window" in refused(call(f"DPoP {token}", proof), "invalid_dpop_proof")
 
 
+@pytest.mark.parametrize("iat", [float("nan"), 10**400, -(10**400)], ids=["nan", "huge", "huge-negative"])
+def test_a_proof_whose_iat_is_not_a_finite_number_is_refused(service, iat):
+    # NaN fails every comparison, so it passed the window check and the proof never expired.
+    key = generate_key()
+    token = token_for(service, key)
+    claims = {"jti": "j", "htm": "GET", "htu": SERVICE_URL, "iat": iat, "ath": access_token_hash(token)}
+    proof = jwt.encode(claims, key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": public_jwk(key)})
+    challenge = refused(call(f"DPoP {token}", proof), "invalid_dpop_proof")
+    assert 'error_description="The proof\'s iat must be a number."' in challenge
+    with pytest.raises(ProofError, match="iat must be a number"):
+        verify_proof(proof, method="GET", url=SERVICE_URL, access_token=token, now=time.time() + 10**9)
+
+
 def test_a_token_that_is_not_bound_is_not_accepted_as_dpop(service):
     key = generate_key()
     token = token_for(service)
