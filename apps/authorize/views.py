@@ -54,6 +54,7 @@ from apps.protocol.errors import (
 )
 from apps.protocol.forms import has_control_characters
 from apps.protocol.redirects import with_issuer
+from apps.resources.services import default_scopes
 from apps.tokens.issuance import user_token_plan
 from apps.tokens.sign_in import required_acr
 
@@ -89,20 +90,6 @@ _PROBLEMS = {
     oauthlib_errors.InvalidRedirectURIError: UNKNOWN_REDIRECT,
     oauthlib_errors.MismatchingRedirectURIError: UNKNOWN_REDIRECT,
 }
-
-
-# The fields of the consent form that restate the request (DOT's hidden fields). For a pushed
-# request they are taken from what the client pushed, not from the posted form: the point of
-# pushing is that the browser cannot change them (RFC 9126 section 1).
-RESTATED_FIELDS = (
-    "redirect_uri",
-    "response_type",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-    "nonce",
-    "claims",
-)
 
 
 @dataclass(frozen=True)
@@ -340,8 +327,7 @@ class ConsentAuthorizationView(AuthorizationView):
         if self._pushed is not None:
             if application.client_id != self._pushed.client_id:
                 return self.render_to_response({"error": InvalidRequestURI()}, status=400)
-            for name in RESTATED_FIELDS:
-                form.cleaned_data[name] = self.request.GET.get(name)
+            self._restate_pushed_request(form, application)
         if form.cleaned_data.get("allow"):
             # Judged again: the session or the requirements may have changed since the screen
             # was shown, and a posted form need not come from a screen at all.
@@ -355,6 +341,24 @@ class ConsentAuthorizationView(AuthorizationView):
                 user=self.request.user, application=application, scopes=form.cleaned_data.get("scope", "").split()
             )
         return response
+
+    def _restate_pushed_request(self, form, application: Application) -> None:
+        """RFC 9126 section 4: for a pushed request the pushed parameters are the request. The
+        consent form's hidden fields only restate them, and the browser that posts the form
+        could change any of them (a wider ``scope``, another ``redirect_uri``, ``state`` or
+        ``code_challenge``); so every field of the form but the person's decision is taken
+        from the pushed parameters (this request's query, ``_use_pushed_request``), never
+        from the post: all of the form's fields, not a list that a new field could miss."""
+        pushed = self.request.GET
+        for name in form.fields:
+            if name != "allow":
+                # ``resource`` comes out None (dispatch takes it out of request.GET): the
+                # validator reads it, and ``dpop_jkt``, from the pushed query string itself.
+                form.cleaned_data[name] = pushed.get(name)
+        if not form.cleaned_data.get("scope"):
+            # No scope pushed: the client's default scopes, as oauthlib took them for the
+            # screen (OAuth2Validator.get_default_scopes).
+            form.cleaned_data["scope"] = " ".join(default_scopes(application.allowed_scope_objects()))
 
     def redirect(self, redirect_to: str, application) -> HttpResponse:
         """Every authorization response leaves through here: the consent screen's, a remembered

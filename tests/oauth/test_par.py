@@ -268,6 +268,74 @@ def test_a_tampered_consent_form_cannot_change_the_pushed_request(api, browser, 
     assert redeem(api, web, params["code"], pkce.verifier).status_code == 200
 
 
+def test_a_tampered_consent_form_cannot_widen_the_pushed_scope(api, browser, web):
+    pkce = Pkce.new()
+    request_uri = pushed_uri(api, web, pkce, scope="openid")
+    path = authorize_path(web.client.client_id, request_uri)
+    data = consent_form_data(browser.get(path))
+    data["scope"] = "openid profile email shoppingbasket.fullaccess"
+
+    params = redirect_params(browser.post(path, {**data, "allow": "Authorize"}))
+
+    assert Grant.objects.get().scope == "openid"
+    tokens = redeem(api, web, params["code"], pkce.verifier)
+    assert tokens.status_code == 200, tokens.content
+    assert tokens.json()["scope"] == "openid"
+    assert Consent.objects.get().scope_list == ["openid"]
+
+
+def test_no_field_of_the_consent_form_changes_the_pushed_request(api, browser, web):
+    """Every hidden field the browser posts back is one of the pushed parameters; a post
+    that changes all of them still gets the pushed request's code."""
+    pkce, other = Pkce.new(), Pkce.new()
+    request_uri = pushed_uri(api, web, pkce, nonce="n-pushed", resource="urn:test:shoppingbasket")
+    path = authorize_path(web.client.client_id, request_uri)
+    screen = browser.get(path)
+    data = consent_form_data(screen)
+    tampered = {
+        "redirect_uri": "https://evil.test/callback",
+        "scope": "openid profile email shoppingbasket.fullaccess eventcatalog.read",
+        "state": "changed",
+        "response_type": "token",
+        "code_challenge": other.challenge,
+        "code_challenge_method": "plain",
+        "nonce": "n-changed",
+        "claims": '{"id_token": {"email": null}}',
+        "resource": "https://evil.test/api",
+        "dpop_jkt": "A" * 43,
+    }
+    # Every hidden field of the form is tried (client_id: another client's is invalid_request_uri).
+    assert set(screen.context["form"].fields) - {"allow", "client_id"} <= set(tampered)
+
+    response = browser.post(path, {**data, **tampered, "allow": "Authorize"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(REDIRECT_URI + "?")
+    params = redirect_params(response)
+    assert params["state"] == "st-par"
+    grant = Grant.objects.get()
+    assert (grant.scope, grant.redirect_uri, grant.nonce, grant.claims) == (SCOPE, REDIRECT_URI, "n-pushed", "{}")
+    assert (grant.code_challenge, grant.code_challenge_method, grant.dpop_jkt) == (pkce.challenge, "S256", "")
+    tokens = redeem(api, web, params["code"], pkce.verifier)
+    assert tokens.status_code == 200, tokens.content
+    assert tokens.json()["scope"] == SCOPE
+    access = jwt.decode(tokens.json()["access_token"], options={"verify_signature": False})
+    assert access["aud"] == ["shoppingbasket"]
+
+
+def test_a_push_without_scope_gets_the_clients_default_scopes_whatever_is_posted(api, browser, spa):
+    pkce = Pkce.new()
+    response = push(api, spa, pkce, auth=None, scope=None)
+    path = authorize_path(spa.client.client_id, response.json()["request_uri"])
+    data = consent_form_data(browser.get(path))
+    assert set(data["scope"].split()) == {"openid", "shoppingbasket.fullaccess"}
+    data["scope"] = "openid"
+
+    redirect_params(browser.post(path, {**data, "allow": "Authorize"}))
+
+    assert set(Grant.objects.get().scope.split()) == {"openid", "shoppingbasket.fullaccess"}
+
+
 def test_an_anonymous_browser_signs_in_and_comes_back_with_the_request_uri_only(api, web, alice):
     pkce = Pkce.new()
     request_uri = pushed_uri(api, web, pkce)
