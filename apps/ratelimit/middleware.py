@@ -3,6 +3,12 @@
 - **Per client** (``client``): requests a client made that succeeded (2xx) count against its
   own budget. Only successes count, so nobody can spend a client's budget by sending its
   client_id with a wrong secret: that is a failure, and failures count against the sender.
+  A public client proves nothing but its client_id (the ``none`` method): anyone can push an
+  authorization request for it (RFC 9126), and any one of its users can redeem and refresh
+  their own tokens in a loop; so its requests count against its budget *at the caller's
+  address* (same numbers, counted as ``public_client``), never against one budget all its
+  users share. Each address then gets the client's budget, and its failures still count
+  against the address.
 - **Per address, failures** (``address_failures``): 4xx answers (bad credentials, bad grants,
   garbage) count against the caller's address, so one noisy or hostile caller is slowed down
   without touching the clients that behave.
@@ -28,6 +34,7 @@ section 4.1.2.1) on the OAuth endpoints, a page on sign-in. Limits and windows a
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent
@@ -42,7 +49,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import second_step
 from apps.accounts.languages import authorization_request_language
-from apps.clients.authentication import claimed_client_id
+from apps.clients.authentication import METHODS
 from apps.endpoints.middleware import service_path
 from apps.protocol.errors import TemporarilyUnavailable, error_response
 from apps.protocol.forms import parse_form
@@ -149,6 +156,12 @@ def _signed_in_as(request: HttpRequest, response: HttpResponse, username: str) -
     return user is not None and _key(user.get_username()) == username
 
 
+@dataclass(frozen=True)
+class ClientBudget:
+    limiter: Limiter
+    key: str
+
+
 class RateLimitMiddleware:
     """Before ServiceEndpointMiddleware, which answers the OAuth endpoints itself."""
 
@@ -157,12 +170,31 @@ class RateLimitMiddleware:
         self._paths: tuple[frozenset[str], frozenset[str], frozenset[str]] | None = None
         self._limiters: dict[str, Limiter] = {}
 
-    def limiter(self, name: str) -> Limiter:
+    def limiter(self, name: str, *, counted_as: str | None = None) -> Limiter:
+        """The limiter of ``IDP["RATE_LIMITS"][name]``; with ``counted_as``, the same numbers
+        counted under that name instead (counters of their own)."""
         requests, seconds = idp_settings.RATE_LIMITS[name]
-        limiter = self._limiters.get(name)
-        if limiter is None or limiter.limit != Limit(name, requests, seconds):
-            limiter = self._limiters[name] = Limiter(Limit(name, requests, seconds))
+        limit = Limit(counted_as or name, requests, seconds)
+        limiter = self._limiters.get(limit.name)
+        if limiter is None or limiter.limit != limit:
+            limiter = self._limiters[limit.name] = Limiter(limit)
         return limiter
+
+    def client_budget(self, request: HttpRequest, address: str) -> ClientBudget | None:
+        """The budget a request's successes count against: the client's own for a client that
+        proves itself (a secret or a signed assertion); the client's at ``address`` for a
+        public one, which only names itself (RFC 8414 ``none``), so that no caller can spend
+        it for everyone else. None when the request names no client."""
+        authorization = request.META.get("HTTP_AUTHORIZATION") or ""
+        # As apps.clients.authentication decides it: the first method that applies.
+        method = next((method for method in METHODS if method.applies(authorization, request.POST)), None)
+        client_id = (method.client_id(authorization, request.POST) or "") if method is not None else ""
+        if method is None or not client_id:
+            return None
+        if method.PUBLIC:
+            # An address has no space in it: the key cannot be read as another pair.
+            return ClientBudget(self.limiter("client", counted_as="public_client"), f"{address} {client_id}")
+        return ClientBudget(self.limiter("client"), client_id)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not idp_settings.RATE_LIMITING:
@@ -198,19 +230,19 @@ class RateLimitMiddleware:
 
     def oauth_endpoint(self, request: HttpRequest) -> HttpResponse:
         at, address = now(), client_address(request)
-        failures, clients = self.limiter("address_failures"), self.limiter("client")
+        failures = self.limiter("address_failures")
         if wait := failures.retry_after(address, at):
             return too_many_requests(wait, json=True)
         # The client is named in the body: parse it as the endpoint would (same answer).
         response = parse_form(request)
-        client_id = claimed_client_id(request) if response is None else ""
-        if client_id and (wait := clients.retry_after(client_id, at)):
+        budget = self.client_budget(request, address) if response is None else None
+        if budget is not None and (wait := budget.limiter.retry_after(budget.key, at)):
             return too_many_requests(wait, json=True)
         if response is None:
             response = self.get_response(request)
         if 200 <= response.status_code < 300:
-            if client_id:
-                clients.charge(client_id, at)
+            if budget is not None:
+                budget.limiter.charge(budget.key, at)
         elif 400 <= response.status_code < 500:
             failures.charge(address, at)
         return response
