@@ -241,7 +241,8 @@ def _verified_claims(assertion: str, client: Application, header: Mapping[str, A
     """The claims, once the signature is checked with one of the client's keys (RFC 7523
     section 3, item 9). Only the claims' signature here; what they say is checked after."""
     alg, kid = header.get("alg"), header.get("kid")
-    if alg not in CLIENT_KEY_ALGORITHMS:
+    # A string first: a list or an object is unhashable, and the dict lookup would raise.
+    if not isinstance(alg, str) or alg not in CLIENT_KEY_ALGORITHMS:
         raise InvalidClient(description=f"Assertions are signed with {', '.join(CLIENT_KEY_ALGORITHMS)}.")
     if kid is not None and not isinstance(kid, str):
         raise InvalidClient(description="The assertion's kid is not a string.")
@@ -275,8 +276,13 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    # NaN and infinity pass every comparison's test the wrong way: refused outright.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    # NaN and infinity pass every comparison's test the wrong way: refused outright, as is an
+    # integer too large for a float (math.isfinite raises OverflowError on it).
+    try:
+        number = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:
+        number = False
+    if not number:
         raise InvalidClient(description=f"The assertion's {name} is not a number of seconds.")
     return float(value)
 

@@ -118,7 +118,10 @@ def _remote_keys(uri: str, *, kid: str | None) -> tuple[ClientJwk, ...]:
             return entry.keys if entry is not None and fresh else ()
         try:
             keys = fetch_jwks(uri)
-        except KeysUnavailable as exc:
+        except Exception as exc:  # noqa: BLE001 (whatever the client served: a failed attempt, recorded)
+            # Not only KeysUnavailable: anything the client's document makes the parser raise
+            # is recorded as a failed attempt too, so the min-refetch interval applies to it
+            # (an exception escaping here would refetch on every assertion, and be a 500).
             logger.warning("Fetching a client's JWKS failed (%s): %s", uri, exc)
             failed = _Fetched((), float("-inf"), now) if entry is None else replace(entry, attempted_at=now)
             _store(uri, failed)

@@ -110,6 +110,15 @@ def test_unacceptable_keys_are_refused_with_a_reason(key, message):
     assert errors_of(build(jwks={"keys": [key()]})) == {"jwks": [message]}
 
 
+@pytest.mark.parametrize("alg", [["ES256"], {"alg": "ES256"}, 256], ids=["list", "object", "number"])
+def test_an_alg_that_is_not_a_string_is_refused_with_a_reason(alg):
+    # An unhashable alg made the lookup raise TypeError: a 500 from full_clean() in the console.
+    app = build(jwks={"keys": [ec_pair("a").public_jwk(alg=alg)]})
+    assert errors_of(app) == {"jwks": ["Key 1: alg must be one of ES256."]}
+    with pytest.raises(ValidationError):
+        app.full_clean(exclude=["client_id", "client_secret", "user", "redirect_uris", "authorization_grant_type"])
+
+
 def test_an_ec_point_off_the_curve_is_refused():
     (message,) = errors_of(build(jwks={"keys": [_off_curve_jwk()]}))["jwks"]
     assert message.startswith("Key 1: not a valid EC public key")

@@ -2,6 +2,7 @@
 introspection and revocation endpoints: what is accepted, and every refusal as the
 ``invalid_client`` 401 of RFC 6749 section 5.2."""
 
+import json
 import math
 import time
 import uuid
@@ -210,6 +211,30 @@ def test_an_assertion_without_exp_or_jti_is_refused(client, client_id, rsa_key, 
 )
 def test_malformed_claims_are_refused_never_a_server_error(client, client_id, rsa_key, overrides):
     assert_refused(token(client, assertion_form(sign(rsa_key, claims_for(client_id, **overrides)))))
+
+
+def refused_with(response, description: str) -> None:
+    assert_refused(response)
+    assert response.json()["error_description"] == description
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_a_time_too_large_for_a_float_is_refused(client, client_id, rsa_key, claim):
+    # math.isfinite(10**400) raises OverflowError: it used to be a 500 after the signature check.
+    form = assertion_form(sign(rsa_key, claims_for(client_id, **{claim: 10**400})))
+    refused_with(token(client, form), f"The assertion's {claim} is not a number of seconds.")
+
+
+@pytest.mark.parametrize("alg", [["ES256"], {"ES256": 1}], ids=["list", "object"])
+def test_an_alg_that_is_not_a_string_is_refused(client, client_id, ec_key, alg):
+    # An unhashable alg made the lookup in the algorithms' dict raise TypeError: a 500. Signed
+    # by hand (PyJWT signs with the algorithm its header names, so it cannot make one).
+    claims = claims_for(client_id)
+    segments = [jwt.utils.base64url_encode(json.dumps(part).encode()) for part in ({"alg": alg, "kid": "ec-1"}, claims)]
+    signing_input = b".".join(segments)
+    signature = jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256).sign(signing_input, ec_key.private_key)
+    forged = b".".join([signing_input, jwt.utils.base64url_encode(signature)]).decode()
+    refused_with(token(client, assertion_form(forged)), "Assertions are signed with RS256, PS256, ES256.")
 
 
 def test_a_key_the_client_did_not_register_is_refused(client, client_id):
@@ -571,6 +596,20 @@ def test_an_unacceptable_jwks_document_refuses_the_client(client, published, rsa
         jwks_server.document = {"keys": []}
 
     assert_refused(token(client, assertion_form(assertion(rsa_key, published))))
+
+
+@pytest.mark.parametrize("served", ["alg-list", "nested"])
+def test_a_document_the_parser_chokes_on_is_a_failed_attempt(client, published, rsa_key, jwks_server, served):
+    # A key whose alg is a list made the parser raise TypeError; JSON nested deeper than the
+    # parser recurses, RecursionError. Both escaped past the failure record: a 500 on every
+    # assertion naming the client, each refetching the document.
+    if served == "alg-list":
+        jwks_server.document = {"keys": [rsa_key.public_jwk(alg=["RS256"])]}
+    else:
+        jwks_server.body = b"[" * 60_000
+    for _ in range(2):
+        assert_refused(token(client, assertion_form(assertion(rsa_key, published))))
+    assert jwks_server.hits == 1  # the failure counts: no refetch within the interval
 
 
 def test_a_jwks_uri_stored_without_clean_is_still_checked_before_a_fetch(client, published, rsa_key):

@@ -73,7 +73,8 @@ def _client_jwk(member: Any) -> ClientJwk:
         raise ValueError("use must be sig: the key verifies signed assertions")
     if "key_ops" in member and not (isinstance(member["key_ops"], list) and "verify" in member["key_ops"]):
         raise ValueError("key_ops must include verify")
-    if alg is not None and CLIENT_KEY_ALGORITHMS.get(alg) != kty:
+    # A string first: a list or an object is unhashable, and the dict lookup would raise.
+    if alg is not None and (not isinstance(alg, str) or CLIENT_KEY_ALGORITHMS.get(alg) != kty):
         raise ValueError(f"alg must be one of {', '.join(a for a, t in CLIENT_KEY_ALGORITHMS.items() if t == kty)}")
     if kty == "EC" and member.get("crv") != "P-256":
         raise ValueError("an EC key must be on the P-256 curve (ES256)")
