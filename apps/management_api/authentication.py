@@ -1,27 +1,39 @@
-"""Bearer authentication for the management API: the IdP's own access tokens, verified as
-the IdP verifies every token that comes back to it (signature with our published keys,
-``typ``, ``iss``, expiry, and the stored row: not revoked), plus ``aud`` = ``idp-admin``.
+"""Authentication for the management API: the IdP's own access tokens, verified as the IdP
+verifies every token that comes back to it (signature with our published keys, ``typ``,
+``iss``, expiry, and the stored row: not revoked), plus ``aud`` = ``idp-admin``.
 
 The verifier is in-process (:func:`admin_caller`); reading the header, the errors and their
-challenges are the resource-server toolkit's RFC 6750 implementation
-(:mod:`apps.resource_server.bearer`): 401 ``invalid_token``, 403 ``insufficient_scope`` (with
-the ``scope`` needed), 400 ``invalid_request``. No session or cookie authentication: nothing
-here can be reached by a browser's ambient credentials, so there is no CSRF surface.
+challenges are the resource-server toolkit's RFC 6750 and RFC 9449 implementation
+(:mod:`apps.resource_server.bearer`, :class:`apps.resource_server.dpop.DPoPAuthentication`):
+401 ``invalid_token``, 403 ``insufficient_scope`` (with the ``scope`` needed), 400
+``invalid_request``, 401 ``invalid_dpop_proof``. A token bound to a DPoP key (``cnf.jkt``) is
+accepted only as ``Authorization: DPoP`` with a proof of that key, checked as the IdP checks
+proofs at userinfo (:func:`apps.protocol.dpop.resource_request_proof`: ``htu`` from the
+issuer, each proof once across processes); a token that is not bound is accepted as Bearer,
+as before. No session or cookie authentication: nothing here can be reached by a browser's
+ambient credentials, so there is no CSRF surface.
 """
 
+import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import permissions
+from rest_framework.request import Request
 
 from apps.management_api.parsers import RequestTooLarge
+from apps.protocol import dpop
+from apps.protocol.errors import InvalidDPoPProof as RefusedProof
 from apps.protocol.errors import OAuth2Error
 from apps.resource_server import bearer
-from apps.resource_server.bearer import BearerAuthentication, InsufficientScope, InvalidToken
+from apps.resource_server.bearer import InsufficientScope, InvalidToken
+from apps.resource_server.dpop import DPoPAuthentication, InvalidDPoPProof, bound_key
 from apps.resources.privileged import MANAGEMENT_API_AUDIENCE
 from apps.tokens.verification import active_access_token
+from idp.conf import idp_settings
 
 AUDIENCE = MANAGEMENT_API_AUDIENCE
 READ_SCOPE = "idp.admin.read"
@@ -37,6 +49,9 @@ class AdminCaller:
     client_id: str
     subject: str
     scopes: frozenset[str]
+    # The DPoP key the token is bound to (its signed cnf.jkt, RFC 9449 section 6.1; the stored
+    # row's jkt is written from the same claim), or None for a Bearer token.
+    jkt: str | None = None
     is_authenticated: bool = True
 
 
@@ -69,16 +84,49 @@ def admin_caller(token: str) -> AdminCaller:
         client_id=str(claims.get("client_id", "")),
         subject=str(claims["sub"]),
         scopes=frozenset(str(claims.get("scope", "")).split()),
+        jkt=bound_key(claims),
     )
 
 
-class IdpAccessTokenAuthentication(BearerAuthentication):
-    """``Authorization: Bearer <JWT>`` (RFC 6750 section 2.1) with a token of ours for ``idp-admin``."""
+class IdpAccessTokenAuthentication(DPoPAuthentication):
+    """``Authorization: Bearer <JWT>`` (RFC 6750 section 2.1) with a token of ours for
+    ``idp-admin`` that is not DPoP-bound, or ``Authorization: DPoP <JWT>`` with a ``DPoP``
+    proof of the key it is bound to (RFC 9449 section 7.1). A bound token sent as Bearer is
+    ``invalid_token`` (section 7.2): a copy of it is worth nothing without the key."""
 
     realm = REALM
 
+    @staticmethod
+    def dpop_settings() -> dict[str, Any]:
+        # The IdP's own values, never a service's RESOURCE_SERVER (check_proof reads the same
+        # ones through apps.protocol.dpop). Bearer stays accepted for tokens that are not
+        # bound: with ApiResource.require_dpop on idp-admin the token endpoint issues none.
+        return {
+            "REQUIRE_DPOP": False,
+            "URL": idp_settings.ISSUER,
+            "DPOP_PROOF_MAX_AGE_SECONDS": idp_settings.DPOP_PROOF_MAX_AGE_SECONDS,
+            "DPOP_PROOF_MAX_FUTURE_SECONDS": idp_settings.DPOP_PROOF_MAX_FUTURE_SECONDS,
+        }
+
     def verify(self, token: str) -> AdminCaller:
         return admin_caller(token)
+
+    def claims_of(self, principal: AdminCaller) -> Mapping[str, Any]:
+        return {"cnf": {"jkt": principal.jkt}} if principal.jkt else {}
+
+    def check_proof(self, request: Request, *, token: str, bound_to: str, config: Mapping[str, Any]) -> None:
+        """The proof as the IdP checks it for its other protected resource (userinfo):
+        ``htu`` is the issuer's URL with the request's path (never the ``Host`` header, which
+        a proxy may rewrite), and each proof is accepted once across all processes (the
+        database, or Redis), where the toolkit's default cache would see only this process.
+        Then the key: the token must be bound to the proof's."""
+        try:
+            proof = dpop.resource_request_proof(request._request, token)
+        except RefusedProof as error:
+            raise InvalidDPoPProof(error.description) from None
+        if not hmac.compare_digest(proof.jkt, bound_to):
+            # RFC 9449 section 7.1: a sound proof, but the token is not this key's.
+            raise InvalidToken("The token is bound to another key than the proof's.")
 
 
 class AdminScopes(permissions.BasePermission):
@@ -105,7 +153,14 @@ class IdpAccessTokenScheme(OpenApiAuthenticationExtension):
             READ_SCOPE: "Read the configuration, people's accounts, consents, tokens, keys and the audit trail.",
             WRITE_SCOPE: "Change the configuration; act on accounts, consents, tokens and keys.",
         }
-        return {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/o/token/", "scopes": scopes}}}
+        return {
+            "type": "oauth2",
+            "description": (
+                "A token bound to a DPoP key (RFC 9449: its token_type is DPoP) is sent as "
+                "`Authorization: DPoP <token>` with a `DPoP` proof of that key for each request, never as Bearer."
+            ),
+            "flows": {"clientCredentials": {"tokenUrl": "/o/token/", "scopes": scopes}},
+        }
 
     def get_security_requirement(self, auto_schema) -> dict[str, list[str]]:
         return {self.name: [READ_SCOPE if auto_schema.method in permissions.SAFE_METHODS else WRITE_SCOPE]}

@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps.management_api.authentication import READ_SCOPE, WRITE_SCOPE
 from apps.resources.services import plan_token
 from apps.tokens.issuance import issue_access_token, issue_user_token, store_access_token
+from tests.management_api.helpers import NO_CREDENTIALS_CHALLENGE as NO_ERROR
 from tests.support.http import REVOKE_URL, basic_auth, challenge, form_post
 from tests.support.management_api import call
 
@@ -25,7 +26,7 @@ def assert_invalid_token(response) -> None:
 def test_no_token_is_401_without_an_error_code(client):
     response = call(client, "get", "clients/", None)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="idp-admin"'
+    assert response["WWW-Authenticate"] == NO_ERROR
 
 
 @pytest.mark.parametrize("token", ["not-a-jwt", "eyJhbGciOiJub25lIn0.e30.", "a.b.c"])
@@ -117,14 +118,13 @@ def test_a_users_token_is_invalid_token_even_from_a_client_with_the_scopes(clien
 
 # --- RFC 6750 through the toolkit's implementation (apps/resource_server/bearer.py), exactly -------
 
-NO_ERROR = 'Bearer realm="idp-admin"'
 IN_QUERY_OR_BODY = (
     'Bearer realm="idp-admin", error="invalid_request", '
     'error_description="Send the access token in the Authorization header, not in the URL or body."'
 )
 
 
-@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Token abc", "Bearer"])
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Token abc", "Bearer", "DPoP"])
 def test_another_scheme_or_no_token_is_401_without_an_error_code(client, authorization):
     response = client.get("/api/admin/clients/", HTTP_AUTHORIZATION=authorization)
     assert response.status_code == 401

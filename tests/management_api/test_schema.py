@@ -83,6 +83,7 @@ def test_schema_describes_every_endpoint_without_warnings(client):
     assert schema["paths"]["/api/admin/clients/"]["post"]["security"] == [{"idpAccessToken": ["idp.admin.write"]}]
     assert schema["paths"]["/api/admin/clients/"]["get"]["security"] == [{"idpAccessToken": ["idp.admin.read"]}]
     flow = schema["components"]["securitySchemes"]["idpAccessToken"]["flows"]["clientCredentials"]
+    assert "Authorization: DPoP" in schema["components"]["securitySchemes"]["idpAccessToken"]["description"]
     assert set(flow["scopes"]) == {"idp.admin.read", "idp.admin.write"}
     client_fields = schema["components"]["schemas"]["Client"]["properties"]
     assert "client_secret" not in client_fields

@@ -19,6 +19,7 @@ from apps.factors.models import Passkey, RecoveryCode
 from apps.factors.recovery import generate_recovery_codes
 from apps.oauth.models import AccessToken
 from apps.tokens.issuance import issue_user_token
+from tests.management_api.helpers import NO_CREDENTIALS_CHALLENGE
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +191,7 @@ def test_reading_needs_the_read_scope(api, make_client, client_credentials_token
 def test_actions_without_a_token_are_401(client, carol, action):
     response = client.post(f"/api/admin/users/carol/{action}/")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="idp-admin"'
+    assert response["WWW-Authenticate"] == NO_CREDENTIALS_CHALLENGE
 
 
 # --- the actions ----------------------------------------------------------------------------------
