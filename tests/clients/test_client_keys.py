@@ -3,6 +3,12 @@ jwks_uri) and how apps/clients/client_keys.py hands them out."""
 
 import base64
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -217,3 +223,137 @@ def test_parse_client_jwks_returns_usable_keys():
     assert (key.kid, key.kty, key.alg) == ("a", "RSA", None)
     assert key.verifies("RS256") and key.verifies("PS256") and not key.verifies("ES256")
     assert key.public_key.public_numbers() == pair.private_key.public_key().public_numbers()  # type: ignore[union-attr]
+
+
+# --- apps/clients/client_keys.py: a slow or hostile jwks_uri ------------------------------------
+
+SLOW_TIMEOUT = 1.0  # FETCH_TIMEOUT_SECONDS in these tests: they take about this long each
+
+
+@pytest.fixture
+def short_fetches(monkeypatch):
+    monkeypatch.setattr(client_keys, "FETCH_TIMEOUT_SECONDS", SLOW_TIMEOUT)
+
+
+@contextmanager
+def trickling_server(head: bytes, trickle: bytes) -> Iterator[str]:
+    """A jwks_uri on loopback that sends ``head`` at once, then ``trickle`` a byte every
+    quarter of a second (each byte restarts a socket timeout), for eight seconds at most."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    done = threading.Event()
+
+    def serve() -> None:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        with connection:
+            try:
+                connection.recv(65536)
+                connection.sendall(head)
+                for byte in trickle[:32]:
+                    if done.wait(0.25):
+                        return
+                    connection.sendall(bytes([byte]))
+            except OSError:
+                return  # the fetch gave up and closed its end
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/jwks.json"
+    finally:
+        done.set()
+        listener.close()
+
+
+SLOW_BODY = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n", b" " * 400)
+SLOW_HEADERS = (b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 400)
+
+
+@pytest.mark.parametrize("served", [SLOW_BODY, SLOW_HEADERS], ids=["body", "headers"])
+def test_a_server_sending_a_byte_at_a_time_is_given_up_on_at_the_deadline(short_fetches, served):
+    # Each byte restarted the socket timeout, and iter_content(8192) waited for 8192 bytes or
+    # the end: the fetch lasted as long as the client's server liked, a worker held all along.
+    with trickling_server(*served) as uri:
+        started = time.monotonic()
+        with pytest.raises(client_keys.KeysUnavailable):
+            client_keys.fetch_jwks(uri)
+        assert time.monotonic() - started < SLOW_TIMEOUT + 1
+
+
+def test_requests_naming_a_client_whose_fetch_is_in_progress_do_not_queue_behind_it(short_fetches):
+    app = build(jwks_uri="")
+    with trickling_server(*SLOW_BODY) as uri:
+        app.jwks_uri = uri
+        fetching = threading.Thread(target=client_keys.assertion_keys, args=(app,), kwargs={"kid": "a", "alg": "ES256"})
+        fetching.start()
+        time.sleep(0.2)  # the fetch has begun, and holds the URI's lock
+        started = time.monotonic()
+        assert client_keys.assertion_keys(app, kid="a", alg="ES256") == ()
+        assert time.monotonic() - started < SLOW_TIMEOUT + 1
+        fetching.join(timeout=SLOW_TIMEOUT + 1)
+        assert not fetching.is_alive()
+
+
+@contextmanager
+def recording_server(document: dict) -> Iterator[tuple[str, list[str | None]]]:
+    """A jwks_uri on loopback serving ``document``, and the Authorization header of each GET."""
+    body = json.dumps(document).encode()
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/jwk-set+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_request_that_cannot_have_the_lock_in_time_is_refused_without_a_fetch(short_fetches):
+    with recording_server(jwks(ec_pair("a"))) as (uri, seen):
+        app = build(jwks_uri=uri)
+        lock = client_keys._lock_for(uri)
+        lock.acquire()  # a fetch that does not end (but for a safety net: this test must not hang)
+        safety_net = threading.Timer(SLOW_TIMEOUT + 4, lock.release)
+        safety_net.start()
+        try:
+            started = time.monotonic()
+            assert client_keys.assertion_keys(app, kid="a", alg="ES256") == ()
+            assert time.monotonic() - started < SLOW_TIMEOUT + 1
+            assert seen == []
+        finally:
+            safety_net.cancel()
+            safety_net.join()
+            if lock.locked():
+                lock.release()
+        # Once it is free, the keys are fetched as usual.
+        assert [key.kid for key in client_keys.assertion_keys(app, kid="a", alg="ES256")] == ["a"]
+
+
+def test_proxy_settings_and_netrc_of_the_environment_are_not_used(monkeypatch, tmp_path):
+    # The registered URI is fetched directly: a proxy from the environment would see (and could
+    # answer for) every client's keys, and .netrc would send credentials to the client.
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login client password s3cret\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    with recording_server(jwks(ec_pair("a"))) as (uri, seen):
+        assert [key.kid for key in client_keys.fetch_jwks(uri)] == ["a"]
+    assert seen == [None]  # fetched directly, and no Authorization header
