@@ -395,6 +395,12 @@ def authenticate_client(request: HttpRequest, *, allow_public: bool = False) -> 
     return authenticate(request.META.get("HTTP_AUTHORIZATION"), request.POST, allow_public=allow_public)
 
 
+def claimed_method(request: HttpRequest) -> ClientAuthMethod | None:
+    """The client-authentication method a request uses, unverified (the rate limiter charges
+    a public client's requests differently)."""
+    return _method(request.META.get("HTTP_AUTHORIZATION") or "", request.POST)
+
+
 def claimed_client_id(request: HttpRequest) -> str:
     """The client_id a request names, authenticated or not (for the audit trail and the
     per-client rate limit)."""

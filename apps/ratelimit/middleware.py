@@ -49,7 +49,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import second_step
 from apps.accounts.languages import authorization_request_language
-from apps.clients.authentication import METHODS
+from apps.clients.authentication import claimed_method
 from apps.endpoints.middleware import service_path
 from apps.protocol.errors import TemporarilyUnavailable, error_response
 from apps.protocol.forms import parse_form
@@ -186,8 +186,7 @@ class RateLimitMiddleware:
         public one, which only names itself (RFC 8414 ``none``), so that no caller can spend
         it for everyone else. None when the request names no client."""
         authorization = request.META.get("HTTP_AUTHORIZATION") or ""
-        # As apps.clients.authentication decides it: the first method that applies.
-        method = next((method for method in METHODS if method.applies(authorization, request.POST)), None)
+        method = claimed_method(request)
         client_id = (method.client_id(authorization, request.POST) or "") if method is not None else ""
         if method is None or not client_id:
             return None
