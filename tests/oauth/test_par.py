@@ -82,18 +82,6 @@ def api() -> Client:
     return Client()
 
 
-@pytest.fixture
-def spa(apis, make_client):
-    """A public client (a single-page app): no secret, PKCE."""
-    return make_client(
-        "spa",
-        grants=["authorization_code"],
-        scopes=["openid", "shoppingbasket.fullaccess"],
-        redirect_uris=[REDIRECT_URI],
-        client_type=Application.CLIENT_PUBLIC,
-    )
-
-
 # --- the endpoint ---------------------------------------------------------------------------------
 
 

@@ -5,7 +5,6 @@ every other caller."""
 import pytest
 from django.test import Client
 
-from apps.oauth.models import Application
 from apps.ratelimit import middleware
 from tests.support.flows import REDIRECT_URI, Pkce, approve
 from tests.support.http import TOKEN_URL, basic_auth, form_post, oauth_error
@@ -20,17 +19,6 @@ ATTACKER, SPA_USER, OTHER_USER = "203.0.113.9", "198.51.100.7", "192.0.2.44"
 def limits(rate_limits, monkeypatch):
     monkeypatch.setattr(middleware, "now", lambda: float(WINDOW_START))
     return rate_limits
-
-
-@pytest.fixture
-def spa(apis, make_client):
-    return make_client(
-        "spa",
-        grants=["authorization_code", "refresh_token"],
-        scopes=["openid", "shoppingbasket.fullaccess"],
-        redirect_uris=[REDIRECT_URI],
-        client_type=Application.CLIENT_PUBLIC,
-    )
 
 
 def push(http: Client, client_id: str, address: str, **headers: str):

@@ -147,6 +147,18 @@ def native_app(apis, make_client):
 
 
 @pytest.fixture
+def spa(apis, make_client):
+    """A public client (a single-page app): no secret, PKCE, refresh tokens."""
+    return make_client(
+        "spa",
+        grants=["authorization_code", "refresh_token"],
+        scopes=["openid", "shoppingbasket.fullaccess"],
+        redirect_uris=["https://web.test/callback"],
+        client_type=Application.CLIENT_PUBLIC,
+    )
+
+
+@pytest.fixture
 def basket(apis, make_client):
     """The shopping basket service: acts as the shoppingbasket API."""
     return make_client(
