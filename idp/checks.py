@@ -10,7 +10,8 @@ never visibly, stops the process at start-up instead. Each has a stable id:
   seconds, switches, ``TRUSTED_PROXY_COUNT``, ``METRICS_TOKEN``, ``SERVICE_ENDPOINTS``' shape).
 - ``idp.E003`` ``IDP["RATE_LIMITS"]`` is not a dict of every known limit name to a
   ``(requests, seconds)`` pair of positive integers.
-- ``idp.E004`` ``IDP["DEFAULT_SIGNING_ALGORITHM"]`` is not an algorithm the IdP signs with.
+- ``idp.E004`` ``IDP["DEFAULT_SIGNING_ALGORITHM"]`` or ``IDP["TRANSACTION_TOKEN_SIGNING_ALGORITHM"]`` is not
+  an algorithm the IdP signs with.
 - ``idp.E005`` ``IDP["RSA_KEY_SIZE"]`` is not an integer of at least 2048 bits.
 - ``idp.E010`` ``IDP["ISSUER"]`` is not an absolute http(s) URL without query, fragment or
   user info.
@@ -72,7 +73,7 @@ def _non_negative_int(value: Any) -> bool:
 
 # --- idp.E001 / idp.E002: the keys of IDP and the shape of each plain value -----------------
 
-# Key -> (accepts the value, what it must be). ISSUER, RATE_LIMITS, DEFAULT_SIGNING_ALGORITHM
+# Key -> (accepts the value, what it must be). ISSUER, RATE_LIMITS, the signing algorithms
 # and RSA_KEY_SIZE have checks of their own below.
 SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "DEFAULT_ACCESS_TOKEN_LIFETIME": (
@@ -106,6 +107,12 @@ SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "DPOP_PROOF_MAX_FUTURE_SECONDS": (_non_negative_int, "a number of seconds, 0 or more"),
     "DPOP_NONCES": (lambda v: isinstance(v, bool), "True or False"),
     "DPOP_NONCE_WINDOW_SECONDS": (_positive_int, "a positive number of seconds"),
+    # The aud of every Txn-Token: any non-empty name (a URI or a DNS name, the draft says
+    # neither); "" means the issuer.
+    "TRUST_DOMAIN": (
+        lambda v: isinstance(v, str) and v == v.strip() and len(v) <= 255 and v.isprintable(),
+        "a string of at most 255 printable characters, no surrounding spaces ('' for the issuer)",
+    ),
     "SERVICE_ENDPOINTS": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(name, str) for name in v),
         "a list of URL names",
@@ -209,16 +216,16 @@ def rate_limits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 @register(TAG)
 def signing(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    algorithm = _value("DEFAULT_SIGNING_ALGORITHM")
-    if algorithm not in SigningAlgorithm.values:
-        errors.append(
-            Error(
-                f'IDP["DEFAULT_SIGNING_ALGORITHM"] is {algorithm!r}: the IdP signs only with '
-                f"{', '.join(SigningAlgorithm.values)}.",
-                hint="Algorithms are case-sensitive (RFC 7518 section 3.1).",
-                id="idp.E004",
+    for name in ("DEFAULT_SIGNING_ALGORITHM", "TRANSACTION_TOKEN_SIGNING_ALGORITHM"):
+        algorithm = _value(name)
+        if algorithm not in SigningAlgorithm.values:
+            errors.append(
+                Error(
+                    f'IDP["{name}"] is {algorithm!r}: the IdP signs only with {", ".join(SigningAlgorithm.values)}.',
+                    hint="Algorithms are case-sensitive (RFC 7518 section 3.1).",
+                    id="idp.E004",
+                )
             )
-        )
     size = _value("RSA_KEY_SIZE")
     if not (_is_int(size) and size >= MIN_RSA_KEY_SIZE):
         errors.append(

@@ -93,6 +93,11 @@ DEFAULTS: dict[str, Any] = {
     # rotation, fetches again at most this often, so made-up kids cannot hammer the client).
     "CLIENT_JWKS_CACHE_SECONDS": 300,
     "CLIENT_JWKS_MIN_REFETCH_SECONDS": 30,
+    # Transaction tokens (draft-ietf-oauth-transaction-tokens, docs/transaction-tokens.md):
+    # the trust domain every Txn-Token is for (its aud; "" means ISSUER), and the algorithm
+    # they are signed with (they live seconds and are made per call chain: ES256 is cheap).
+    "TRUST_DOMAIN": "",
+    "TRANSACTION_TOKEN_SIGNING_ALGORITHM": "ES256",
 }
 
 
@@ -104,3 +109,8 @@ class IdpSettings:
 
 
 idp_settings = IdpSettings()
+
+
+def trust_domain() -> str:
+    """The ``aud`` of every Txn-Token: ``IDP["TRUST_DOMAIN"]``, or the issuer when unset."""
+    return idp_settings.TRUST_DOMAIN or idp_settings.ISSUER

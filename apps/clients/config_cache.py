@@ -3,9 +3,9 @@
 Every token request reads the client's secret, enabled flag and type (confidential or
 public), together with the configuration generation (:class:`~apps.oauth.models.ConfigGeneration`), in one query.
 What else a token request needs (the client's own API, its allowed scopes with their APIs,
-its exchange policies) takes a few more queries, made only when the generation changed
+its exchange and transaction-token policies) takes a few more queries, made only when the generation changed
 since this process last loaded that client. Every save or delete of a client, API
-resource, scope or exchange policy changes the generation (:func:`configuration_changed`),
+resource, scope, exchange or transaction-token policy changes the generation (:func:`configuration_changed`),
 so every process sees such a change on its next request. Writes that send no signals
 (``QuerySet.update()``, raw SQL, data migrations) do not change it: those are picked up
 within ``IDP["CLIENT_CONFIG_MAX_AGE_SECONDS"]``, after which a client's configuration is
@@ -27,7 +27,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy
+from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy, TransactionTokenPolicy
 from apps.resources.models import ApiResource, ApiScope
 from idp.conf import idp_settings
 from idp.sql import column, table
@@ -77,6 +77,7 @@ def _load(client_id: str) -> Application | None:
     if application is not None:
         application.allowed_scope_objects()
         application.enabled_exchange_policies()
+        application.enabled_transaction_token_policy()
     return application
 
 
@@ -155,12 +156,14 @@ def configuration_changed(**kwargs: Any) -> None:
 
 
 def connect_signals() -> None:
-    for model in (Application, ApiResource, ApiScope, ExchangePolicy):
+    for model in (Application, ApiResource, ApiScope, ExchangePolicy, TransactionTokenPolicy):
         post_save.connect(configuration_changed, sender=model, dispatch_uid=f"config-save-{model.__name__}")
         post_delete.connect(configuration_changed, sender=model, dispatch_uid=f"config-delete-{model.__name__}")
     for through in (
         Application.allowed_scopes.through,
         ExchangePolicy.scopes.through,
         ExchangePolicy.subject_audiences.through,
+        TransactionTokenPolicy.scopes.through,
+        TransactionTokenPolicy.subject_audiences.through,
     ):
         m2m_changed.connect(configuration_changed, sender=through, dispatch_uid=f"config-m2m-{through.__name__}")

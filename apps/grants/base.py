@@ -15,7 +15,7 @@ from django.http import HttpRequest, QueryDict
 
 from apps.oauth.models import AccessToken, Application
 from apps.resources.services import TokenPlan
-from apps.tokens.issuance import IssuedAccessToken
+from apps.tokens.issuance import IssuedAccessToken, IssuedTransactionToken
 
 # What a grant that stores its tokens itself returns: the response's extra members
 # (refresh_token, id_token).
@@ -52,9 +52,19 @@ class Decision:
     # Grants whose tokens DOT stores (codes, refresh rotation) persist them themselves; the
     # others' rows are written by the pipeline, together with the audit event.
     persist: Persist | None = None
+    # A token that is not an access token, signed by the grant and never stored (a
+    # Txn-Token): the pipeline answers ``response`` alone and audits it, nothing more.
+    transaction_token: IssuedTransactionToken | None = None
     # The audit event's subject and details (no secrets: they are stored and exported).
     audit_subject: str = ""
     audit_details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def audience(self) -> list[str]:
+        """Who the issued token is for: its APIs, or a Txn-Token's trust domain."""
+        if self.transaction_token is not None:
+            return self.transaction_token.audience
+        return self.plan.audience
 
 
 class Grant(ABC):
@@ -82,6 +92,11 @@ class Grant(ABC):
     @classmethod
     def permission(cls) -> str:
         return cls.PERMISSION or cls.GRANT_TYPE
+
+    def audit_request_details(self, params: QueryDict) -> dict[str, Any]:
+        """What of the request the audit event records even when it is refused before a
+        decision (never a secret parameter)."""
+        return {}
 
     @abstractmethod
     def decide(self, request: TokenRequest) -> Decision:

@@ -32,13 +32,13 @@ from apps.protocol import dpop
 from apps.protocol.errors import InvalidRequest, OAuth2Error, UnauthorizedClient, UnsupportedGrantType, shown
 from apps.protocol.params import repeated_parameters, repeated_parameters_error
 from apps.resources.services import TokenPlan
-from apps.tokens.issuance import IssuedAccessToken, access_token_row, bearer_token_response, issue_access_token
+from apps.tokens.issuance import access_token_row, bearer_token_response, issue_access_token
 from idp.sql import insert_rows
 
 
 @dataclass(frozen=True)
 class Issued:
-    token: IssuedAccessToken
+    audience: list[str]
     body: dict[str, Any]  # the RFC 6749 section 5.1 response
 
 
@@ -82,11 +82,11 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
             metrics.exchange_refused(reason=error.error)
         raise
     if grant.EXCHANGE:
-        metrics.exchange_granted(grant=grant.GRANT_TYPE, audience=issued.token.audience)
+        metrics.exchange_granted(grant=grant.GRANT_TYPE, audience=issued.audience)
     else:
-        metrics.token_issued(grant=grant.GRANT_TYPE, audience=issued.token.audience)
+        metrics.token_issued(grant=grant.GRANT_TYPE, audience=issued.audience)
     # The dashboard's count: kept in memory, written to the database off the request's thread.
-    counters.token_issued(grant=grant.GRANT_TYPE, audience=issued.token.audience)
+    counters.token_issued(grant=grant.GRANT_TYPE, audience=issued.audience)
     return issued.body
 
 
@@ -116,6 +116,12 @@ def require_dpop_for_apis(plan: TokenPlan, jkt: str | None) -> None:
 
 
 def _issue(request: HttpRequest, grant: Grant, client: Application, decision: Decision, *, jkt: str | None) -> Issued:
+    if decision.transaction_token is not None:
+        # A Txn-Token: signed by the grant, never stored (it lives seconds) and never bound
+        # (it travels the whole call chain, every hop presenting it unchanged).
+        if grant.AUDITED:
+            audit.write(_audit_event(request, grant, client=client, decision=decision))
+        return Issued(decision.audience, decision.response)
     token = issue_access_token(
         client_id=client.client_id,
         user=decision.user,
@@ -129,14 +135,14 @@ def _issue(request: HttpRequest, grant: Grant, client: Application, decision: De
         body.update(decision.persist(token))
         if grant.AUDITED:
             audit.write(_audit_event(request, grant, client=client, decision=decision))
-        return Issued(token, body)
+        return Issued(token.audience, body)
     rows: list[Any] = []
     if decision.plan.stored:
         rows.append(access_token_row(issued=token, application=client, user=decision.user, parent=decision.parent))
     if grant.AUDITED:
         rows.append(_audit_event(request, grant, client=client, decision=decision))
     if not rows:
-        return Issued(token, body)
+        return Issued(token.audience, body)
     try:
         # The token, its lineage and its audit event land together or not at all.
         insert_rows(*rows)
@@ -146,7 +152,7 @@ def _issue(request: HttpRequest, grant: Grant, client: Application, decision: De
         # The token this one derives from was revoked (its row deleted) after it was
         # checked: the lineage foreign key refuses the new row, and so do we.
         raise InvalidRequest(description="subject_token is not acceptable: revoked or expired.") from None
-    return Issued(token, body)
+    return Issued(token.audience, body)
 
 
 def _audit_event(
@@ -163,8 +169,12 @@ def _audit_event(
         client_id=client.client_id if client else claimed_client_id(request),
         # A refusal after the decision (its parent revoked meanwhile) says what was decided.
         subject=decision.audit_subject if decision else "",
-        audience=decision.plan.audience if decision else [],
+        audience=decision.audience if decision else [],
         scopes=decision.plan.scopes if decision else [],
         reason=f"{error.error}: {error.description}" if error else "",
-        details={"grant_type": grant.GRANT_TYPE, **(decision.audit_details if decision else {})},
+        details={
+            "grant_type": grant.GRANT_TYPE,
+            **grant.audit_request_details(request.POST),
+            **(decision.audit_details if decision else {}),
+        },
     )

@@ -4,13 +4,19 @@ A service holding a user's token (issued for the service's own API) exchanges it
 narrower token to call the next API on the user's behalf. The decision is made by
 apps/grants/exchange.py; this grant reads the request into it. The pipeline issues
 the token, writes its lineage row and audit event together, and audits refusals too.
+
+With ``requested_token_type`` ``urn:ietf:params:oauth:token-type:txn_token`` the same grant
+is the Transaction Tokens draft's profile: apps/grants/transaction_token.py decides.
 """
+
+from typing import Any
 
 from django.http import QueryDict
 
 from apps.audit import services as audit
 from apps.grants.base import Decision, Grant, TokenRequest
 from apps.grants.exchange import Exchange, ExchangeRequest, evaluate_exchange, sign_in_claims
+from apps.grants.transaction_token import TXN_TOKEN_TYPE, transaction_token_decision
 from apps.oauth.models import GrantType
 from apps.protocol.params import scope_list
 
@@ -34,7 +40,13 @@ class TokenExchangeGrant(Grant):
             scopes=tuple(scope_list(params.get("scope")) or ()),
         )
 
+    def audit_request_details(self, params: QueryDict) -> dict[str, Any]:
+        requested = params.get("requested_token_type")
+        return {"requested_token_type": requested[:100]} if requested else {}
+
     def decide(self, request: TokenRequest) -> Decision:
+        if request.params.get("requested_token_type") == TXN_TOKEN_TYPE:
+            return transaction_token_decision(client=request.client, params=request.params)
         exchange = evaluate_exchange(client=request.client, params=self.read(request.params))
         decision = exchange_decision(exchange)
         # RFC 8693 section 2.2.1

@@ -3,6 +3,7 @@
 A token is accepted only if its signature verifies with one of our published keys, its
 header and claims are what we issue (RFC 8725 section 3), and it is still stored: not
 revoked (revocation deletes the row and its exchanged descendants) and not expired.
+Txn-Tokens are never stored: one is accepted while it is unexpired and for our trust domain.
 """
 
 import hashlib
@@ -21,8 +22,8 @@ from apps.oauth.models import AccessToken, Application, IDToken
 from apps.protocol.errors import InvalidRequest
 from apps.resource_server.jose import unverified_header
 from apps.resources.models import ApiResource
-from apps.tokens.issuance import ACCESS_TOKEN_JWT_TYPE
-from idp.conf import idp_settings
+from apps.tokens.issuance import ACCESS_TOKEN_JWT_TYPE, TRANSACTION_TOKEN_JWT_TYPE
+from idp.conf import idp_settings, trust_domain
 from idp.sql import column, table
 
 MAX_TOKEN_LENGTH = 8192
@@ -151,3 +152,24 @@ def active_id_token(token: str, *, what: str) -> tuple[dict[str, Any], IDToken]:
     if row is None or row.expires <= timezone.now():
         raise _reject(what, "revoked or expired")
     return claims, row
+
+
+TRANSACTION_TOKEN_NAMES = ("txn", "sub", "req_wl")  # required, non-empty strings
+
+
+def active_transaction_token(token: str, *, what: str) -> dict[str, Any]:
+    """A Txn-Token of ours (typ ``txntoken+jwt``, our key, our ``iss``), unexpired and for
+    our trust domain, with the claims the draft requires: its claims. Never an access token
+    (its typ differs), and an expired one is refused (draft, "Txn-Token as a subject_token":
+    no replacement of an expired Txn-Token)."""
+    claims = verify_jwt(token, what=what, typ=TRANSACTION_TOKEN_JWT_TYPE)
+    if claims.get("aud") != trust_domain():
+        raise _reject(what, "for another trust domain")
+    if not all(isinstance(claims.get(name), str) and claims[name] for name in TRANSACTION_TOKEN_NAMES):
+        raise _reject(what, "txn, sub and req_wl are required")
+    if not isinstance(claims.get("scope"), str):
+        raise _reject(what, "no scope")
+    for name in ("tctx", "rctx"):
+        if not isinstance(claims.get(name, {}), dict):
+            raise _reject(what, f"{name} is not an object")
+    return claims

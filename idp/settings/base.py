@@ -7,6 +7,7 @@ The environment is read here and only here (DESIGN.md, STYLE.md 7):
 - ``DATABASE_URL``  e.g. ``postgres://user@host:5432/idp``; SQLite in ``var/`` by default.
 - ``REDIS_URL``     optional shared cache (JWKS, signing keys, rate limits).
 - ``IDP_ISSUER``    the ``iss`` of every token, e.g. ``https://idp.example.com``.
+- ``IDP_TRUST_DOMAIN`` the ``aud`` of every transaction token; the issuer by default.
 - ``ALLOWED_HOSTS`` comma-separated; defaults to loopback only.
 - ``IDP_SIGNING_KEY_CACHE_SECONDS`` how long a process signs with the key it loaded (30).
 - ``LOG_FORMAT``    ``json`` (one object per line) or ``text``; json unless DEBUG.
@@ -286,6 +287,7 @@ if env_bool("BEHIND_TLS_PROXY"):
 # Our own settings, one namespaced dict (read through idp.conf.idp_settings).
 IDP = {
     "ISSUER": os.environ.get("IDP_ISSUER", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"),
+    "TRUST_DOMAIN": os.environ.get("IDP_TRUST_DOMAIN", "").strip(),
     "METRICS_ENABLED": env_bool("METRICS_ENABLED"),
     "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", "").strip(),
     "METRICS_ALLOW_UNAUTHENTICATED": env_bool("METRICS_ALLOW_UNAUTHENTICATED"),

@@ -4,6 +4,7 @@ from .exchange_policy import ExchangeMode, ExchangePolicy
 from .pushed_request import PushedAuthorizationRequest
 from .signing_key import KeyState, SigningKey
 from .tokens import AccessToken, Grant, IDToken, RefreshToken
+from .transaction_token_policy import TransactionTokenPolicy
 
 __all__ = [
     "AccessToken",
@@ -18,4 +19,5 @@ __all__ = [
     "PushedAuthorizationRequest",
     "RefreshToken",
     "SigningKey",
+    "TransactionTokenPolicy",
 ]

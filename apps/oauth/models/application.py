@@ -16,6 +16,7 @@ from oauth2_provider.models import AbstractApplication, ApplicationManager
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.validators import AllowedURIValidator
 
+from apps.oauth.models.transaction_token_policy import TransactionTokenPolicy
 from apps.resources.models import ApiResource, ApiScope
 
 
@@ -344,3 +345,17 @@ class Application(AbstractApplication, metaclass=ModelBase):
                 )
             )
         return self._enabled_exchange_policies
+
+    def enabled_transaction_token_policy(self) -> "TransactionTokenPolicy | None":
+        """The client's enabled transaction-token policy with its scopes and subject audiences,
+        or None; loaded once per instance (three queries)."""
+        if not hasattr(self, "_enabled_transaction_token_policy"):
+            self._enabled_transaction_token_policy = (
+                TransactionTokenPolicy.objects.filter(client=self, enabled=True)
+                .prefetch_related(
+                    models.Prefetch("scopes", queryset=ApiScope.objects.select_related("resource")),
+                    "subject_audiences",
+                )
+                .first()
+            )
+        return self._enabled_transaction_token_policy
