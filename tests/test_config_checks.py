@@ -95,6 +95,10 @@ def test_idp_that_is_not_a_dict_is_an_error(settings):
         ("TRUSTED_PROXY_COUNT", "1"),
         ("SERVICE_ENDPOINTS", "oauth2_provider:token"),
         ("SERVICE_ENDPOINTS", ["oauth2_provider:token", 1]),
+        ("TRUST_DOMAIN", None),
+        ("TRUST_DOMAIN", " shop.example"),  # would never equal a request's audience
+        ("TRUST_DOMAIN", "shop\nexample"),
+        ("TRUST_DOMAIN", "x" * 256),
     ],
 )
 def test_a_value_of_the_wrong_type_or_range_is_an_error_naming_it(idp, key, value):
@@ -117,6 +121,9 @@ def test_a_value_of_the_wrong_type_or_range_is_an_error_naming_it(idp, key, valu
         ("METRICS_TOKEN", "a-token"),
         ("SERVICE_ENDPOINTS", ("oauth2_provider:token", "jwks")),
         ("SERVICE_ENDPOINTS", []),
+        ("TRUST_DOMAIN", ""),  # the issuer
+        ("TRUST_DOMAIN", "shop.example"),
+        ("TRUST_DOMAIN", "https://shop.example"),
     ],
 )
 def test_values_in_range_pass(idp, key, value):
@@ -186,6 +193,14 @@ def test_the_algorithms_the_idp_signs_with_pass(idp, algorithm):
 def test_another_default_signing_algorithm_is_an_error(idp, algorithm):
     idp(DEFAULT_SIGNING_ALGORITHM=algorithm)
     assert check_ids() == ["idp.E004"]
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "none", None])
+def test_another_transaction_token_algorithm_is_an_error(idp, algorithm):
+    idp(TRANSACTION_TOKEN_SIGNING_ALGORITHM=algorithm)
+    [message] = run_checks(tags=[checks.TAG])
+    assert message.id == "idp.E004"
+    assert message.msg.startswith(f'IDP["TRANSACTION_TOKEN_SIGNING_ALGORITHM"] is {algorithm!r}: ')
 
 
 @pytest.mark.parametrize("size", [1024, 2047, "2048", True, 2048.0])

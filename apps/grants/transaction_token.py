@@ -70,7 +70,8 @@ class TransactionTokenRequest:
             subject_token=params.get("subject_token"),
             subject_token_type=params.get("subject_token_type"),
             audiences=tuple(params.getlist("audience")),
-            scopes=tuple(scope_list(params.get("scope")) or ()) or None,
+            # An empty scope is no scope: the purpose is required.
+            scopes=tuple(scope_list(params.get("scope")) or ()) if (params.get("scope") or "").strip() else None,
             request_context=params.get("request_context"),
             request_details=params.get("request_details"),
             resources=tuple(params.getlist("resource")),
