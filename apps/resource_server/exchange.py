@@ -9,12 +9,17 @@ through answers its own caller with the RFC 9470 challenge, so the user can step
 
 With a DPoP key (RFC 9449) every token the client gets is bound to it: a copy of the token
 is worthless to whoever has no key, and :meth:`TokenClient.authorization_headers` gives the
-``Authorization: DPoP`` header and the proof each call to the API needs."""
+``Authorization: DPoP`` header and the proof each call to the API needs.
+
+Transaction Tokens (draft-ietf-oauth-transaction-tokens, :mod:`apps.resource_server.transaction`)
+come from the same token endpoint by the same client: :meth:`TokenClient.transaction_token`
+and :meth:`TokenClient.replace_transaction_token`, never cached (one per transaction)."""
 
 import hashlib
+import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +28,7 @@ import requests
 from apps.resource_server.bearer import InsufficientUserAuthentication
 from apps.resource_server.client_assertion import ClientAssertionSigner
 from apps.resource_server.dpop import DPOP_SCHEME, PrivateKey, make_proof
+from apps.resource_server.transaction import TOKEN_TYPE_NOT_APPLICABLE, TXN_TOKEN_URN
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -46,6 +52,21 @@ class TokenNotBound(TokenRequestFailed):
     def __init__(self, token_type: object) -> None:
         description = f"A DPoP proof was sent but the IdP issued a {token_type or 'untyped'} token, not a DPoP one."
         super().__init__(200, {"error": "token_not_bound", "error_description": description})
+
+
+class NotATransactionToken(TokenRequestFailed):
+    """The IdP answered a Txn-Token request with something else: ``issued_token_type`` not
+    ``urn:ietf:params:oauth:token-type:txn_token``, ``token_type`` not ``N_A``, or no token
+    (draft-ietf-oauth-transaction-tokens section "Txn-Token Response"). Refused rather than
+    passed on as a transaction's context."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        description = (
+            f"Asked for a Txn-Token but the IdP issued a token of type {body.get('issued_token_type')!r} "
+            f"with token_type {body.get('token_type')!r} (expected {TXN_TOKEN_URN!r} and "
+            f"{TOKEN_TYPE_NOT_APPLICABLE!r})."
+        )
+        super().__init__(200, {"error": "not_a_txn_token", "error_description": description})
 
 
 @dataclass
@@ -114,11 +135,67 @@ class TokenClient:
         """A token for this service itself, no user involved."""
         return self._cached(f"cc:{scope}", {"grant_type": "client_credentials", **_optional(scope=scope)})
 
-    def _cached(self, key: str, data: dict[str, str]) -> str:
-        now = time.monotonic()
-        cached = self._cache.get(key)
-        if cached is not None and cached.expires_at - self._margin > now:
-            return cached.token
+    def transaction_token(
+        self, subject_token: str, *, audience: str, scope: str, request_context: Mapping[str, Any] | None = None,
+        request_details: Mapping[str, Any] | None = None, subject_token_type: str = ACCESS_TOKEN_TYPE,
+    ) -> str:  # fmt: skip
+        """A Txn-Token for one transaction (draft-ietf-oauth-transaction-tokens section
+        "Txn-Token Request"): ``audience`` is the trust domain, ``scope`` the transaction's
+        purpose, ``subject_token`` what names its subject (the caller's access token, of
+        ``subject_token_type``). ``request_context`` (the environment: the caller's address,
+        how it signed in) and ``request_details`` (the transaction's parameters) are sent as
+        JSON objects; the IdP decides what of them goes into ``rctx`` and ``tctx``.
+
+        Not cached: a Txn-Token is one transaction's. Send it on with
+        :func:`apps.resource_server.transaction.transaction_headers` or as the ``Txn-Token``
+        header; never as ``Authorization`` (section "Using Txn-Tokens")."""
+        data = {
+            "grant_type": TOKEN_EXCHANGE,
+            "requested_token_type": TXN_TOKEN_URN,
+            "audience": _required(audience=audience),
+            "scope": _required(scope=scope),
+            "subject_token": _required(subject_token=subject_token),
+            "subject_token_type": subject_token_type,
+            **_json_objects(request_context=request_context, request_details=request_details),
+        }
+        return self._transaction_token(data)
+
+    def replace_transaction_token(
+        self, txn_token: str, *, audience: str, scope: str, request_details: Mapping[str, Any] | None = None
+    ) -> str:
+        """A replacement Txn-Token (section "Txn-Token as a subject_token"): the same ``txn``,
+        ``sub`` and trust domain, a scope no wider, ``request_details`` added to its context.
+        The IdP refuses to replace an expired one."""
+        data = {
+            "grant_type": TOKEN_EXCHANGE,
+            "requested_token_type": TXN_TOKEN_URN,
+            "audience": _required(audience=audience),
+            "scope": _required(scope=scope),
+            "subject_token": _required(txn_token=txn_token),
+            "subject_token_type": TXN_TOKEN_URN,
+            **_json_objects(request_details=request_details),
+        }
+        return self._transaction_token(data)
+
+    def _transaction_token(self, data: dict[str, str]) -> str:
+        # Section "Txn-Token Response": token_type N_A (case-insensitive, RFC 6749 section
+        # 5.1), issued_token_type the txn_token URN. With a DPoP key the request carries a
+        # proof as every other does, but a Txn-Token is not bound: N_A is the right answer.
+        body = self._token_answer(data)
+        token = body.get("access_token")
+        if (
+            body.get("issued_token_type") != TXN_TOKEN_URN
+            or str(body.get("token_type", "")).upper() != TOKEN_TYPE_NOT_APPLICABLE
+            or not isinstance(token, str)
+            or not token
+        ):
+            raise NotATransactionToken(body)
+        return token
+
+    def _token_answer(self, data: dict[str, str]) -> dict[str, Any]:
+        """The token endpoint's success answer to ``data``, sent with this client's
+        authentication and, with a DPoP key, a proof (the IdP's nonce followed once);
+        a refusal raises."""
         if self._dpop_key is None:
             response = self._request(data)
         else:
@@ -130,6 +207,14 @@ class TokenClient:
         body = response.json()
         if response.status_code != 200:
             raise _refusal(response.status_code, body)
+        return body
+
+    def _cached(self, key: str, data: dict[str, str]) -> str:
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached.expires_at - self._margin > now:
+            return cached.token
+        body = self._token_answer(data)
         if self._dpop_key is not None and str(body.get("token_type", "")).lower() != DPOP_SCHEME.lower():
             raise TokenNotBound(body.get("token_type"))
         with self._lock:
@@ -174,3 +259,16 @@ def _refusal(status: int, body: dict[str, Any]) -> Exception:
 
 def _optional(**values: str | None) -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
+
+
+def _required(**value: str) -> str:
+    ((name, given),) = value.items()
+    if not given:
+        raise ValueError(f"A Txn-Token request needs {name}.")
+    return given
+
+
+def _json_objects(**values: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each given mapping as the JSON object string its parameter carries (section
+    "Txn-Token Request": request_context and request_details are JSON objects)."""
+    return {name: json.dumps(dict(value), separators=(",", ":")) for name, value in values.items() if value is not None}

@@ -9,9 +9,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwcrypto.jwk import JWK
 
+from apps.resource_server.bearer import InsufficientUserAuthentication
 from apps.resource_server.client_assertion import ClientAssertionSigner, ClientKeyError
 from apps.resource_server.dpop import access_token_hash, generate_key, key_thumbprint, public_jwk, thumbprint
-from apps.resource_server.exchange import TokenClient, TokenNotBound, TokenRequestFailed
+from apps.resource_server.exchange import NotATransactionToken, TokenClient, TokenNotBound, TokenRequestFailed
 from tests.support.http import TOKEN_URL, basic_auth, form_post
 
 
@@ -377,3 +378,169 @@ def test_the_idp_issues_bearer_tokens_to_a_client_without_a_key(client, basket, 
     )
     exchanged = tokens.on_behalf_of(alice_token, audience="discount", scope="discount.fullaccess")
     assert "cnf" not in jwt.decode(exchanged, options={"verify_signature": False})
+
+
+# --- Transaction Tokens (draft-ietf-oauth-transaction-tokens, section "Txn-Token Request") -------
+
+TXN_URN = "urn:ietf:params:oauth:token-type:txn_token"
+ACCESS_URN = "urn:ietf:params:oauth:token-type:access_token"
+TXN_ANSWER = {"access_token": "txn-jwt", "token_type": "N_A", "issued_token_type": TXN_URN, "expires_in": 60,
+              "scope": "trade.stocks"}  # fmt: skip
+
+
+def txn_idp(*answers: FakeResponse):
+    """A token endpoint answering ``answers`` in turn (then Txn-Tokens), recording each request."""
+    calls: list[dict] = []
+    queue = list(answers)
+
+    def post(url, data, auth, timeout, headers=None):
+        calls.append({"url": url, "data": data, "auth": auth, "headers": headers})
+        return queue.pop(0) if queue else DPoPResponse(200, {**TXN_ANSWER, "access_token": f"txn-{len(calls)}"})
+
+    return calls, post
+
+
+def test_a_txn_token_request_sends_exactly_the_profiles_form():
+    calls, post = txn_idp()
+    client = TokenClient(ENDPOINT, "gateway", "secret", post=post)
+    token = client.transaction_token(
+        "alice-token", audience="https://idp.test", scope="trade.stocks",
+        request_context={"req_ip": "192.0.2.7", "authn": "pwd"},
+        request_details={"action": "BUY", "ticker": "MSFT", "quantity": 100},
+    )  # fmt: skip
+    assert token == "txn-1"
+    (sent,) = calls
+    assert (sent["url"], sent["auth"], sent["headers"]) == (ENDPOINT, ("gateway", "secret"), None)
+    assert sent["data"] == {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "requested_token_type": TXN_URN,
+        "audience": "https://idp.test",
+        "scope": "trade.stocks",
+        "subject_token": "alice-token",
+        "subject_token_type": ACCESS_URN,
+        "request_context": '{"req_ip":"192.0.2.7","authn":"pwd"}',
+        "request_details": '{"action":"BUY","ticker":"MSFT","quantity":100}',
+    }
+
+
+def test_a_txn_token_request_without_context_sends_none_and_is_never_cached():
+    calls, post = txn_idp()
+    client = TokenClient(ENDPOINT, "gateway", "secret", post=post)
+    first = client.transaction_token("alice-token", audience="https://idp.test", scope="trade.stocks")
+    second = client.transaction_token("alice-token", audience="https://idp.test", scope="trade.stocks")
+    assert (first, second) == ("txn-1", "txn-2")  # one per transaction
+    assert "request_context" not in calls[0]["data"] and "request_details" not in calls[0]["data"]
+    # An empty object is a value: sent as {}.
+    client.transaction_token("alice-token", audience="https://idp.test", scope="trade.stocks", request_context={})
+    assert calls[2]["data"]["request_context"] == "{}"
+
+
+def test_another_subject_token_type_is_sent_as_given():
+    calls, post = txn_idp()
+    client = TokenClient(ENDPOINT, "gateway", "secret", post=post)
+    id_token_type = "urn:ietf:params:oauth:token-type:id_token"
+    client.transaction_token("an-id-token", audience="td", scope="trade.read", subject_token_type=id_token_type)
+    assert calls[0]["data"]["subject_token_type"] == id_token_type
+
+
+def test_a_replacement_sends_the_txn_token_as_subject():
+    calls, post = txn_idp()
+    client = TokenClient(ENDPOINT, "orders", "secret", post=post)
+    assert (
+        client.replace_transaction_token(
+            "old-txn", audience="https://idp.test", scope="trade.read", request_details={"step": "settle"}
+        )
+        == "txn-1"
+    )
+    assert calls[0]["data"] == {
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "requested_token_type": TXN_URN,
+        "audience": "https://idp.test",
+        "scope": "trade.read",
+        "subject_token": "old-txn",
+        "subject_token_type": TXN_URN,
+        "request_details": '{"step":"settle"}',
+    }
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [({"audience": "", "scope": "s"}, "audience"), ({"audience": "td", "scope": ""}, "scope")],
+)
+def test_audience_and_scope_are_required(given, missing):
+    calls, post = txn_idp()
+    client = TokenClient(ENDPOINT, "gateway", "secret", post=post)
+    with pytest.raises(ValueError, match=f"needs {missing}"):
+        client.transaction_token("alice-token", **given)
+    with pytest.raises(ValueError, match=f"needs {missing}"):
+        client.replace_transaction_token("old-txn", **given)
+    assert calls == []
+
+
+def test_a_txn_token_request_is_signed_with_the_services_assertion():
+    calls, post = txn_idp()
+    key = ec_key()
+    signer = ClientAssertionSigner(client_id="gateway", private_key=key)
+    client = TokenClient(ENDPOINT, "gateway", assertion_signer=signer, post=post)
+    client.transaction_token("alice-token", audience="td", scope="trade.stocks")
+    client.replace_transaction_token("txn-1", audience="td", scope="trade.stocks")
+    assert [call["auth"] for call in calls] == [None, None]
+    assertions = [call["data"]["client_assertion"] for call in calls]
+    assert len(set(assertions)) == 2
+    for assertion in assertions:
+        assert jwt.decode(assertion, key.public_key(), algorithms=["ES256"], audience=ENDPOINT)["sub"] == "gateway"
+
+
+def test_with_a_dpop_key_the_request_carries_a_proof_follows_the_nonce_and_takes_n_a():
+    calls, post = txn_idp(
+        DPoPResponse(400, {"error": "use_dpop_nonce"}, {"DPoP-Nonce": "nonce-1"}),
+    )
+    client = TokenClient(ENDPOINT, "gateway", "secret", post=post, dpop_key=generate_key())
+    # A Txn-Token is passed along the call chain as is: not bound, so N_A is the right answer.
+    assert client.transaction_token("alice-token", audience="td", scope="trade.stocks") == "txn-2"
+    assert [proof_of(call)[1].get("nonce") for call in calls] == [None, "nonce-1"]
+    assert all(proof_of(call)[1]["htu"] == ENDPOINT for call in calls)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param({**TXN_ANSWER, "issued_token_type": ACCESS_URN}, id="an-access-token"),
+        pytest.param({k: v for k, v in TXN_ANSWER.items() if k != "issued_token_type"}, id="no-issued-type"),
+        pytest.param({**TXN_ANSWER, "token_type": "Bearer"}, id="bearer"),
+        pytest.param({**TXN_ANSWER, "token_type": "DPoP"}, id="dpop"),
+        pytest.param({k: v for k, v in TXN_ANSWER.items() if k != "token_type"}, id="no-token-type"),
+        pytest.param({k: v for k, v in TXN_ANSWER.items() if k != "access_token"}, id="no-token"),
+        pytest.param({**TXN_ANSWER, "access_token": ""}, id="empty-token"),
+    ],
+)
+def test_an_answer_that_is_not_a_txn_token_is_refused(answer):
+    calls, post = txn_idp(DPoPResponse(200, answer), DPoPResponse(200, answer))
+    client = TokenClient(ENDPOINT, "gateway", "secret", post=post)
+    with pytest.raises(NotATransactionToken, match="Asked for a Txn-Token") as excinfo:
+        client.transaction_token("alice-token", audience="td", scope="trade.stocks")
+    assert isinstance(excinfo.value, TokenRequestFailed)  # what callers already catch
+    assert (excinfo.value.status, excinfo.value.error) == (200, "not_a_txn_token")
+    with pytest.raises(NotATransactionToken):
+        client.replace_transaction_token("old-txn", audience="td", scope="trade.stocks")
+
+
+def test_n_a_is_compared_case_insensitively():
+    calls, post = txn_idp(DPoPResponse(200, {**TXN_ANSWER, "token_type": "n_a"}))
+    client = TokenClient(ENDPOINT, "gateway", "secret", post=post)
+    assert client.transaction_token("alice-token", audience="td", scope="trade.stocks") == "txn-jwt"
+
+
+def test_a_refused_txn_token_request_raises_the_oauth_error():
+    calls, post = txn_idp(
+        DPoPResponse(400, {"error": "invalid_scope", "error_description": "wider than the subject token"}),
+        DPoPResponse(400, {"error": "insufficient_user_authentication", "acr_values": "mfa"}),
+    )
+    client = TokenClient(ENDPOINT, "gateway", "secret", post=post)
+    with pytest.raises(TokenRequestFailed) as excinfo:
+        client.transaction_token("alice-token", audience="td", scope="trade.stocks")
+    assert (excinfo.value.status, excinfo.value.error) == (400, "invalid_scope")
+    # The step-up refusal is relayed as the RFC 9470 challenge, as for an exchange.
+    with pytest.raises(InsufficientUserAuthentication) as stepped:
+        client.transaction_token("alice-token", audience="td", scope="trade.stocks")
+    assert stepped.value.acr_values == "mfa"
