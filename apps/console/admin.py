@@ -39,9 +39,23 @@ from apps.console.consistency import problems_involving
 from apps.console.policy import model_permission
 from apps.grants.preview import preview_token
 from apps.keys.services import retired_key_retention, rotate_keys, withdraw_key
-from apps.oauth.models import AccessToken, Application, ExchangePolicy, GrantType, KeyState, SigningKey
+from apps.oauth.models import (
+    AccessToken,
+    Application,
+    ExchangePolicy,
+    GrantType,
+    KeyState,
+    SigningKey,
+    TransactionTokenPolicy,
+)
 from apps.resources.models import ApiResource, ApiScope
-from apps.resources.privileged import PRIVILEGED_AUDIENCES, grantable_resources, grantable_scopes, grants_privilege
+from apps.resources.privileged import (
+    PRIVILEGED_AUDIENCES,
+    grantable_resources,
+    grantable_scopes,
+    grants_privilege,
+    is_privileged_resource,
+)
 from apps.tokens.lineage import LineageNode, lineage_tree
 
 
@@ -118,7 +132,7 @@ def withhold_privilege(form: forms.BaseForm, *names: str) -> None:
 
 class LimitsPrivilege(admin.ModelAdmin):
     """For the admin of an object that can hold a privileged API's powers (a client, an
-    exchange policy): whoever is not a superuser is offered none of them, and may view such an
+    exchange or transaction-token policy): whoever is not a superuser is offered none of them, and may view such an
     object but not change or delete it (nor rotate its secret): else a "Client manager" could
     give a client of theirs the management API's scopes, or take over an automation client
     holding them, and with it powers over people and keys the console denies them."""
@@ -706,7 +720,7 @@ class ExchangePolicyForm(forms.ModelForm):
         return cleaned
 
 
-def warn_about_problems(request: HttpRequest, *objects: Application | ExchangePolicy) -> None:
+def warn_about_problems(request: HttpRequest, *objects: Application | ExchangePolicy | TransactionTokenPolicy) -> None:
     """Saved, but it cannot work with the rest (apps/console/consistency.py): say so now,
     where it was made, rather than when a service's request is refused."""
     for problem in problems_involving(*objects):
@@ -735,4 +749,71 @@ class ExchangePolicyAdmin(LimitsPrivilege):
 
     @admin.display(description="policy")
     def summary(self, policy: ExchangePolicy) -> str:
+        return policy.summary()
+
+
+class TransactionTokenPolicyForm(forms.ModelForm):
+    """What the model's ``clean()`` refuses (a member name that is not one, ``call_chain``, a
+    context that is not an object or repeats a request_details member) shows under its field."""
+
+    scopes = ScopesByApiField(widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = TransactionTokenPolicy
+        field_classes = {"subject_audiences": KeyCheckedMultipleChoiceField}
+        widgets = {
+            "subject_audiences": forms.CheckboxSelectMultiple,
+            "transaction_context": forms.Textarea(attrs={"rows": 4, "cols": 80, "class": "vLargeTextField"}),
+        }
+        fields = [
+            "client", "subject_audiences", "scopes", "request_details_keys", "request_context_keys",
+            "transaction_context", "max_lifetime", "accept_txn_tokens", "enabled",
+        ]  # fmt: skip
+
+    def clean_transaction_context(self) -> Any:
+        value = self.cleaned_data["transaction_context"]
+        if value is None and not str(self["transaction_context"].data or "").strip():
+            return {}  # an emptied field: the policy adds nothing to tctx (a typed null is refused)
+        try:
+            # Python's JSON reader takes NaN and Infinity, which no JSON document (a token's
+            # tctx) may hold, and PostgreSQL's jsonb refuses: a form error, not a 500.
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValidationError("NaN and Infinity are not JSON values.") from None
+        return value
+
+
+@admin.register(TransactionTokenPolicy)
+class TransactionTokenPolicyAdmin(LimitsPrivilege):
+    """Which workloads get Txn-Tokens (draft-ietf-oauth-transaction-tokens, "TTS Issuance
+    Policies"): one policy per client."""
+
+    form = TransactionTokenPolicyForm
+    # A Txn-Token carrying the management API's scopes, or made from one of its tokens, would
+    # carry its powers down the call chain: as an exchange policy into it, a superuser's to grant.
+    privileged_choices = ("scopes", "subject_audiences")
+    scopes_field = "scopes"
+
+    list_display = ("summary", "enabled")
+    list_filter = ("enabled", "accept_txn_tokens")
+    search_fields = ("client__name", "client__client_id")
+    list_select_related = ("client", "client__resource")
+    readonly_fields = ("created",)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # The summary names the subject audiences and scopes of every row.
+        return super().get_queryset(request).prefetch_related("subject_audiences", "scopes")
+
+    def holds_privilege(self, obj: Any) -> bool:
+        return grants_privilege(scopes=obj.scopes.all()) or any(
+            is_privileged_resource(resource) for resource in obj.subject_audiences.all()
+        )
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        policy = form.instance
+        warn_about_problems(request, policy, policy.client)
+
+    @admin.display(description="policy")
+    def summary(self, policy: TransactionTokenPolicy) -> str:
         return policy.summary()

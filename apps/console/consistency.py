@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from apps.oauth.models import Application, ExchangePolicy, GrantType
+from apps.oauth.models import Application, ExchangePolicy, GrantType, TransactionTokenPolicy
 from apps.resources.models import ApiScope
 
 
@@ -33,6 +33,8 @@ class Problem:
 class Configuration:
     clients: list[Application]  # enabled ones, with their scopes' APIs and their policies
     policies: list[ExchangePolicy]  # enabled ones, with their clients and subject audiences
+    # Enabled ones, likewise: Txn-Tokens are asked for with the token-exchange grant too.
+    transaction_token_policies: list[TransactionTokenPolicy]
 
     @classmethod
     def load(cls) -> "Configuration":
@@ -42,15 +44,24 @@ class Configuration:
             .prefetch_related("subject_audiences")
             .order_by("client__name", "target__audience")
         )
+        transaction_token_policies = list(
+            TransactionTokenPolicy.objects.filter(enabled=True)
+            .select_related("client")
+            .prefetch_related("subject_audiences")
+            .order_by("client__name", "client__client_id")
+        )
         clients = list(
             Application.objects.filter(is_active=True)
             .prefetch_related(Prefetch("allowed_scopes", queryset=ApiScope.objects.select_related("resource")))
             .order_by("name", "client_id")
         )
-        return cls(clients=clients, policies=policies)
+        return cls(clients=clients, policies=policies, transaction_token_policies=transaction_token_policies)
 
     def policies_of(self, client: Application) -> list[ExchangePolicy]:
         return [policy for policy in self.policies if policy.client_id == client.pk]
+
+    def transaction_token_policy_of(self, client: Application) -> TransactionTokenPolicy | None:
+        return next((policy for policy in self.transaction_token_policies if policy.client_id == client.pk), None)
 
 
 def _client_url(client: Application) -> str:
@@ -87,6 +98,21 @@ def policies_without_the_exchange_grant(config: Configuration) -> list[Problem]:
     ]
 
 
+def transaction_token_policies_without_the_exchange_grant(config: Configuration) -> list[Problem]:
+    """A Txn-Token is asked for with the token-exchange grant: without it every request is
+    ``unauthorized_client`` before the policy is read."""
+    return [
+        _client_problem(
+            policy.client,
+            _("%(client)s has a transaction-token policy but not the token-exchange grant.")
+            % {"client": policy.client},
+            policy,
+        )
+        for policy in config.transaction_token_policies
+        if policy.client.is_active and GrantType.TOKEN_EXCHANGE not in _grants(policy.client)
+    ]
+
+
 def clients_without_a_grant(config: Configuration) -> list[Problem]:
     """No grant: the client gets no token. That is right for an API that only introspects
     (a confidential client acting as an API); any other such client can do nothing."""
@@ -104,7 +130,12 @@ def exchange_clients_without_an_api(config: Configuration) -> list[Problem]:
     for client in config.clients:
         if GrantType.TOKEN_EXCHANGE not in _grants(client) or client.resource_id is not None:
             continue
-        if not any(policy.subject_audiences.all() for policy in config.policies_of(client)):
+        transaction = config.transaction_token_policy_of(client)
+        policies: list[ExchangePolicy | TransactionTokenPolicy] = [
+            *config.policies_of(client),
+            *([transaction] if transaction is not None else []),
+        ]
+        if not any(policy.subject_audiences.all() for policy in policies):
             problems.append(
                 _client_problem(
                     client,
@@ -116,14 +147,17 @@ def exchange_clients_without_an_api(config: Configuration) -> list[Problem]:
 
 
 def exchange_clients_without_a_policy(config: Configuration) -> list[Problem]:
-    """The grant alone lets a client exchange nothing: every exchange needs an enabled policy."""
+    """The grant alone lets a client exchange nothing: every exchange needs an enabled policy
+    (an exchange policy, or for Txn-Tokens a transaction-token policy)."""
     return [
         _client_problem(
             client,
             _("%(client)s has the token-exchange grant but no enabled exchange policy.") % {"client": client},
         )
         for client in config.clients
-        if GrantType.TOKEN_EXCHANGE in _grants(client) and not config.policies_of(client)
+        if GrantType.TOKEN_EXCHANGE in _grants(client)
+        and not config.policies_of(client)
+        and config.transaction_token_policy_of(client) is None
     ]
 
 
@@ -178,6 +212,7 @@ def confidential_clients_that_cannot_authenticate(config: Configuration) -> list
 
 RULES: list[Callable[[Configuration], list[Problem]]] = [
     policies_without_the_exchange_grant,
+    transaction_token_policies_without_the_exchange_grant,
     clients_without_a_grant,
     exchange_clients_without_an_api,
     exchange_clients_without_a_policy,
@@ -194,7 +229,7 @@ def configuration_problems() -> list[Problem]:
 
 
 def problems_involving(*objects: Model) -> list[Problem]:
-    """The problems any of ``objects`` (clients, exchange policies) is part of."""
+    """The problems any of ``objects`` (clients, exchange and transaction-token policies) is part of."""
     return [problem for problem in configuration_problems() if any(problem.involves_object(obj) for obj in objects)]
 
 

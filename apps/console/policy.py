@@ -74,6 +74,7 @@ MODEL_POLICIES: dict[str, ModelPolicy] = {
     # What operators configure.
     "oauth.application": _policy(CONFIGURATION, "client_secret", "previous_client_secret"),
     "oauth.exchangepolicy": _policy(CONFIGURATION),
+    "oauth.transactiontokenpolicy": _policy(CONFIGURATION),
     "resources.apiresource": _policy(CONFIGURATION),
     "resources.apiscope": _policy(CONFIGURATION),
     # What the system issued: revoked or rotated, never edited.

@@ -16,7 +16,7 @@ from apps.audit import services as audit
 from apps.audit.models import AuditEvent
 from apps.consent.services import remember_consent
 from apps.keys.services import get_signing_key
-from apps.oauth.models import ExchangePolicy, Grant, IDToken, RefreshToken, SigningKey
+from apps.oauth.models import ExchangePolicy, Grant, IDToken, RefreshToken, SigningKey, TransactionTokenPolicy
 from apps.tokens.issuance import issue_user_token
 
 User = get_user_model()
@@ -42,11 +42,16 @@ def every_record(apis, make_client) -> dict[str, object]:
     get_signing_key("RS256")
     policy = ExchangePolicy.objects.create(client=web, target=apis["discount"])
     policy.scopes.set(apis["discount"].scopes.all())
+    txn_policy = TransactionTokenPolicy.objects.create(
+        client=web, request_details_keys="action amount", transaction_context={"channel": "web"}
+    )
+    txn_policy.scopes.set(apis["shoppingbasket"].scopes.all())
     objects = {
         "auth.user": alice,
         "auth.group": Group.objects.create(name="helpdesk"),
         "oauth.application": web,
         "oauth.exchangepolicy": policy,
+        "oauth.transactiontokenpolicy": txn_policy,
         "resources.apiresource": apis["eventcatalog"],
         "resources.apiscope": apis["eventcatalog"].scopes.first(),
         "oauth.accesstoken": web.accesstoken_set.get(),

@@ -6,7 +6,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from apps.console.consistency import configuration_problems, problems_involving, visible_configuration_problems
-from apps.oauth.models import Application, ExchangePolicy
+from apps.oauth.models import Application, ExchangePolicy, TransactionTokenPolicy
 from apps.resources.models import ApiScope
 from tests.support.admin import permissions
 from tests.support.service_keys import signer_for
@@ -58,6 +58,47 @@ def test_an_exchange_client_without_an_api_of_its_own(make_client, make_policy, 
 
 def test_an_exchange_client_without_a_policy(basket):
     assert messages_of(basket.client) == ["basket has the token-exchange grant but no enabled exchange policy."]
+
+
+def make_txn_policy(client: Application, **fields) -> TransactionTokenPolicy:
+    policy = TransactionTokenPolicy.objects.create(client=client, **fields)
+    policy.scopes.set(ApiScope.objects.filter(name="shoppingbasket.fullaccess"))
+    return policy
+
+
+def test_a_transaction_token_policy_for_a_client_without_the_exchange_grant(make_client, apis):
+    client = make_client(
+        "basket", grants=["client_credentials"], scopes=["discount.fullaccess"], resource="shoppingbasket"
+    )
+    policy = make_txn_policy(client.client)
+    [problem] = configuration_problems()
+    assert problem.message == "basket has a transaction-token policy but not the token-exchange grant."
+    assert problem.fix_url == f"/admin/oauth/application/{client.client.pk}/change/"
+    assert problem.involves_object(policy) and problem.involves_object(client.client)
+
+    policy.enabled = False  # a disabled policy does nothing either way
+    policy.save()
+    assert configuration_problems() == []
+
+
+def test_a_transaction_token_policy_is_a_policy_for_the_exchange_grant(basket):
+    """A workload that only asks for Txn-Tokens (with the token-exchange grant) needs no
+    exchange policy; a disabled transaction-token policy does not count."""
+    policy = make_txn_policy(basket.client)
+    assert messages_of(basket.client) == []
+    policy.enabled = False
+    policy.save()
+    assert messages_of(basket.client) == ["basket has the token-exchange grant but no enabled exchange policy."]
+
+
+def test_a_transaction_token_policys_subject_audiences_give_a_client_tokens_to_exchange(make_client, apis):
+    client = make_client("relay", grants=[TOKEN_EXCHANGE]).client
+    policy = make_txn_policy(client)
+    assert messages_of(client) == [
+        "relay has the token-exchange grant but no API of its own: no token is for it to exchange."
+    ]
+    policy.subject_audiences.set([apis["shoppingbasket"]])
+    assert configuration_problems() == []
 
 
 def test_client_credentials_without_a_scope_of_an_api(apis, make_client):

@@ -6,7 +6,13 @@ from django.contrib.auth.models import Group
 
 from tests.support.admin import registered_admins
 
-CONFIGURATION = {"oauth.application", "oauth.exchangepolicy", "resources.apiresource", "resources.apiscope"}
+CONFIGURATION = {
+    "oauth.application",
+    "oauth.exchangepolicy",
+    "oauth.transactiontokenpolicy",
+    "resources.apiresource",
+    "resources.apiscope",
+}
 
 
 def granted(group: str) -> set[str]:
