@@ -8,6 +8,7 @@ files shows exactly what changed. Sorting is done here, in Python, not by the da
 order must not depend on a database's collation.
 """
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +17,17 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Model
 
-from apps.oauth.models import Application, ExchangePolicy
+from apps.oauth.models import Application, ExchangePolicy, TransactionTokenPolicy
+from apps.oauth.models.transaction_token_policy import member_names
 from apps.resources.models import ApiResource, ApiScope
 
 FORMAT_VERSION = 1
-SECTIONS = ("apis", "identity_scopes", "clients", "exchange_policies", "groups")
+SECTIONS = ("apis", "identity_scopes", "clients", "exchange_policies", "transaction_token_policies", "groups")
+# Sections added to version 1 after its first files were written: a file without one says
+# nothing about what it holds (nothing there is created, changed or pruned), so files written
+# before it still import as they did. Every other section must be present. (A file cut short
+# loses "groups" too, which is required: it is still refused.)
+OPTIONAL_SECTIONS = frozenset({"transaction_token_policies"})
 
 
 class ConfigurationError(Exception):
@@ -93,6 +100,24 @@ def policy_entry(
     }
 
 
+def transaction_token_policy_entry(
+    policy: TransactionTokenPolicy, *, client_id: str, subject_audiences: Iterable[str], scopes: Iterable[str]
+) -> dict[str, Any]:
+    """Member names as sorted lists (stored space-separated), the context with its keys sorted
+    at every level: the same export whichever order the database keeps a JSON object in."""
+    return {
+        "client": client_id,
+        "subject_audiences": sorted(subject_audiences),
+        "scopes": sorted(scopes),
+        "request_context_keys": sorted(member_names(policy.request_context_keys)),
+        "request_details_keys": sorted(member_names(policy.request_details_keys)),
+        "transaction_context": json.loads(json.dumps(policy.transaction_context, sort_keys=True)),
+        "max_lifetime": policy.max_lifetime,
+        "accept_txn_tokens": policy.accept_txn_tokens,
+        "enabled": policy.enabled,
+    }
+
+
 def group_entry(group: Group, permissions: Iterable[str]) -> dict[str, Any]:
     return {"name": group.name, "permissions": sorted(permissions)}
 
@@ -111,8 +136,8 @@ REQUIRED = object()
 class Field:
     """One field of an entry: its type (``str``, ``int``, ``bool``, ``names`` (a set of strings,
     sorted), ``uris`` (a list of strings, in order), ``optional_str`` (a name or null),
-    ``scopes`` (an API's scope entries), ``json_object`` (a mapping, as a JWKS, or null)), and
-    its default."""
+    ``scopes`` (an API's scope entries), ``json_object`` (a mapping, as a JWKS, or null),
+    ``object`` (a JSON object, never null)), and its default."""
 
     type: str
     default: Any = REQUIRED
@@ -171,7 +196,30 @@ POLICY_FIELDS = {
     "accept_id_token": Field("bool", model_default(ExchangePolicy, "accept_id_token")),
     "enabled": Field("bool", model_default(ExchangePolicy, "enabled")),
 }
+TRANSACTION_TOKEN_POLICY_FIELDS = {
+    "client": Field("str"),
+    "subject_audiences": Field("names", []),
+    "scopes": Field("names"),
+    # What the names and the context may be is the model's to check (its clean(), as in the admin).
+    "request_context_keys": Field("names", []),
+    "request_details_keys": Field("names", []),
+    "transaction_context": Field("object", {}),
+    "max_lifetime": Field("int", model_default(TransactionTokenPolicy, "max_lifetime")),
+    "accept_txn_tokens": Field("bool", model_default(TransactionTokenPolicy, "accept_txn_tokens")),
+    "enabled": Field("bool", model_default(TransactionTokenPolicy, "enabled")),
+}
 GROUP_FIELDS = {"name": Field("str"), "permissions": Field("names", [])}
+
+
+def is_json_object(value: Any) -> bool:
+    """A mapping that is JSON as it stands: string keys, and no value JSON lacks (a YAML
+    date, NaN, infinity) nor one it would silently change (an integer key)."""
+    if not isinstance(value, dict):
+        return False
+    try:
+        return bool(json.loads(json.dumps(value, allow_nan=False)) == value)
+    except (TypeError, ValueError, RecursionError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -182,6 +230,8 @@ class Document:
     identity_scopes: list[dict[str, Any]]
     clients: list[dict[str, Any]]
     exchange_policies: list[dict[str, Any]]
+    # None: the file has no such section (OPTIONAL_SECTIONS), and leaves them as they are.
+    transaction_token_policies: list[dict[str, Any]] | None
     groups: list[dict[str, Any]]
 
 
@@ -218,6 +268,13 @@ class _Reader:
             if value is None or isinstance(value, dict):
                 return value
             self.errors.append(f"{where}: must be a mapping or null.")
+        elif field.type == "object":
+            if is_json_object(value):
+                return value
+            self.errors.append(
+                f"{where}: must be a JSON object (a mapping with string keys and JSON values: "
+                "no dates, NaN or infinity)."
+            )
         elif field.type == "scopes":
             return self.entries(value, SCOPE_FIELDS, f"{entry}: scope", key=("name",))
         return None
@@ -278,7 +335,7 @@ def read_document(data: Any) -> Document:
     unknown = sorted(str(key) for key in data if key not in ("version", *SECTIONS))
     if unknown:
         reader.errors.append(f"Unknown section(s): {', '.join(unknown)}.")
-    missing = [section for section in SECTIONS if section not in data]
+    missing = [section for section in SECTIONS if section not in data and section not in OPTIONAL_SECTIONS]
     if missing:
         reader.errors.append(f"Missing section(s): {', '.join(missing)} (write an empty list for none).")
     document = Document(
@@ -288,6 +345,16 @@ def read_document(data: Any) -> Document:
         exchange_policies=reader.entries(
             data.get("exchange_policies", []), POLICY_FIELDS, "exchange policy", key=("client", "target")
         ),
+        transaction_token_policies=(
+            reader.entries(
+                data["transaction_token_policies"],
+                TRANSACTION_TOKEN_POLICY_FIELDS,
+                "transaction-token policy",
+                key=("client",),
+            )
+            if "transaction_token_policies" in data
+            else None
+        ),
         groups=reader.entries(data.get("groups", []), GROUP_FIELDS, "group", key=("name",)),
     )
     reader.duplicates((api["audience"] for api in document.apis), "API")
@@ -296,6 +363,9 @@ def read_document(data: Any) -> Document:
     reader.duplicates((client["client_id"] for client in document.clients), "Client")
     reader.duplicates(
         (policy_key(policy["client"], policy["target"]) for policy in document.exchange_policies), "Exchange policy"
+    )
+    reader.duplicates(
+        (policy["client"] for policy in document.transaction_token_policies or []), "Transaction-token policy for"
     )
     reader.duplicates((group["name"] for group in document.groups), "Group")
     if reader.errors:

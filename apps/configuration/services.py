@@ -1,6 +1,6 @@
 """Exporting the configuration as a document, and importing one: created or updated by
-natural key (an API's audience, a scope's name, a client's client_id, a policy's client and
-target, a group's name), all or nothing.
+natural key (an API's audience, a scope's name, a client's client_id, an exchange policy's
+client and target, a transaction-token policy's client, a group's name), all or nothing.
 
 An import checks every entry with the model's own validation (``full_clean``: what the admin
 and ``save_client`` run) against the database as the file would leave it, inside one
@@ -32,13 +32,14 @@ from apps.configuration.document import (
     policy_entry,
     policy_key,
     read_document,
+    transaction_token_policy_entry,
 )
-from apps.oauth.models import Application, ExchangePolicy
+from apps.oauth.models import Application, ExchangePolicy, TransactionTokenPolicy
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.privileged import PRIVILEGED_AUDIENCES
 
 CONFIG_IMPORTED = "config.imported"
-KINDS = ("apis", "scopes", "clients", "exchange_policies", "groups")
+KINDS = ("apis", "scopes", "clients", "exchange_policies", "transaction_token_policies", "groups")
 
 # RFC 6749 appendix A.1: a client_id is printable ASCII; a space would not survive the
 # space-separated lists it appears in (audit events, logs).
@@ -63,6 +64,9 @@ def export_configuration() -> dict[str, Any]:
             api_scopes[scope.resource_id].append(scope)
     clients = Application.objects.prefetch_related("allowed_scopes")
     policies = ExchangePolicy.objects.select_related("client", "target").prefetch_related("subject_audiences", "scopes")
+    transaction_token_policies = TransactionTokenPolicy.objects.select_related("client").prefetch_related(
+        "subject_audiences", "scopes"
+    )
     groups = Group.objects.prefetch_related(
         models.Prefetch("permissions", queryset=Permission.objects.select_related("content_type"))
     )
@@ -87,6 +91,18 @@ def export_configuration() -> dict[str, Any]:
                 for policy in policies
             ),
             key=lambda entry: (entry["client"], entry["target"]),
+        ),
+        "transaction_token_policies": _by(
+            "client",
+            [
+                transaction_token_policy_entry(
+                    policy,
+                    client_id=policy.client.client_id,
+                    subject_audiences=[resource.audience for resource in policy.subject_audiences.all()],
+                    scopes=[scope.name for scope in policy.scopes.all()],
+                )
+                for policy in transaction_token_policies
+            ],
         ),
         "groups": _by(
             "name",
@@ -138,7 +154,9 @@ class Report:
 
 def import_configuration(data: Any, *, dry_run: bool = False, prune: bool = False) -> Report:
     """Create or update everything the document names; with ``prune``, also delete the APIs,
-    scopes, clients and exchange policies it does not name (groups are never deleted).
+    scopes, clients, exchange and transaction-token policies it does not name (groups are
+    never deleted; a file without the ``transaction_token_policies`` section deletes only
+    those of the clients it deletes).
 
     Raises :class:`ConfigurationError` listing every wrong entry; then nothing is changed.
     With ``dry_run`` the report says what would change and nothing is kept. An import that
@@ -187,6 +205,7 @@ class _Importer:
         self.scopes()
         self.clients()
         self.exchange_policies()
+        self.transaction_token_policies()
         self.groups()
         if self.report.prune and not self.errors:
             self.delete_absent()
@@ -368,6 +387,47 @@ class _Importer:
             policy.scopes.set(scopes)
             self.outcome("exchange_policies", key, created=created)
 
+    def transaction_token_policies(self) -> None:
+        """One per client, by its client_id; the model's clean() checks the member names and
+        the context, as the admin does."""
+        for entry in self.document.transaction_token_policies or []:
+            client_id = entry["client"]
+            where = f"transaction-token policy {client_id!r}"
+            found_clients = {c.client_id: c for c in Application.objects.filter(client_id=client_id)}
+            clients = self.lookup(where, "client", [client_id], found_clients, self.named_clients)
+            subjects = self.lookup(
+                where, "API(s)", entry["subject_audiences"], _resources(entry["subject_audiences"]), self.named_apis
+            )
+            scopes = self.lookup(where, "scope(s)", entry["scopes"], _scopes(entry["scopes"]), self.named_scopes)
+            if clients is None or subjects is None or scopes is None:
+                continue
+            client = clients[0]
+            if not scopes:
+                # As the admin form and the management API: a policy that allows no scope allows nothing.
+                self.errors.append(f"{where}: scopes: at least one scope is required.")
+                continue
+            policy = TransactionTokenPolicy.objects.filter(client=client).first()
+            if policy is not None and entry == transaction_token_policy_entry(
+                policy,
+                client_id=client_id,
+                subject_audiences=policy.subject_audiences.values_list("audience", flat=True),
+                scopes=policy.scopes.values_list("name", flat=True),
+            ):
+                self.report.changes["transaction_token_policies"].unchanged.append(client_id)
+                continue
+            created = policy is None
+            policy = policy or TransactionTokenPolicy(client=client)
+            policy.request_context_keys = " ".join(entry["request_context_keys"])
+            policy.request_details_keys = " ".join(entry["request_details_keys"])
+            for name in ("transaction_context", "max_lifetime", "accept_txn_tokens", "enabled"):
+                setattr(policy, name, entry[name])
+            if not self.valid(policy, where):
+                continue
+            policy.save()
+            policy.subject_audiences.set(subjects)
+            policy.scopes.set(scopes)
+            self.outcome("transaction_token_policies", client_id, created=created)
+
     def groups(self) -> None:
         permissions = {
             f"{p.content_type.app_label}.{p.codename}": p for p in Permission.objects.select_related("content_type")
@@ -401,6 +461,17 @@ class _Importer:
             if key not in named_policies:
                 policy.delete()
                 self.report.changes["exchange_policies"].deleted.append(key)
+        # Those the file's section does not name; without the section, those of the clients
+        # about to be deleted (reported, rather than gone unsaid with their client).
+        named_transaction_token_policies = (
+            {p["client"] for p in self.document.transaction_token_policies}
+            if self.document.transaction_token_policies is not None
+            else self.named_clients
+        )
+        for txn_policy in TransactionTokenPolicy.objects.select_related("client"):
+            if txn_policy.client.client_id not in named_transaction_token_policies:
+                txn_policy.delete()
+                self.report.changes["transaction_token_policies"].deleted.append(txn_policy.client.client_id)
         # The management API's own API and scopes are never pruned: a file that leaves them out
         # would lock every automation client out, and no migration brings them back.
         absent: list[tuple[str, models.QuerySet[Any], str]] = [
@@ -426,6 +497,7 @@ class _Importer:
                 instance.delete()
             self.report.changes[kind].deleted.extend(keys)
         self.report.changes["exchange_policies"].deleted.sort()
+        self.report.changes["transaction_token_policies"].deleted.sort()
 
 
 def _resources(audiences: Sequence[str]) -> dict[str, ApiResource]:

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from apps.configuration.services import export_configuration
-from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy
+from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy, TransactionTokenPolicy
 from apps.resources.models import ApiResource, ApiScope
 
 
@@ -23,6 +23,7 @@ def wipe_configuration() -> None:
     """An empty database, as far as configuration goes: not even what migrations create
     (the operator groups, the management API's own API)."""
     ExchangePolicy.objects.all().delete()
+    TransactionTokenPolicy.objects.all().delete()
     Application.objects.all().delete()
     ApiScope.objects.all().delete()
     ApiResource.objects.all().delete()
@@ -40,6 +41,9 @@ def configuration_rows() -> dict[str, list[dict[str, Any]]]:
         ExchangePolicy,
         ExchangePolicy.scopes.through,
         ExchangePolicy.subject_audiences.through,
+        TransactionTokenPolicy,
+        TransactionTokenPolicy.scopes.through,
+        TransactionTokenPolicy.subject_audiences.through,
         Group,
         Group.permissions.through,
         ConfigGeneration,
@@ -47,10 +51,31 @@ def configuration_rows() -> dict[str, list[dict[str, Any]]]:
     return {model._meta.label: list(model.objects.order_by("pk").values()) for model in models}
 
 
+def seed_transaction_token_policy() -> TransactionTokenPolicy:
+    """The basket's transaction-token policy, every field set (whatever seed_demo seeds for it):
+    member names stored out of order, a nested context, replacement allowed."""
+    policy, _ = TransactionTokenPolicy.objects.update_or_create(
+        client=Application.objects.get(client_id="shoppingbasket"),
+        defaults={
+            "request_details_keys": "amount action",
+            "request_context_keys": "req_ip",
+            "transaction_context": {"region": {"zone": "eu", "ids": [1, 2]}, "channel": "web"},
+            "max_lifetime": 90,
+            "accept_txn_tokens": True,
+            "enabled": True,
+        },
+    )
+    policy.subject_audiences.set(ApiResource.objects.filter(audience="shoppingbasket"))
+    policy.scopes.set(ApiScope.objects.filter(name="shoppingbasket.fullaccess"))
+    return policy
+
+
 @pytest.fixture
 def demo(db) -> dict[str, Any]:
-    """seed_demo's configuration, exported: the document the tests edit and import."""
+    """seed_demo's configuration with the basket's transaction-token policy, exported: the
+    document the tests edit and import."""
     call_command("seed_demo", stdout=StringIO())
+    seed_transaction_token_policy()
     return export_configuration()
 
 

@@ -10,10 +10,11 @@ from tests.configuration.conftest import configuration_rows, entry
 
 
 def without_discount_and_basket(document):
-    """The demo without the discount API, the basket client and the basket's policy."""
+    """The demo without the discount API, the basket client and the basket's policies."""
     document["apis"].remove(entry(document, "apis", "audience", "discount"))
     document["clients"].remove(entry(document, "clients", "client_id", "shoppingbasket"))
     document["exchange_policies"] = []
+    document["transaction_token_policies"] = []
     document["groups"] = []
     return document
 
@@ -34,6 +35,7 @@ def test_prune_deletes_what_the_file_does_not_name(demo, edited):
         "scopes": ["discount.fullaccess"],
         "clients": ["shoppingbasket"],
         "exchange_policies": ["shoppingbasket -> discount"],
+        "transaction_token_policies": ["shoppingbasket"],
         "groups": [],  # never pruned: they hold people's permissions
     }
     assert not ApiResource.objects.filter(audience="discount").exists()

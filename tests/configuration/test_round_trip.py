@@ -30,6 +30,7 @@ def test_the_demo_exported_and_imported_into_an_empty_database_is_the_same_confi
         "scopes": {"created": 9, "updated": 0, "unchanged": 0, "deleted": 0},
         "clients": {"created": 3, "updated": 0, "unchanged": 0, "deleted": 0},
         "exchange_policies": {"created": 1, "updated": 0, "unchanged": 0, "deleted": 0},
+        "transaction_token_policies": {"created": 1, "updated": 0, "unchanged": 0, "deleted": 0},
         "groups": {"created": 3, "updated": 0, "unchanged": 0, "deleted": 0},
     }
     policy = ExchangePolicy.objects.get()
@@ -169,6 +170,7 @@ def test_each_change_is_reported_by_kind(demo, edited):
         "scopes": ["email"],
         "clients": [],
         "exchange_policies": ["shoppingbasket -> discount"],
+        "transaction_token_policies": [],
         "groups": ["Auditor"],
     }
     assert ApiResource.objects.get(audience="discount").access_token_lifetime == 120

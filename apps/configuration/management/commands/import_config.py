@@ -25,7 +25,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--prune",
             action="store_true",
-            help="Also delete the APIs, scopes, clients and exchange policies the file does not name.",
+            help=(
+                "Also delete the APIs, scopes, clients, exchange and transaction-token policies the file does "
+                "not name (without a transaction_token_policies section, those policies are left alone)."
+            ),
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
 
