@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from django.db import models
 from django.db.models import Model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from apps.audit.models import AuditEvent
 from apps.consent.models import Consent
-from apps.oauth.models import AccessToken, Application, ExchangePolicy, GrantType, SigningKey
+from apps.oauth.models import AccessToken, Application, ExchangePolicy, GrantType, SigningKey, TransactionTokenPolicy
 from apps.resources.claims import USER_CLAIMS
 from apps.resources.models import ApiResource, ApiScope, SigningAlgorithm
 
@@ -168,6 +170,75 @@ class ExchangePolicySerializer(serializers.ModelSerializer):
         if foreign:
             raise serializers.ValidationError({"scopes": f"Not scopes of {target}: {', '.join(foreign)}"})
         return attrs
+
+
+class TransactionTokenPolicySerializer(ModelCleanMixin, serializers.ModelSerializer):
+    """One per client, named by its client_id (which cannot change: a policy for another
+    client is a new policy). Member names are lists here, as in the configuration document;
+    what they and the context may be is the model's ``clean()``, as in the admin."""
+
+    client = serializers.SlugRelatedField(
+        slug_field="client_id",
+        queryset=Application.objects.all(),
+        validators=[
+            UniqueValidator(
+                queryset=TransactionTokenPolicy.objects.all(), message="This client has a transaction-token policy."
+            )
+        ],
+    )
+    subject_audiences = serializers.SlugRelatedField(
+        slug_field="audience",
+        many=True,
+        queryset=ApiResource.objects.all(),
+        required=False,
+        help_text="Subject tokens must be for one of these APIs. Empty: the client's own API only.",
+    )
+    scopes = serializers.SlugRelatedField(
+        slug_field="name",
+        many=True,
+        allow_empty=False,
+        queryset=ApiScope.objects.all(),
+        help_text="The most a Txn-Token may carry; never more than the subject token carried.",
+    )
+    request_context_keys = SpaceSeparatedListField(
+        required=False, help_text="Names of request_context members copied into rctx; any other is refused."
+    )
+    request_details_keys = SpaceSeparatedListField(
+        required=False, help_text="Names of request_details members copied into tctx; any other is refused."
+    )
+    # NaN and Infinity never reach it: the parser reads strict JSON (REST_FRAMEWORK's STRICT_JSON).
+    transaction_context = serializers.JSONField(
+        required=False, help_text="A JSON object added to every tctx of this client's Txn-Tokens."
+    )
+    summary = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = TransactionTokenPolicy
+        fields = [
+            "client", "subject_audiences", "scopes", "request_context_keys", "request_details_keys",
+            "transaction_context", "max_lifetime", "accept_txn_tokens", "enabled", "created", "summary",
+        ]  # fmt: skip
+
+    def validate_client(self, value: Application) -> Application:
+        if self.instance is not None and value.pk != self.instance.client_id:
+            raise serializers.ValidationError("A policy's client cannot change: create one for the other client.")
+        return value
+
+    def _within_column(self, name: str, value: str) -> str:
+        # The field is a list here: the column's bound is checked on the string it is stored as
+        # (else too long a list is a database error on PostgreSQL, not a 400).
+        column = TransactionTokenPolicy._meta.get_field(name)
+        assert isinstance(column, models.CharField) and column.max_length is not None
+        limit = column.max_length
+        if len(value) > limit:
+            raise serializers.ValidationError(f"At most {limit} characters, spaces between names included.")
+        return value
+
+    def validate_request_context_keys(self, value: str) -> str:
+        return self._within_column("request_context_keys", value)
+
+    def validate_request_details_keys(self, value: str) -> str:
+        return self._within_column("request_details_keys", value)
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

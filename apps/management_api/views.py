@@ -44,13 +44,14 @@ from apps.management_api.serializers import (
     RotateKeysSerializer,
     SigningKeySerializer,
     TokensRevokedSerializer,
+    TransactionTokenPolicySerializer,
     UnlockedSerializer,
     UserDetailSerializer,
     UserSerializer,
 )
-from apps.oauth.models import AccessToken, Application, ExchangePolicy, SigningKey
+from apps.oauth.models import AccessToken, Application, ExchangePolicy, SigningKey, TransactionTokenPolicy
 from apps.resources.models import ApiResource, ApiScope
-from apps.resources.privileged import PRIVILEGED_AUDIENCES, grants_privilege
+from apps.resources.privileged import PRIVILEGED_AUDIENCES, grants_privilege, is_privileged_resource
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -230,8 +231,9 @@ REFUSED_PRIVILEGE = "privileged"
 class RefusesPrivilege(_ViewSetBase):
     """Automation never grants the management API's powers, nor takes over a client that holds
     them: a client holding a privileged API's scopes (apps/resources/privileged.py) or acting
-    as one, and an exchange policy into one, are neither made, changed, deleted nor given a
-    new secret here (403, audited). Else a write token could mint itself a permanent second
+    as one, an exchange policy into one, and a transaction-token policy granting its scopes or
+    taking its tokens, are neither made, changed, deleted nor given a new secret here (403,
+    audited). Else a write token could mint itself a permanent second
     credential, or hand admin powers to a client whose secret its caller chose to read.
     Superusers do it in the admin."""
 
@@ -262,7 +264,7 @@ class RefusesPrivilege(_ViewSetBase):
         raise PermissionDenied(
             f"The {', '.join(sorted(PRIVILEGED_AUDIENCES))} API's scopes are granted by a superuser, in the admin: "
             "the management API neither grants them nor changes, deletes or rotates the secret of a client or "
-            "exchange policy that holds them."
+            "policy that holds them."
         )
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
@@ -374,6 +376,34 @@ class ExchangePolicyViewSet(RefusesPrivilege, AuditedModelViewSet):
     )
     serializer_class = ExchangePolicySerializer
     privilege_fields = ("scopes", "target")
+
+
+class TransactionTokenPolicyViewSet(RefusesPrivilege, AuditedModelViewSet):
+    """Transaction-token policies (draft-ietf-oauth-transaction-tokens, "TTS Issuance
+    Policies"): which client may exchange which access tokens for Txn-Tokens, with which scopes
+    and context. One per client, by its client_id."""
+
+    queryset = (
+        TransactionTokenPolicy.objects.select_related("client__resource")
+        .prefetch_related("subject_audiences", "scopes")
+        .order_by("client__client_id")
+    )
+    serializer_class = TransactionTokenPolicySerializer
+    lookup_field = "client__client_id"
+    lookup_url_kwarg = "client_id"
+
+    def holds_privilege(self, instance: Any, values: dict[str, Any] | None = None) -> bool:
+        """Its scopes include a privileged API's, or its subject audiences name one: a Txn-Token
+        made from an idp-admin token would carry an automation client's transaction (and, with
+        them, its scopes) down the call chain. As the admin decides (apps/console/admin.py)."""
+        values = values or {}
+        current = {
+            name: getattr(instance, name).all() if instance is not None else []
+            for name in ("scopes", "subject_audiences")
+        }
+        scopes = values.get("scopes", current["scopes"])
+        audiences = values.get("subject_audiences", current["subject_audiences"])
+        return grants_privilege(scopes=scopes) or any(is_privileged_resource(resource) for resource in audiences)
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 REFUSED = {
     "detail": "The idp-admin API's scopes are granted by a superuser, in the admin: the management API neither "
-    "grants them nor changes, deletes or rotates the secret of a client or exchange policy that holds them."
+    "grants them nor changes, deletes or rotates the secret of a client or policy that holds them."
 }
 ORDINARY = {"name": "reporting", "client_type": "confidential", "allowed_grant_types": ["client_credentials"]}
 

@@ -25,6 +25,8 @@ def test_schema_describes_every_endpoint_without_warnings(client):
         "/api/admin/clients/{client_id}/remove-secret/",
         "/api/admin/exchange-policies/",
         "/api/admin/exchange-policies/{id}/",
+        "/api/admin/transaction-token-policies/",
+        "/api/admin/transaction-token-policies/{client_id}/",
         "/api/admin/audit-events/",
         "/api/admin/audit-events/{id}/",
         "/api/admin/users/",
