@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from apps.clients.services import save_client
-from apps.oauth.models import Application, ExchangeMode, ExchangePolicy, GrantType
+from apps.oauth.models import Application, ExchangeMode, ExchangePolicy, GrantType, TransactionTokenPolicy
 from apps.resource_server.client_assertion import ClientAssertionSigner
 from apps.resources.models import ApiResource, ApiScope
 from idp.conf import idp_settings
@@ -134,6 +134,26 @@ def _seed_exchange_policy() -> None:
     policy.scopes.set(ApiScope.objects.filter(name="discount.fullaccess"))
 
 
+def _seed_transaction_token_policy() -> None:
+    """The shopping basket, the first service of the trust domain alice's request reaches,
+    may exchange her token for a Txn-Token of the shopping transaction: what she does
+    (``action``) and for how much (``amount``) go into ``tctx`` with the channel the policy
+    asserts; the discount service checks it on every call the basket makes for her."""
+    policy, _ = TransactionTokenPolicy.objects.update_or_create(
+        client=Application.objects.get(client_id="shoppingbasket"),
+        defaults={
+            "request_details_keys": "action amount",
+            "request_context_keys": "",
+            "transaction_context": {"channel": "globoticket-web"},
+            "max_lifetime": 60,
+            "accept_txn_tokens": False,
+            "enabled": True,
+        },
+    )
+    policy.subject_audiences.clear()  # the default: the basket's own API
+    policy.scopes.set(ApiScope.objects.filter(name="shoppingbasket.fullaccess"))
+
+
 @transaction.atomic
 def seed_demo() -> dict[str, Any]:
     _seed_scopes()
@@ -149,6 +169,7 @@ def seed_demo() -> dict[str, Any]:
         for name, config in configs.items()
     }
     _seed_exchange_policy()
+    _seed_transaction_token_policy()
     users = {username: _seed_user(username, full_name) for username, full_name in DEMO_USERS.items()}
     client_keys = {name: private for name, (_signer, private) in keys.items()}
     return {"issuer": idp_settings.ISSUER, "clients": clients, "users": users, "client_keys": client_keys}

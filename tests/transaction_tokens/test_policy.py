@@ -13,6 +13,8 @@ from apps.oauth.models import TransactionTokenPolicy
         ({"request_context_keys": "req ip{"}, "request_context_keys", "Not a member name: ip{"),
         ({"request_context_keys": "req_ip call_chain"}, "request_context_keys", "Set by the IdP itself: call_chain"),
         ({"transaction_context": ["web"]}, "transaction_context", "Must be a JSON object."),
+        ({"transaction_context": {"limit": float("nan")}}, "transaction_context", "Must be a JSON object."),
+        ({"transaction_context": {"limit": float("inf")}}, "transaction_context", "Must be a JSON object."),
         ({"transaction_context": {"blob": "x" * 3000}}, "transaction_context", "At most 2048 bytes"),
         (
             {"transaction_context": {"action": "order"}, "request_details_keys": "action"},

@@ -107,9 +107,10 @@ class TransactionTokenPolicy(models.Model):
         if reserved and "request_context_keys" not in errors:
             errors["request_context_keys"] = f"Set by the IdP itself: {' '.join(reserved)}."
         context = self.transaction_context
-        if not isinstance(context, dict):
+        length = _json_length(context) if isinstance(context, dict) else None
+        if length is None:
             errors["transaction_context"] = "Must be a JSON object."
-        elif len(json.dumps(context)) > MAX_TRANSACTION_CONTEXT_BYTES:
+        elif length > MAX_TRANSACTION_CONTEXT_BYTES:
             errors["transaction_context"] = f"At most {MAX_TRANSACTION_CONTEXT_BYTES} bytes of JSON."
         else:
             both = sorted(set(context) & self.request_details_names)
@@ -138,3 +139,13 @@ class TransactionTokenPolicy(models.Model):
             parts.append("replaces Txn-Tokens")
         parts.append(lifetime + ("" if self.enabled else " (disabled)"))
         return ", ".join(parts)
+
+
+def _json_length(value: object) -> int | None:
+    """Length of ``value`` as strict JSON, or None when it has no JSON form: NaN and
+    Infinity (Python's json writes them, JSON and the verifiers' parsers do not) or
+    objects that are not JSON at all."""
+    try:
+        return len(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return None
