@@ -2,6 +2,7 @@
 
 DEMO_SERVICE   eventcatalog | shoppingbasket | discount | web
 IDP_URL        the IdP's issuer, e.g. http://127.0.0.1:8000
+IDP_TRUST_DOMAIN  the trust domain the IdP issues Txn-Tokens for (default: IDP_URL, as the IdP's)
 DEMO_URLS      JSON: {"eventcatalog": "http://127.0.0.1:8002", ...}
 CLIENT_ID / CLIENT_SECRET   this service's client at the IdP (basket and web)
 CLIENT_PRIVATE_KEY          the basket's private key (PEM): it signs its token requests
@@ -21,6 +22,7 @@ import os
 
 SERVICE = os.environ["DEMO_SERVICE"]
 IDP_URL = os.environ.get("IDP_URL", "http://127.0.0.1:8000").rstrip("/")
+TRUST_DOMAIN = os.environ.get("IDP_TRUST_DOMAIN", "") or IDP_URL
 URLS: dict[str, str] = json.loads(os.environ.get("DEMO_URLS", "{}"))
 CLIENT_ID = os.environ.get("CLIENT_ID", "")
 CLIENT_SECRET = os.environ.get("CLIENT_SECRET", "")

@@ -71,10 +71,14 @@ def manage(*args: str, env: dict[str, str]) -> str:
 def start(
     idp_port: int, ports: dict[str, int], idp_env: dict[str, str], web_client: dict | None = None
 ) -> tuple[list[subprocess.Popen[bytes]], dict[str, Any]]:
-    """Migrate and seed the IdP, start it and the four services; returns (processes, demo JSON)."""
+    """Migrate the IdP, make its keys, seed it, start it and the four services; returns (processes, demo JSON)."""
     idp_url = f"http://127.0.0.1:{idp_port}"
     env = {**os.environ, **idp_env, **IDP_SETTINGS, "DEBUG": "1", "PORT": str(idp_port), "IDP_ISSUER": idp_url}
     manage("migrate", "--noinput", env=env)
+    # Every algorithm's keys before the services first read the JWKS, as a deployment does
+    # (docs/deployment.md): a key made on first use (the Txn-Tokens' ES256) would be unknown
+    # to a service that cached the set before, until its refresh interval passed.
+    manage("ensure_keys", env=env)
     demo = json.loads(manage("seed_demo", "--json", env=env))
     processes = [
         subprocess.Popen([PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{idp_port}"], cwd=ROOT, env=env)

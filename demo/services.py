@@ -13,7 +13,15 @@ makes when it starts (in memory, one per process): it sends each call with ``Aut
 DPoP`` and a proof signed with that key, and the discount service (the toolkit) refuses the
 token without it, so a token copied from a log or a proxy is worth nothing. The other hops
 stay Bearer: seed_demo's APIs do not require DPoP, since other tools call them with plain
-Bearer tokens."""
+Bearer tokens.
+
+Transaction Tokens (draft-ietf-oauth-transaction-tokens): the basket, the first service of the
+trust domain alice's request reaches, exchanges her access token for a Txn-Token of what she
+does (``view_basket`` or ``place_order``, and the amount), and sends it with every call it
+makes for her in the ``Txn-Token`` header. The discount service refuses a call for a user
+without one of the basket's transactions, and an order whose amount is not the
+transaction's; the basket's own calls (client credentials, no user) carry none. Each service
+answers the ``txn`` it saw, so the web page shows one transaction id across the chain."""
 
 import threading
 from collections.abc import Callable
@@ -31,6 +39,16 @@ from apps.resource_server.dpop import generate_key, presented_credentials
 from apps.resource_server.exchange import TokenClient, TokenRequestFailed
 from apps.resource_server.permissions import HasScopes
 from apps.resource_server.step_up import require_authentication_strength
+from apps.resource_server.transaction import (
+    HEADER as TXN_TOKEN_HEADER,
+)
+from apps.resource_server.transaction import (
+    HasTransactionToken,
+    InvalidTransactionToken,
+    TransactionToken,
+    TransactionTokenMiddleware,
+    current_transaction_token,
+)
 from demo import config
 
 
@@ -57,11 +75,18 @@ def token_seen(request: Request) -> dict[str, Any]:
     may take it (``aud``), what it allows (``scope``), who acts for the user (``act``, RFC 8693
     section 4.1), the client it was issued to and its id (``jti``), how and when the user
     signed in (``acr``, ``auth_time``), the key it is bound to (``cnf``, RFC 9449 section 6)
-    and how it came (``scheme``: ``Bearer``, or ``DPoP`` with a proof of that key)."""
+    and how it came (``scheme``: ``Bearer``, or ``DPoP`` with a proof of that key); with the
+    call, the transaction it is part of (``txn``, from the checked Txn-Token header; None
+    without one)."""
     claims = cast(dict[str, Any], request.auth)  # JwtAccessTokenAuthentication: the token's claims
     names = ("sub", "aud", "scope", "act", "client_id", "jti", "acr", "auth_time", "cnf")
     credentials = presented_credentials(request)  # the toolkit accepted them: one of the two
-    return {**{name: claims.get(name) for name in names}, "scheme": credentials[0] if credentials else None}
+    transaction = current_transaction_token()
+    return {
+        **{name: claims.get(name) for name in names},
+        "scheme": credentials[0] if credentials else None,
+        "txn": transaction.txn if transaction else None,
+    }
 
 
 class DownstreamFailed(Exception):
@@ -69,9 +94,12 @@ class DownstreamFailed(Exception):
     answers 502 with this message instead of a 500 page."""
 
 
-def ask_discount(downstream_token: Callable[[], str], *, amount: int | None = None) -> dict[str, Any]:
+def ask_discount(
+    downstream_token: Callable[[], str], *, amount: int | None = None, transaction: TransactionToken | None = None
+) -> dict[str, Any]:
     """Get a token for the discount service (``downstream_token``), then its answer: its rate,
-    or with ``amount`` the discount of an order of that amount.
+    or with ``amount`` the discount of an order of that amount. A call for a user carries the
+    user's ``transaction`` (its Txn-Token, as the IdP issued it).
 
     When the user's sign-in is not enough for it (the IdP refusing the exchange, or the
     discount service's RFC 9470 challenge), :class:`InsufficientUserAuthentication` goes up
@@ -89,7 +117,10 @@ def ask_discount(downstream_token: Callable[[], str], *, amount: int | None = No
             url,
             # DPoP and a proof for this call when the basket's tokens are bound (they are, with
             # the key token_client() makes), else Bearer.
-            headers=token_client().authorization_headers(token, method, url),
+            headers={
+                **token_client().authorization_headers(token, method, url),
+                **({TXN_TOKEN_HEADER: transaction.raw} if transaction else {}),
+            },
             json=None if amount is None else {"amount": amount},
             timeout=10,
         )
@@ -130,8 +161,21 @@ def _amount(value: Any) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
+class UsersCallsCarryTheirTransaction(HasTransactionToken):
+    """A call for a user must carry a Txn-Token of that user's transaction in the shop
+    (``shoppingbasket.fullaccess``); a client's call for itself (client credentials: its
+    ``sub`` is its ``client_id``, no user) is nobody's transaction and needs none."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.user.sub == request.user.client_id:
+            return True
+        return super().has_permission(request, view)
+
+
 class Discount(Protected):
+    permission_classes = [HasScopes, UsersCallsCarryTheirTransaction]
     required_scopes = ["discount.fullaccess"]
+    required_transaction_scopes = ["shoppingbasket.fullaccess"]
 
     def get(self, request):
         # What the discount service saw: whose discount, for which audience, via whom.
@@ -143,6 +187,11 @@ class Discount(Protected):
         amount = _amount(request.data.get("amount"))
         if amount is None:
             return Response({"detail": "The amount must be a whole number."}, status=400)
+        transaction = current_transaction_token()
+        if transaction is not None and _amount(transaction.tctx.get("amount")) != amount:
+            # Why the call was made travels signed: a discount for another amount than the
+            # order alice placed is not one the basket may ask for on her behalf.
+            return Response({"detail": "The amount is not the transaction's."}, status=403)
         if amount > config.DISCOUNT_STEP_UP_ABOVE:
             require_authentication_strength(request, acr_values=[config.ACR_MFA])
         to_pay = round(amount * (100 - DISCOUNT_PERCENT) / 100, 2)
@@ -185,11 +234,39 @@ def _items(sub: str) -> list[Event]:
     return [EVENTS[i] for i in _baskets.get(sub, []) if i in EVENTS]
 
 
+def _incoming_token(request) -> str:
+    return request.META["HTTP_AUTHORIZATION"].split(" ", 1)[1]
+
+
 def _on_behalf_of(request) -> Callable[[], str]:
     """A token for the discount service exchanged from the caller's (RFC 8693): still the
     user, the basket acting."""
-    incoming = request.META["HTTP_AUTHORIZATION"].split(" ", 1)[1]
+    incoming = _incoming_token(request)
     return lambda: token_client().on_behalf_of(incoming, audience="discount", scope="discount.fullaccess")
+
+
+def _start_transaction(request, action: str, amount: int) -> TransactionToken:
+    """A Txn-Token for what the user does here (``action``, ``amount``), exchanged from the
+    user's access token, checked as every service of the trust domain checks it."""
+    try:
+        raw = token_client().transaction_token(
+            _incoming_token(request),
+            audience=config.TRUST_DOMAIN,
+            scope="shoppingbasket.fullaccess",
+            request_details={"action": action, "amount": amount},
+        )
+        return TransactionTokenMiddleware.validate(raw)
+    except TokenRequestFailed as error:
+        raise DownstreamFailed(f"The IdP refused the basket a Txn-Token: {error}") from None
+    except requests.RequestException as error:
+        raise DownstreamFailed(f"The IdP did not answer the basket ({type(error).__name__}).") from None
+    except InvalidTransactionToken as error:
+        raise DownstreamFailed(f"The IdP's Txn-Token was refused: {error}") from None
+
+
+def _transaction_seen(transaction: TransactionToken) -> dict[str, Any]:
+    """The transaction the basket started, as every hop can read it (not the token)."""
+    return {"txn": transaction.txn, "req_wl": transaction.req_wl, "tctx": transaction.tctx}
 
 
 class Basket(Protected):
@@ -199,12 +276,14 @@ class Basket(Protected):
         items = _items(request.user.sub)
         total = sum(item["price"] for item in items)
         try:
-            discount = ask_discount(_on_behalf_of(request))
+            transaction = _start_transaction(request, "view_basket", total)
+            discount = ask_discount(_on_behalf_of(request), transaction=transaction)
         except DownstreamFailed as error:
             return Response({"detail": str(error)}, status=502)
         return Response(
             {"user": request.user.sub, "items": items, "total": total, "discount": discount,
-             "to_pay": round(total * (100 - discount["percent"]) / 100, 2), "token": token_seen(request)}
+             "to_pay": round(total * (100 - discount["percent"]) / 100, 2), "token": token_seen(request),
+             "transaction": _transaction_seen(transaction)}
         )  # fmt: skip
 
     def post(self, request):
@@ -232,14 +311,15 @@ class Order(Protected):
             return Response({"detail": "The basket is empty."}, status=400)
         total = sum(item["price"] for item in items)
         try:
-            discount = ask_discount(_on_behalf_of(request), amount=total)
+            transaction = _start_transaction(request, "place_order", total)
+            discount = ask_discount(_on_behalf_of(request), amount=total, transaction=transaction)
         except DownstreamFailed as error:
             return Response({"detail": str(error)}, status=502)
         with _baskets_lock:
             _baskets.pop(request.user.sub, None)
         return Response(
             {"items": items, "total": total, "percent": discount["percent"], "to_pay": discount["to_pay"],
-             "discount": discount, "token": token_seen(request)},
+             "discount": discount, "token": token_seen(request), "transaction": _transaction_seen(transaction)},
             status=201,
         )  # fmt: skip
 

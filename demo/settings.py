@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from demo.config import IDP_URL, SERVICE, URLS
+from demo.config import IDP_URL, SERVICE, TRUST_DOMAIN, URLS
 
 SECRET_KEY = os.environ.get("SECRET_KEY", f"demo-only-{SERVICE}-not-secret")
 DEBUG = False
@@ -16,6 +16,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # A request with a Txn-Token header gets it checked (403 invalid_txn_token) before any view.
+    "apps.resource_server.transaction.TransactionTokenMiddleware",
 ]
 # The demo keeps no database: baskets live in memory, the web session in a signed cookie.
 DATABASES: dict[str, dict[str, Any]] = {}
@@ -42,6 +44,7 @@ RESOURCE_SERVER = {
     "ISSUER": IDP_URL,
     "AUDIENCE": SERVICE,
     "JWKS_URI": f"{IDP_URL}/.well-known/jwks.json",
+    "TRUST_DOMAIN": TRUST_DOMAIN,  # a Txn-Token's aud
     # The URL the other services call this one at: a DPoP proof's htu names it (the basket's
     # calls to the discount service), whatever Host header a proxy in between passes on.
     **({"URL": URLS[SERVICE]} if SERVICE in URLS else {}),

@@ -184,6 +184,10 @@ class Hop:
     # RFC 9449: the thumbprint of the key the token is bound to (cnf.jkt), when it came with
     # the DPoP scheme and a proof of that key; "" for a Bearer token.
     jkt: str = ""
+    # The transaction the call was part of (the Txn-Token's txn), "" for none; with
+    # txn_started, the hop where the basket started it rather than one that received it.
+    txn: str = ""
+    txn_started: bool = False
 
     @property
     def caller(self) -> str:
@@ -191,7 +195,11 @@ class Hop:
         return self.route.split(" → ", 1)[0]
 
     @classmethod
-    def seen(cls, key: str, route: str, how: str, claims: dict[str, Any], user: dict[str, str]) -> "Hop":
+    def seen(
+        cls, key: str, route: str, how: str, claims: dict[str, Any], user: dict[str, str], *, started: str = ""
+    ) -> "Hop":
+        """What a service answered it saw (``claims``); ``started``: the transaction that
+        service started for this call (the basket's, for the calls it makes next)."""
         audience = claims.get("aud") or []
         return cls(
             key=key,
@@ -205,6 +213,8 @@ class Hop:
             acr=str(claims.get("acr") or ""),
             lineage_url=_lineage_url(claims, user),
             jkt=_bound_key(claims),
+            txn=started or str(claims.get("txn") or ""),
+            txn_started=bool(started),
         )
 
 
@@ -294,7 +304,7 @@ def home(request: HttpRequest) -> HttpResponse:
         Hop.seen(
             "sign-in", "web → event catalog, shopping basket",
             "Your token from sign-in (authorization code + PKCE): one token, both services' audiences.",
-            basket["token"], user,
+            basket["token"], user, started=basket["transaction"]["txn"],
         ),
         Hop.seen(
             "exchange", "shopping basket → discount",
@@ -341,6 +351,7 @@ def _place_order(request: HttpRequest, *, stepped_up: bool) -> HttpResponse:
     request.session["order"] = {
         "items": [item["name"] for item in placed["items"]], "total": placed["total"],
         "percent": placed["percent"], "to_pay": placed["to_pay"], "discount_saw": placed["discount"],
+        "transaction": placed["transaction"],
     }  # fmt: skip
     return HttpResponseRedirect("/order")
 

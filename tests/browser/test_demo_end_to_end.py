@@ -4,6 +4,8 @@ it, the client-credentials path, the lineage link, renewal of an expired or refu
 sign-out at the IdP, and a readable page when a service is down. The basket's tokens for the
 discount service are DPoP-bound (RFC 9449): a copy is refused."""
 
+import base64
+import json
 import os
 import random
 import signal
@@ -107,9 +109,11 @@ def sign_in(page, demo, *, consent: bool = True) -> None:
 
 def hop(page, name: str) -> dict[str, str]:
     """The claims a hop's row shows, how the token came (``sent``, with the thumbprint of the
-    key it is bound to as ``jkt``, "" for Bearer), and its jti (in the lineage link)."""
+    key it is bound to as ``jkt``, "" for Bearer), its jti (in the lineage link) and the
+    transaction (``txn``, "" for none; ``txn_how``: started there, or from a Txn-Token)."""
     row = page.locator(f"#hops tr[data-hop={name}]")
     cells = {claim: row.locator(f"td[data-claim={claim}]").inner_text() for claim in ("sub", "aud", "scope", "act")}
+    txn = row.locator("td[data-claim=txn] code")
     link = row.locator("a.lineage")
     sent = row.locator("td[data-claim=cnf]")
     jkt = sent.locator("small").get_attribute("title").removeprefix("cnf.jkt ") if sent.locator("small").count() else ""
@@ -117,6 +121,8 @@ def hop(page, name: str) -> dict[str, str]:
         **cells, "jti": link.get_attribute("title").removeprefix("jti "), "lineage": link.get_attribute("href"),
         "sent": sent.inner_text().splitlines()[0],
         "jkt": jkt,
+        "txn": txn.get_attribute("title").removeprefix("txn ") if txn.count() else "",
+        "txn_how": row.locator("td[data-claim=txn]").inner_text().splitlines()[-1],
     }  # fmt: skip
 
 
@@ -159,6 +165,10 @@ def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo,
     assert (signed_in["sent"], signed_in["jkt"]) == ("Bearer anyone holding it", "")
     assert exchanged["sent"] == "DPoP bound to the shopping basket's key"
     assert len(exchanged["jkt"]) == 43  # a base64url SHA-256 thumbprint (RFC 7638)
+    # One transaction across the chain: the basket started it (a Txn-Token for alice's
+    # view_basket) and the discount service saw the same txn in the Txn-Token header.
+    assert (signed_in["txn_how"], exchanged["txn_how"]) == ("started here", "Txn-Token")
+    assert signed_in["txn"] and exchanged["txn"] == signed_in["txn"]
     screenshot(page, "demo-shop")
 
     # Without alice: the basket's own client-credentials token.
@@ -171,6 +181,7 @@ def test_alice_shops_and_each_hop_shows_the_token_that_reached_it(context, demo,
         "scope": "discount.fullaccess",
         "act": "nobody",
     }
+    assert (own["txn"], own["txn_how"]) == ("", "none")  # nobody's transaction
     # Its own token is bound too, to the same key: one per basket process.
     assert (own["sent"], own["jkt"]) == ("DPoP bound to the shopping basket's key", exchanged["jkt"])
 
@@ -383,12 +394,69 @@ def test_a_copied_discount_token_is_refused_without_its_key(demo):
     assert stolen.headers["WWW-Authenticate"].startswith('DPoP realm="api", error="invalid_token"')
     assert stolen.json()["error_description"] == "The token is bound to another key than the proof's."
 
-    held = tokens.authorization_headers(token, "GET", url)
+    # A call for alice carries her transaction (the next test); with it, the key's proof passes.
+    txn = tokens.transaction_token(
+        alice, audience=demo["idp"], scope="shoppingbasket.fullaccess", request_details={"action": "view_basket"}
+    )
+    held = {**tokens.authorization_headers(token, "GET", url), "Txn-Token": txn}
     answer = requests.get(url, headers=held, timeout=10)
     assert answer.status_code == 200
     assert (answer.json()["scheme"], answer.json()["cnf"]) == ("DPoP", {"jkt": key_thumbprint(key)})
     replayed = requests.get(url, headers=held, timeout=10)  # the same proof again
     assert (replayed.status_code, replayed.json()["error"]) == (401, "invalid_dpop_proof")
+
+
+def test_the_discount_service_takes_a_call_for_alice_only_with_her_transaction(demo):
+    """draft-ietf-oauth-transaction-tokens in the demo: the discount service refuses a call
+    made for alice without a Txn-Token, with one whose context was edited (the signature no
+    longer holds), and with one for an amount other than the order's; the IdP gives a
+    Txn-Token only to a workload with a policy (the basket), never to the web app."""
+    basket = demo["demo"]["clients"]["shoppingbasket"]
+    signer = ClientAssertionSigner.from_pem(
+        demo["demo"]["client_keys"]["shoppingbasket"]["private_key_pem"], client_id=basket["client_id"],
+        key_id=demo["demo"]["client_keys"]["shoppingbasket"]["key_id"],
+    )  # fmt: skip
+    tokens = TokenClient(f"{demo['idp']}/o/token/", basket["client_id"], assertion_signer=signer)
+    alice = demo["user_token"]("alice", "shoppingbasket.fullaccess")
+    token = tokens.on_behalf_of(alice, audience="discount", scope="discount.fullaccess")
+    url = f"{demo['urls']['discount']}/discount"
+
+    def order(amount: int, txn: str | None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}", **({"Txn-Token": txn} if txn else {})}
+        return requests.post(url, headers=headers, json={"amount": amount}, timeout=10)
+
+    txn = tokens.transaction_token(
+        alice, audience=demo["idp"], scope="shoppingbasket.fullaccess",
+        request_details={"action": "place_order", "amount": 65},
+    )  # fmt: skip
+    none = order(65, None)
+    assert (none.status_code, none.json()) == (
+        403, {"error": "invalid_txn_token", "error_description": "A Txn-Token is required."}
+    )  # fmt: skip
+    header, payload, signature = txn.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["tctx"]["amount"] = 150
+    edited = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    forged = order(150, f"{header}.{edited}.{signature}")
+    assert (forged.status_code, forged.json()["error"]) == (403, "invalid_txn_token")
+    other_amount = order(150, txn)
+    assert (other_amount.status_code, other_amount.json()) == (403, {"detail": "The amount is not the transaction's."})
+    placed = order(65, txn)
+    assert placed.status_code == 200
+    assert (placed.json()["to_pay"], placed.json()["txn"]) == (58.5, claims["txn"])
+
+    web = demo["demo"]["clients"]["globoticket-web"]
+    refused = requests.post(
+        f"{demo['idp']}/o/token/",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": alice,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token", "audience": demo["idp"],
+            "requested_token_type": "urn:ietf:params:oauth:token-type:txn_token", "scope": "shoppingbasket.fullaccess",
+        },
+        auth=(web["client_id"], web["client_secret"]),
+        timeout=10,
+    )  # fmt: skip
+    assert (refused.status_code, refused.json()["error"]) == (400, "unauthorized_client")
 
 
 # --- DEMO_PORT_BASE ----------------------------------------------------------------------------

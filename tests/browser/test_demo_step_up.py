@@ -8,6 +8,7 @@ IdP, no network). Then end to end in Chromium: the IdP and the services as real 
 alice entering an authenticator-app code on the IdP's second-factor page."""
 
 import importlib
+import json
 import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,13 @@ from rest_framework.test import APIRequestFactory
 
 from apps.protocol.strength import ACR_MFA, ACR_SFA
 from apps.resource_server.authentication import JwtAccessTokenAuthentication, TokenUser
+from apps.resource_server.transaction import (
+    TOKEN_TYPE_NOT_APPLICABLE,
+    TXN_TOKEN_URN,
+    InvalidTransactionToken,
+    TransactionToken,
+    TransactionTokenMiddleware,
+)
 from tests.browser.test_demo_end_to_end import context, demo, hop, sign_in  # noqa: F401 (fixtures)
 
 URLS = {
@@ -34,8 +42,12 @@ CHALLENGE = (
 
 
 def claims_of(token: str) -> dict:
-    """The fake tokens: ``alice-sfa`` / ``alice-mfa`` (her sign-in, for the basket) and
-    ``discount.<subject>`` (exchanged from it for the discount service, same acr)."""
+    """The fake tokens: ``alice-sfa`` / ``alice-mfa`` (her sign-in, for the basket),
+    ``discount.<subject>`` (exchanged from it for the discount service, same acr) and
+    ``shoppingbasket`` (the basket's own, client credentials)."""
+    if token == "shoppingbasket":
+        return {"sub": "shoppingbasket", "aud": "discount", "scope": "discount.fullaccess", "act": None,
+                "client_id": "shoppingbasket", "jti": "jti-own", "acr": None, "auth_time": None}  # fmt: skip
     subject = token.removeprefix("discount.")
     user, acr = subject.split("-")
     exchanged = token.startswith("discount.")
@@ -45,6 +57,35 @@ def claims_of(token: str) -> dict:
         "act": {"sub": "shoppingbasket"} if exchanged else None, "client_id": "globoticket-web",
         "jti": f"jti-{token}", "acr": {"sfa": ACR_SFA, "mfa": ACR_MFA}[acr], "auth_time": int(time.time()),
     }  # fmt: skip
+
+
+def txn_token(sub: str, action: str, amount: int) -> str:
+    """The fake Txn-Tokens: ``txn.<sub>.<action>.<amount>``."""
+    return f"txn.{sub}.{action}.{amount}"
+
+
+def fake_transaction(raw: str) -> TransactionToken:
+    """The discount service's check of a fake Txn-Token (the real one is tested against the
+    IdP's keys in tests/resource_server and end to end below)."""
+    parts = raw.split(".")
+    if len(parts) != 4 or parts[0] != "txn":
+        raise InvalidTransactionToken("Malformed Txn-Token.")
+    _, sub, action, amount = parts
+    return TransactionToken(
+        raw=raw, txn=f"txn-of-{sub}-{action}", sub=sub, scopes=frozenset({"shoppingbasket.fullaccess"}),
+        req_wl="shoppingbasket", tctx={"action": action, "amount": int(amount)},
+    )  # fmt: skip
+
+
+def fake_idp(url, data, auth, timeout):
+    """The IdP's token endpoint: a Txn-Token of the subject's transaction, or the subject's
+    token exchanged for the discount service (same user and sign-in)."""
+    if data.get("requested_token_type") == TXN_TOKEN_URN:
+        details = json.loads(data["request_details"])
+        token = txn_token(data["subject_token"].split("-")[0], details["action"], details["amount"])
+        return FakeResponse(200, {"access_token": token, "issued_token_type": TXN_TOKEN_URN,
+                                  "token_type": TOKEN_TYPE_NOT_APPLICABLE, "expires_in": 60})  # fmt: skip
+    return FakeResponse(200, {"access_token": f"discount.{data['subject_token']}", "expires_in": 300})
 
 
 class FakeResponse:
@@ -71,10 +112,11 @@ def shop(monkeypatch, settings):
 
     def verify(self, token: str) -> TokenUser:
         claims = claims_of(token)
-        return TokenUser(sub=claims["sub"], client_id="globoticket-web", scopes=frozenset(claims["scope"].split()),
+        return TokenUser(sub=claims["sub"], client_id=claims["client_id"], scopes=frozenset(claims["scope"].split()),
                          act=claims["act"], claims=claims)  # fmt: skip
 
     monkeypatch.setattr(JwtAccessTokenAuthentication, "verify", verify)
+    monkeypatch.setattr(TransactionTokenMiddleware, "validate", staticmethod(fake_transaction))
     views = {
         ("eventcatalog", "/events"): services.Events.as_view(),
         ("shoppingbasket", "/basket"): services.Basket.as_view(),
@@ -89,28 +131,33 @@ def shop(monkeypatch, settings):
         calls.append((method, service, path))
         factory = getattr(APIRequestFactory(), method.lower())
         data = {} if json is None else {"data": json, "format": "json"}
-        response = views[service, path](factory(path, HTTP_AUTHORIZATION=headers["Authorization"], **data))
-        response.render()
-        return FakeResponse(response.status_code, response.data, dict(response.headers))
+        txn = {"HTTP_TXN_TOKEN": headers["Txn-Token"]} if "Txn-Token" in headers else {}
+        response = through_middleware(
+            views[service, path], factory(path, HTTP_AUTHORIZATION=headers["Authorization"], **txn, **data)
+        )
+        return FakeResponse(response.status_code, body_of(response), dict(response.headers))
 
     monkeypatch.setattr("requests.request", request)
-    # The basket's exchange at the IdP: the same user and sign-in, for the discount service.
-    exchange = services.TokenClient(
-        "http://idp.test/o/token/", "shoppingbasket", "secret",
-        post=lambda url, data, auth, timeout: FakeResponse(
-            200, {"access_token": f"discount.{data['subject_token']}", "expires_in": 300}
-        ),
-    )  # fmt: skip
+    exchange = services.TokenClient("http://idp.test/o/token/", "shoppingbasket", "secret", post=fake_idp)
     monkeypatch.setattr(services, "_token_client", exchange)
     monkeypatch.setattr(services, "_baskets", {})
     yield SimpleNamespace(config=config, services=services, web=web, calls=calls)
 
 
-def api(view, method: str, token: str, data: dict | None = None):
+def api(view, method: str, token: str, data: dict | None = None, *, txn: str | None = None):
+    """``view`` called with ``token``, and the Txn-Token ``txn`` through the middleware."""
     factory = getattr(APIRequestFactory(), method)
-    response = view.as_view()(factory("/", data or {}, format="json", HTTP_AUTHORIZATION=f"Bearer {token}"))
-    response.render()
-    return response
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}", **({"HTTP_TXN_TOKEN": txn} if txn else {})}
+    return through_middleware(view.as_view(), factory("/", data or {}, format="json", **headers))
+
+
+def body_of(response) -> dict:
+    return json.loads(response.content)
+
+
+def through_middleware(view, request):
+    """``view``'s rendered answer to ``request``, as the demo's middleware passes it on."""
+    return TransactionTokenMiddleware(lambda request: view(request).render())(request)
 
 
 # --- the discount service ------------------------------------------------------------------------
@@ -120,11 +167,11 @@ def test_the_discount_service_asks_for_a_second_factor_above_the_amount(shop):
     assert shop.config.DISCOUNT_STEP_UP_ABOVE == 100
     assert shop.config.ACR_MFA == ACR_MFA  # the IdP's value, kept apart: the demo imports no IdP app
     discount = shop.services.Discount
-    at_the_amount = api(discount, "post", "discount.alice-sfa", {"amount": 100})
+    at_the_amount = api(discount, "post", "discount.alice-sfa", {"amount": 100}, txn=txn_token("alice", "order", 100))
     assert at_the_amount.status_code == 200
     assert (at_the_amount.data["to_pay"], at_the_amount.data["acr"]) == (90, ACR_SFA)
 
-    refused = api(discount, "post", "discount.alice-sfa", {"amount": 101})
+    refused = api(discount, "post", "discount.alice-sfa", {"amount": 101}, txn=txn_token("alice", "order", 101))
     assert refused.status_code == 401
     assert refused["WWW-Authenticate"] == CHALLENGE
     assert refused.data == {
@@ -132,17 +179,73 @@ def test_the_discount_service_asks_for_a_second_factor_above_the_amount(shop):
         "error_description": "A different authentication level is required.",
         "acr_values": ACR_MFA,
     }
-    second_factor = api(discount, "post", "discount.alice-mfa", {"amount": 150})
+    second_factor = api(discount, "post", "discount.alice-mfa", {"amount": 150}, txn=txn_token("alice", "order", 150))
     assert second_factor.status_code == 200
     assert (second_factor.data["to_pay"], second_factor.data["acr"]) == (135, ACR_MFA)
     # The rate alone (the basket page's preview) discounts no order: no second factor needed.
-    assert api(discount, "get", "discount.alice-sfa").data["percent"] == 10
+    assert api(discount, "get", "discount.alice-sfa", txn=txn_token("alice", "view", 0)).data["percent"] == 10
 
 
 @pytest.mark.parametrize("amount", [None, "", "-5", -5, 10.5, "1e3", True, [150]])
 def test_an_amount_that_is_no_whole_number_is_refused(shop, amount):
-    refused = api(shop.services.Discount, "post", "discount.alice-mfa", {"amount": amount})
+    order = txn_token("alice", "place_order", 150)
+    refused = api(shop.services.Discount, "post", "discount.alice-mfa", {"amount": amount}, txn=order)
     assert (refused.status_code, refused.data) == (400, {"detail": "The amount must be a whole number."})
+
+
+# --- the discount service checks the transaction (draft-ietf-oauth-transaction-tokens) ------------------
+
+
+def test_a_call_for_a_user_without_her_transaction_is_refused(shop):
+    refused = api(shop.services.Discount, "post", "discount.alice-mfa", {"amount": 65})
+    assert (refused.status_code, body_of(refused)) == (
+        403, {"error": "invalid_txn_token", "error_description": "A Txn-Token is required."}
+    )  # fmt: skip
+    assert "WWW-Authenticate" not in refused  # not a credential: no challenge
+    bobs = api(shop.services.Discount, "post", "discount.alice-mfa", {"amount": 65}, txn=txn_token("bob", "o", 65))
+    assert (bobs.status_code, body_of(bobs)["error"]) == (403, "invalid_txn_token")
+    malformed = api(shop.services.Discount, "get", "discount.alice-mfa", txn="not-a-txn-token")
+    assert (malformed.status_code, body_of(malformed)) == (
+        403, {"error": "invalid_txn_token", "error_description": "Malformed Txn-Token."}
+    )  # fmt: skip
+
+
+def test_an_order_amount_that_is_not_the_transactions_is_refused(shop):
+    other = api(shop.services.Discount, "post", "discount.alice-mfa", {"amount": 150}, txn=txn_token("alice", "o", 65))
+    assert (other.status_code, other.data) == (403, {"detail": "The amount is not the transaction's."})
+
+
+def test_the_baskets_own_call_is_nobodys_transaction(shop):
+    own = api(shop.services.Discount, "get", "shoppingbasket")
+    assert (own.status_code, own.data["sub"], own.data["txn"]) == (200, "shoppingbasket", None)
+
+
+def test_the_basket_starts_one_transaction_per_call_and_the_discount_service_sees_it(shop):
+    fill_basket(shop, "alice-sfa", 1)
+    basket = api(shop.services.Basket, "get", "alice-sfa").data
+    assert basket["transaction"] == {
+        "txn": "txn-of-alice-view_basket", "req_wl": "shoppingbasket", "tctx": {"action": "view_basket", "amount": 65}
+    }  # fmt: skip
+    assert basket["discount"]["txn"] == basket["transaction"]["txn"]
+    assert basket["token"]["txn"] is None  # the web app's call to the basket carries none: it starts there
+    placed = api(shop.services.Order, "post", "alice-sfa").data
+    assert placed["transaction"]["tctx"] == {"action": "place_order", "amount": 65}
+    assert placed["discount"]["txn"] == "txn-of-alice-place_order"
+
+
+def test_the_idps_refusal_of_a_txn_token_is_a_502_that_says_so(shop, monkeypatch):
+    refusing = shop.services.TokenClient(
+        "http://idp.test/o/token/", "shoppingbasket", "secret",
+        post=lambda url, data, auth, timeout: FakeResponse(
+            400, {"error": "unauthorized_client", "error_description": "No transaction-token policy for this client."}
+        ),
+    )  # fmt: skip
+    monkeypatch.setattr(shop.services, "_token_client", refusing)
+    fill_basket(shop, "alice-sfa", 1)
+    refused = api(shop.services.Basket, "get", "alice-sfa")
+    assert refused.status_code == 502
+    assert refused.data["detail"].startswith("The IdP refused the basket a Txn-Token: ")
+    assert "unauthorized_client: No transaction-token policy for this client." in refused.data["detail"]
 
 
 # --- the basket relays the challenge ---------------------------------------------------------------
