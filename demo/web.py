@@ -190,6 +190,12 @@ class Hop:
     txn_started: bool = False
 
     @property
+    def acr_name(self) -> str:
+        """The profile's last segment (``sfa``, ``mfa`` for the REFEDS URIs): the table shows
+        it, with the full value as its title."""
+        return self.acr.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
     def caller(self) -> str:
         """Who called (and, for a bound token, holds its key): the route's first party."""
         return self.route.split(" → ", 1)[0]
