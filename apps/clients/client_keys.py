@@ -74,10 +74,18 @@ def assertion_keys(client: Application, *, kid: str | None, alg: str) -> tuple[C
     """The client's keys an assertion signed with ``alg`` may be checked with: the one named
     by ``kid``, or, without a kid, every key of the right type. Empty when there is none (or
     the keys cannot be had), which refuses the assertion."""
-    if client.jwks is not None:
-        keys = _inline_keys(client.jwks)
-    elif client.jwks_uri:
-        keys = _remote_keys(client.jwks_uri, kid=kid)
+    return signing_keys(jwks=client.jwks, jwks_uri=client.jwks_uri, kid=kid, alg=alg)
+
+
+def signing_keys(*, jwks: object | None, jwks_uri: str, kid: str | None, alg: str) -> tuple[ClientJwk, ...]:
+    """The keys of one signer (a client, or a trusted issuer: apps/grants/federation.py),
+    registered inline (``jwks``) or published at ``jwks_uri``, that a JWS signed with ``alg``
+    may be checked with, by the rules of :func:`assertion_keys`. A signer's keys are only
+    ever its own: the inline document or the one fetched from its own URI."""
+    if jwks is not None:
+        keys = _inline_keys(jwks)
+    elif jwks_uri:
+        keys = _remote_keys(jwks_uri, kid=kid)
     else:
         return ()
     return tuple(key for key in keys if key.verifies(alg) and (kid is None or key.kid == kid))

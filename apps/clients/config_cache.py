@@ -163,6 +163,7 @@ def connect_signals() -> None:
         Application.allowed_scopes.through,
         ExchangePolicy.scopes.through,
         ExchangePolicy.subject_audiences.through,
+        ExchangePolicy.trusted_issuers.through,
         TransactionTokenPolicy.scopes.through,
         TransactionTokenPolicy.subject_audiences.through,
     ):

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from django.http import HttpRequest, QueryDict
 
+from apps.clients.authentication import authenticate_client
 from apps.oauth.models import AccessToken, Application
 from apps.resources.services import TokenPlan
 from apps.tokens.issuance import IssuedAccessToken, IssuedTransactionToken
@@ -92,6 +93,16 @@ class Grant(ABC):
     @classmethod
     def permission(cls) -> str:
         return cls.PERMISSION or cls.GRANT_TYPE
+
+    def variant(self, params: QueryDict) -> "Grant":
+        """The grant this request is: itself, unless one ``grant_type`` is served as more than
+        one grant (jwt-bearer: RFC 7523, or on-behalf-of with ``requested_token_use``)."""
+        return self
+
+    def authenticate(self, request: HttpRequest) -> Application:
+        """The client the request is for, authenticated (``invalid_client`` otherwise). A
+        grant whose request is itself a credential (RFC 7523) may identify the client."""
+        return authenticate_client(request, allow_public=not self.CONFIDENTIAL_ONLY)
 
     def audit_request_details(self, params: QueryDict) -> dict[str, Any]:
         """What of the request the audit event records even when it is refused before a

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.oauth.models import AccessToken, Application, ExchangeMode, ExchangePolicy
+from apps.grants.federation import ExternalIdentity, trusted_issuer_named_by, verify_external_token
+from apps.oauth.models import AccessToken, Application, ExchangeMode, ExchangePolicy, TrustedIssuer
 from apps.protocol import strength
 from apps.protocol.errors import InvalidRequest, InvalidScope, InvalidTarget, UnauthorizedClient, shown
 from apps.resources.models import ApiResource, ApiScope
@@ -30,6 +31,9 @@ ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 SUBJECT_TOKEN_TYPES = {ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, ID_TOKEN_TYPE}
 ACTOR_TOKEN_TYPES = {ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE}
 ISSUABLE_TOKEN_TYPES = {ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE}
+# A trusted issuer's token is a JWT (a workload's) or an ID token (a person's); calling it
+# an access token would claim it is one of ours.
+EXTERNAL_SUBJECT_TOKEN_TYPES = {JWT_TOKEN_TYPE, ID_TOKEN_TYPE}
 MAX_SCOPES = 50
 MAX_TARGETS = 10
 
@@ -65,6 +69,9 @@ class Exchange:
     actor: str = ""
     act: dict[str, Any] | None = None
     plan: TokenPlan | None = None
+    # A subject token of a trusted issuer (apps/grants/federation.py): then subject_claims
+    # hold only our subject and its exp, and subject_row is None (no lineage of ours).
+    external: ExternalIdentity | None = None
 
 
 def check_token_types(ex: Exchange) -> None:
@@ -88,9 +95,14 @@ def check_token_types(ex: Exchange) -> None:
 def check_subject_token(ex: Exchange) -> None:
     """The subject token is ours: signature, typ, issuer, unexpired, still stored (not revoked,
     nor any ancestor), and its user and client are still enabled. An ID token counts only
-    while the access token issued with it is live (that access token becomes the parent)."""
+    while the access token issued with it is live (that access token becomes the parent).
+    A token whose iss names a trusted issuer is that issuer's (check_external_subject_token)."""
     subject_token = ex.params.subject_token
     assert subject_token is not None  # check_token_types requires it
+    issuer = trusted_issuer_named_by(subject_token)
+    if issuer is not None:
+        check_external_subject_token(ex, subject_token, issuer)
+        return
     if ex.params.subject_token_type == ID_TOKEN_TYPE:
         claims, id_token = active_id_token(subject_token, what="subject_token")
         ex.subject_row = AccessToken.objects.select_related("user", "application").filter(id_token=id_token).first()
@@ -103,6 +115,20 @@ def check_subject_token(ex: Exchange) -> None:
         raise InvalidRequest(description="subject_token is not acceptable: its user or client is disabled.")
     ex.subject_claims = claims
     ex.subject = claims["sub"]
+
+
+def check_external_subject_token(ex: Exchange, subject_token: str, issuer: TrustedIssuer) -> None:
+    """A trusted issuer's token (apps/grants/federation.py): verified with that issuer's
+    keys, for the audience the issuer is registered with, mapped to exactly one of our
+    clients or users. Of its claims only ``exp`` is kept (it bounds the new token's
+    lifetime); its scope, act, acr and the rest are another issuer's and never copied."""
+    if ex.params.subject_token_type not in EXTERNAL_SUBJECT_TOKEN_TYPES:
+        raise InvalidRequest(description="A token of another issuer is a subject_token of type jwt or id_token.")
+    ex.external = verify_external_token(
+        subject_token, issuer=issuer, audiences={issuer.required_audience}, error=InvalidRequest, what="subject_token"
+    )
+    ex.user, ex.subject = ex.external.user, ex.external.subject
+    ex.subject_claims = {"sub": ex.subject, "exp": ex.external.expires_at}
 
 
 def load_policies(ex: Exchange) -> None:
@@ -167,9 +193,18 @@ def _audiences(claims: dict[str, Any]) -> set[str | None]:
 def check_subject_audience(ex: Exchange) -> None:
     """No confused deputy: the subject token must have been issued *for* this client, i.e. its
     audience is the client's own API (or one the policy names). An ID token must be this
-    client's own, and the policy must accept ID tokens."""
+    client's own, and the policy must accept ID tokens. A trusted issuer's token must be of
+    an issuer the policy names."""
     policy = ex.policy
     assert policy is not None  # select_policy ran
+    if ex.external is not None:
+        # Another issuer's token: the policy must name that issuer (its aud was checked
+        # against the issuer's registered audience).
+        if ex.external.issuer not in policy.trusted_issuers.all():
+            raise InvalidRequest(
+                description=f"The exchange policy does not accept tokens of issuer {ex.external.issuer.name}."
+            )
+        return
     audiences = _audiences(ex.subject_claims)
     if ex.params.subject_token_type == ID_TOKEN_TYPE:
         if not policy.accept_id_token:
@@ -262,7 +297,7 @@ def limit_lifetime(ex: Exchange) -> None:
     plan, policy = ex.plan, ex.policy
     assert plan is not None and policy is not None  # grant_scopes and select_policy ran
     subject_expiry = datetime.fromtimestamp(ex.subject_claims["exp"], tz=UTC)
-    if ex.params.subject_token_type == ID_TOKEN_TYPE:
+    if ex.params.subject_token_type == ID_TOKEN_TYPE and ex.external is None:
         assert ex.subject_row is not None  # check_subject_token found the session's token
         subject_expiry = min(subject_expiry, ex.subject_row.expires)
     remaining = int((subject_expiry - timezone.now()).total_seconds())

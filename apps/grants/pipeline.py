@@ -3,7 +3,8 @@
 In order, once for every grant in the registry (apps/grants/):
 
 1. the form: no URL query parameters, a ``grant_type`` we serve, no repeated parameter;
-2. client authentication, by whichever method the request uses (client_auth.METHODS);
+2. client authentication, by whichever method the request uses (client_auth.METHODS), or by
+   the grant itself where its request is a credential (RFC 7523's assertion);
 3. the client's permission to use the grant;
 4. the DPoP proof (RFC 9449 section 5), when one is sent or the client must send one;
 5. the grant's decision (a token plan, or a typed OAuth error), then whether the APIs it is
@@ -23,7 +24,7 @@ from django.http import HttpRequest
 
 from apps.audit import services as audit
 from apps.audit.models import AuditEvent
-from apps.clients.authentication import authenticate_client, claimed_client_id
+from apps.clients.authentication import claimed_client_id
 from apps.grants.base import Decision, Grant, TokenRequest
 from apps.grants.registry import GRANTS
 from apps.oauth.models import Application
@@ -62,13 +63,13 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
     repeated = repeated_parameters(request.POST)
     if "grant_type" in repeated:
         raise repeated_parameters_error(repeated)
-    grant = grant_for(request)
+    grant = grant_for(request).variant(request.POST)
     client: Application | None = None
     decision: Decision | None = None
     try:
         if repeated:
             raise repeated_parameters_error(repeated)
-        client = authenticate_client(request, allow_public=not grant.CONFIDENTIAL_ONLY)
+        client = grant.authenticate(request)
         if grant.permission() not in client.allowed_grant_types:
             raise UnauthorizedClient()
         jkt = proof_key(request, client)

@@ -9,7 +9,7 @@ parameters are kept out of error reports.
 from apps.grants.base import Grant
 from apps.grants.client_credentials import ClientCredentialsGrant
 from apps.grants.code_and_refresh import AuthorizationCodeGrant, RefreshTokenGrant
-from apps.grants.on_behalf_of import OnBehalfOfGrant
+from apps.grants.jwt_bearer import JwtBearerGrant
 from apps.grants.token_exchange import TokenExchangeGrant
 
 GRANTS: dict[str, Grant] = {}
@@ -25,7 +25,7 @@ def unregister(grant_type: str) -> None:
     GRANTS.pop(grant_type, None)
 
 
-for _grant in (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant, TokenExchangeGrant, OnBehalfOfGrant):
+for _grant in (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant, TokenExchangeGrant, JwtBearerGrant):
     register(_grant)
 
 

@@ -74,5 +74,9 @@ def exchange_decision(exchange: Exchange) -> Decision:
         extra_claims=extra_claims or None,
         parent=exchange.subject_row,
         audit_subject=exchange.subject,
-        audit_details={"act": exchange.act, "policy": exchange.policy.pk if exchange.policy else None},
+        audit_details={
+            "act": exchange.act,
+            "policy": exchange.policy.pk if exchange.policy else None,
+            **(exchange.external.audit_details() if exchange.external else {}),
+        },
     )

@@ -5,6 +5,7 @@ from .pushed_request import PushedAuthorizationRequest
 from .signing_key import KeyState, SigningKey
 from .tokens import AccessToken, Grant, IDToken, RefreshToken
 from .transaction_token_policy import TransactionTokenPolicy
+from .trusted_issuer import IssuerMapping, TrustedIssuer
 
 __all__ = [
     "AccessToken",
@@ -15,9 +16,11 @@ __all__ = [
     "Grant",
     "GrantType",
     "IDToken",
+    "IssuerMapping",
     "KeyState",
     "PushedAuthorizationRequest",
     "RefreshToken",
     "SigningKey",
     "TransactionTokenPolicy",
+    "TrustedIssuer",
 ]

@@ -27,6 +27,7 @@ class GrantType(models.TextChoices):
     REFRESH_TOKEN = "refresh_token", "Refresh token"
     CLIENT_CREDENTIALS = "client_credentials", "Client credentials"
     TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange", "Token exchange (RFC 8693)"
+    JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer", "JWT bearer (RFC 7523)"
 
 
 # RFC 8252 section 7.3: http redirect URIs are acceptable on the loopback interface only.
@@ -136,7 +137,7 @@ def jwks_uri_problem(uri: str) -> str | None:
 
 
 # Grant types that authenticate the client itself, so only confidential clients may use them.
-CONFIDENTIAL_ONLY_GRANTS = {GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE}
+CONFIDENTIAL_ONLY_GRANTS = {GrantType.CLIENT_CREDENTIALS, GrantType.TOKEN_EXCHANGE, GrantType.JWT_BEARER}
 
 # DOT asks ``allows_grant_type`` with its own identifiers; map them onto ours.
 _DOT_GRANT_NAMES = {
@@ -273,7 +274,7 @@ class Application(AbstractApplication, metaclass=ModelBase):
             grants = []
         if self.client_type == self.CLIENT_PUBLIC and set(grants) & CONFIDENTIAL_ONLY_GRANTS:
             errors.setdefault("allowed_grant_types", []).append(
-                "Client credentials and token exchange need a confidential client."
+                "Client credentials, token exchange and the JWT bearer grant need a confidential client."
             )
         if self.client_type == self.CLIENT_PUBLIC and self.resource_id is not None:
             errors.setdefault("resource", []).append("An API acting as a client must be a confidential client.")
@@ -342,6 +343,7 @@ class Application(AbstractApplication, metaclass=ModelBase):
                 .prefetch_related(
                     models.Prefetch("scopes", queryset=ApiScope.objects.select_related("resource")),
                     "subject_audiences",
+                    "trusted_issuers",
                 )
             )
         return self._enabled_exchange_policies

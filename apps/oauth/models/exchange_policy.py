@@ -22,6 +22,13 @@ class ExchangePolicy(models.Model):
         related_name="+",
         help_text="Subject tokens must be for one of these APIs. Empty: the client's own API only.",
     )
+    trusted_issuers = models.ManyToManyField(
+        "oauth.TrustedIssuer",
+        blank=True,
+        related_name="exchange_policies",
+        help_text="Also accept subject tokens of these issuers (types jwt and id_token), for the client or user "
+        "a mapping of the issuer names. Empty: this IdP's own tokens only.",
+    )
     target = models.ForeignKey(ApiResource, on_delete=models.CASCADE, related_name="exchange_policies")
     scopes = models.ManyToManyField(ApiScope, related_name="+", help_text="The most the issued token may carry.")
     mode = models.CharField(max_length=13, choices=ExchangeMode.choices, default=ExchangeMode.DELEGATION)
@@ -54,6 +61,7 @@ class ExchangePolicy(models.Model):
         subjects = [r.audience for r in self.subject_audiences.all()]
         if not subjects and self.client.resource is not None:
             subjects = [self.client.resource.audience]
+        subjects += [f"issuer {issuer.name}" for issuer in self.trusted_issuers.all()]
         scopes = " ".join(sorted(s.name for s in self.scopes.all()))
         minutes, seconds = divmod(self.max_lifetime, 60)
         lifetime = f"{minutes} min" if not seconds else f"{self.max_lifetime} s"
