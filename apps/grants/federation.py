@@ -27,6 +27,7 @@ import jwt
 from apps.clients.client_keys import signing_keys
 from apps.oauth.models import Application, IssuerMapping, TrustedIssuer
 from apps.protocol.errors import OAuth2Error, shown
+from idp.conf import idp_settings
 
 CLOCK_SKEW_SECONDS = 30
 MAX_TOKEN_LENGTH = 16 * 1024  # a Kubernetes token with its claims fits many times over
@@ -87,7 +88,8 @@ def trusted_issuer_named_by(token: str) -> TrustedIssuer | None:
     none (this IdP's own tokens among them: an issuer is never registered as itself)."""
     parts = unverified_parts(token)
     iss = parts[1].get("iss") if parts else None
-    if not isinstance(iss, str) or not iss or len(iss) > 255:
+    # Our own tokens (every exchange but a federated one) cost no query here.
+    if not isinstance(iss, str) or not iss or len(iss) > 255 or iss == idp_settings.ISSUER:
         return None
     return TrustedIssuer.objects.filter(issuer=iss).first()
 

@@ -36,7 +36,8 @@ LOCKOUTS = Counter("idp_lockouts", "Sign-ins refused by django-axes' lockout, co
 # grant_type values that are URNs, as their short label (others are their own label).
 _GRANT_LABELS = {
     "urn:ietf:params:oauth:grant-type:token-exchange": "token_exchange",  # RFC 8693
-    "urn:ietf:params:oauth:grant-type:jwt-bearer": "on_behalf_of",  # only with requested_token_use=on_behalf_of
+    # RFC 7523, and its on-behalf-of form (requested_token_use), which also counts as an exchange.
+    "urn:ietf:params:oauth:grant-type:jwt-bearer": "jwt_bearer",
 }
 
 _children: dict[tuple[Any, ...], Any] = {}
