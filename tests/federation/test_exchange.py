@@ -250,3 +250,18 @@ def test_the_client_still_needs_the_exchange_grant(basket, policy, trusted, exte
     basket.client.allowed_grant_types = [GrantType.CLIENT_CREDENTIALS]
     basket.client.save()
     assert error_of(exchange(basket, external.token()))[:2] == (400, "unauthorized_client")
+
+
+def test_the_other_issuers_acr_meets_no_second_factor_requirement(
+    basket, policy, trusted, external, alice, apis, map_to, exchange
+):
+    """An API that requires a second factor takes our word for the sign-in, never another
+    issuer's acr: a partner user's token is refused for it, whatever its acr says."""
+    map_to(trusted, user=alice, sub="partner|alice-1")
+    apis["discount"].require_second_factor = True
+    apis["discount"].save()
+    refused = exchange(basket, external.token(sub="partner|alice-1", acr=ACR_MFA, amr=["mfa"]), audience="discount")
+    assert error_of(refused) == (
+        400, "insufficient_user_authentication",
+        "The user signed in without a second factor; API discount requires one.",
+    )  # fmt: skip
