@@ -12,7 +12,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Count, Q
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -36,6 +37,13 @@ from apps.clients.services import (
     save_new_client,
 )
 from apps.console.consistency import problems_involving
+from apps.console.issuer_mappings import (
+    is_operator_account,
+    issuer_privilege,
+    mappable_clients,
+    mapping_privilege,
+    may_map,
+)
 from apps.console.policy import model_permission
 from apps.grants.preview import preview_token
 from apps.keys.services import retired_key_retention, rotate_keys, withdraw_key
@@ -44,9 +52,11 @@ from apps.oauth.models import (
     Application,
     ExchangePolicy,
     GrantType,
+    IssuerMapping,
     KeyState,
     SigningKey,
     TransactionTokenPolicy,
+    TrustedIssuer,
 )
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.privileged import (
@@ -702,10 +712,16 @@ class ExchangePolicyForm(forms.ModelForm):
 
     class Meta:
         model = ExchangePolicy
-        field_classes = {"subject_audiences": KeyCheckedMultipleChoiceField}
-        widgets = {"subject_audiences": forms.CheckboxSelectMultiple}
+        field_classes = {
+            "subject_audiences": KeyCheckedMultipleChoiceField,
+            "trusted_issuers": KeyCheckedMultipleChoiceField,
+        }
+        widgets = {
+            "subject_audiences": forms.CheckboxSelectMultiple,
+            "trusted_issuers": forms.CheckboxSelectMultiple,
+        }
         fields = [
-            "client", "subject_audiences", "target", "scopes", "mode",
+            "client", "subject_audiences", "trusted_issuers", "target", "scopes", "mode",
             "max_depth", "max_lifetime", "accept_id_token", "enabled",
         ]  # fmt: skip
 
@@ -720,7 +736,9 @@ class ExchangePolicyForm(forms.ModelForm):
         return cleaned
 
 
-def warn_about_problems(request: HttpRequest, *objects: Application | ExchangePolicy | TransactionTokenPolicy) -> None:
+def warn_about_problems(
+    request: HttpRequest, *objects: Application | ExchangePolicy | TransactionTokenPolicy | TrustedIssuer
+) -> None:
     """Saved, but it cannot work with the rest (apps/console/consistency.py): say so now,
     where it was made, rather than when a service's request is refused."""
     for problem in problems_involving(*objects):
@@ -741,6 +759,10 @@ class ExchangePolicyAdmin(LimitsPrivilege):
     list_filter = ("enabled", "mode", "target")
     search_fields = ("client__name", "client__client_id", "target__audience")
     list_select_related = ("client", "client__resource", "target")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # The summary names the subject audiences, trusted issuers and scopes of every row.
+        return super().get_queryset(request).prefetch_related("subject_audiences", "trusted_issuers", "scopes")
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -817,3 +839,201 @@ class TransactionTokenPolicyAdmin(LimitsPrivilege):
     @admin.display(description="policy")
     def summary(self, policy: TransactionTokenPolicy) -> str:
         return policy.summary()
+
+
+# --- trusted issuers -------------------------------------------------------------------------
+
+
+def json_without_nan(value: Any) -> Any:
+    """Python's JSON reader takes NaN and Infinity, which no JSON document may hold and
+    PostgreSQL's jsonb refuses: a form error, not a 500."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ValidationError("NaN and Infinity are not JSON values.") from None
+    return value
+
+
+class ModelCheckAfterFields(forms.ModelForm):
+    """The model's ``clean()`` checks the object as a whole, once every field is valid: run
+    with a field the form refused, it would report that field again, as the value it never
+    got (claims "not an object" under "Enter a valid JSON.", "map to a client or to a user"
+    under "No user has this username.")."""
+
+    def _post_clean(self) -> None:
+        if not self._errors:  # type: ignore[attr-defined]  # private Django API, not in the stubs
+            super()._post_clean()  # type: ignore[misc]  # private Django API, not in the stubs
+
+
+class TrustedIssuerForm(ModelCheckAfterFields):
+    """What the model's ``clean()`` refuses (an issuer that is not an https URL or is this
+    IdP, keys given twice or not at all, a private or weak key, an algorithm not offered)
+    shows under its field."""
+
+    class Meta:
+        model = TrustedIssuer
+        fields = ["name", "issuer", "jwks_uri", "jwks", "algorithms", "audience", "enabled"]
+        widgets = {"jwks": forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "vLargeTextField jwks"})}
+
+    def clean_jwks(self) -> Any:
+        return json_without_nan(self.cleaned_data["jwks"])
+
+
+SUPERUSERS_MAPPING = "mapped by a superuser only (whoever holds the issuer's keys would act as it)"
+
+
+class IssuerMappingForm(ModelCheckAfterFields):
+    """One mapping: exact claim values, and the client or the person (by username, typed in:
+    no list of every account) they stand for. ``operator`` (set per request by the inline) is
+    who is making it: see apps/console/issuer_mappings.py."""
+
+    operator: Any = None
+
+    username = forms.CharField(
+        required=False,
+        max_length=150,
+        label="User",
+        help_text="Or a person's username (one of the two).",
+    )
+
+    class Meta:
+        model = IssuerMapping
+        fields = ["claims", "client"]
+        widgets = {"claims": forms.Textarea(attrs={"rows": 2, "cols": 50})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.user_id is not None:
+            self.initial.setdefault("username", self.instance.user.get_username())
+        client = self.fields.get("client")  # absent from a read-only page
+        if isinstance(client, forms.ModelChoiceField) and self.operator is not None and not self.operator.is_superuser:
+            assert client.queryset is not None  # a model field's choices
+            client.queryset = mappable_clients(client.queryset)
+            client.error_messages = {
+                **client.error_messages,
+                "invalid_choice": "%(value)s is not one of the choices offered: a client holding the "
+                + ", ".join(sorted(PRIVILEGED_AUDIENCES))
+                + " API's powers is "
+                + SUPERUSERS_MAPPING
+                + ".",
+            }
+
+    def clean_claims(self) -> Any:
+        return json_without_nan(self.cleaned_data["claims"])
+
+    def clean_username(self) -> Any:
+        username = self.cleaned_data["username"].strip()
+        if not username:
+            return None
+        user_model = get_user_model()
+        user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
+        if user is None:
+            raise ValidationError("No user has this username.")
+        if self.operator is not None and not may_map(self.operator, mapping_privilege(client=None, user=user)):
+            if is_operator_account(user):
+                raise ValidationError(f"An operator's account (staff or superuser) is {SUPERUSERS_MAPPING}.")
+            raise ValidationError(
+                "A person's account is mapped by an operator who may change users, or a superuser "
+                "(whoever holds the issuer's keys would act as them)."
+            )
+        return user
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        if "username" in cleaned:  # else its own error says why
+            # Before the model's clean(), which wants a client or a user, one of the two.
+            self.instance.user = cleaned["username"]
+        return cleaned
+
+
+class IssuerMappingFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        """The same claims twice in one submission: the model's check against the stored
+        mappings sees neither while the issuer is being added."""
+        super().clean()
+        seen: set[str] = set()
+        for form in self.forms:
+            if not form.has_changed() and form.instance.pk is None:
+                continue
+            if self.can_delete and self._should_delete_form(form):  # type: ignore[attr-defined]  # not in the stubs
+                continue
+            claims = form.cleaned_data.get("claims") if hasattr(form, "cleaned_data") else None
+            if not isinstance(claims, dict):
+                continue
+            text = json.dumps(claims, sort_keys=True)
+            if text in seen:
+                form.add_error("claims", "This issuer already has a mapping for exactly these claims.")
+            seen.add(text)
+
+
+class IssuerMappingInline(admin.TabularInline):
+    """The issuer's mappings, on its page. Inlines are not wrapped by the operator policy:
+    IssuerMapping has no secret field (apps/console/checks.py checks it stays so), and its
+    add, change and delete permissions are its own, narrowed here by the issuer's privilege."""
+
+    model = IssuerMapping
+    form = IssuerMappingForm
+    formset = IssuerMappingFormSet
+    fields = ("claims", "client", "username", "created")
+    readonly_fields = ("created",)
+    extra = 1
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        # Each form knows who is making the mapping: what it may map to depends on them.
+        formset.form = type("ForOperator", (formset.form,), {"operator": request.user})
+        return formset
+
+    @admin.display(description="user")
+    def username(self, mapping: IssuerMapping) -> str:
+        # The read-only page's column (the form's field when it is editable).
+        return mapping.user.get_username() if mapping.user is not None else "-"
+
+    def _may_touch(self, request: HttpRequest, issuer: TrustedIssuer | None) -> bool:
+        return issuer is None or may_map(request.user, issuer_privilege(issuer))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and self._may_touch(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_touch(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_touch(request, obj)
+
+
+@admin.register(TrustedIssuer)
+class TrustedIssuerAdmin(LimitsPrivilege):
+    """Other identity providers whose tokens are accepted (workload and partner identity
+    federation), with their mappings inline. Whoever holds an issuer's keys acts as the
+    identities its mappings name: an issuer mapping to a privileged client or an operator's
+    account is a superuser's, one mapping to a person's account is for those who may change
+    users (apps/console/issuer_mappings.py); others may view it, not change or delete it."""
+
+    form = TrustedIssuerForm
+    inlines = [IssuerMappingInline]
+
+    list_display = ("summary", "mapping_count", "enabled")
+    list_filter = ("enabled", "mappings__client")
+    search_fields = ("name", "issuer", "audience", "mappings__client__client_id", "mappings__user__username")
+    readonly_fields = ("created",)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).annotate(mapping_total=Count("mappings", distinct=True))
+
+    def may_touch(self, request: HttpRequest, obj: Any) -> bool:
+        return obj is None or may_map(request.user, issuer_privilege(obj))
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        issuer = form.instance
+        warn_about_problems(request, issuer)
+
+    @admin.display(description="issuer")
+    def summary(self, issuer: TrustedIssuer) -> str:
+        return issuer.summary()
+
+    @admin.display(description="mappings", ordering="mapping_total")
+    def mapping_count(self, issuer: TrustedIssuer) -> int:
+        return getattr(issuer, "mapping_total", 0)

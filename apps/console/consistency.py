@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from apps.oauth.models import Application, ExchangePolicy, GrantType, TransactionTokenPolicy
+from apps.oauth.models import Application, ExchangePolicy, GrantType, TransactionTokenPolicy, TrustedIssuer
 from apps.resources.models import ApiScope
 
 
@@ -35,13 +35,15 @@ class Configuration:
     policies: list[ExchangePolicy]  # enabled ones, with their clients and subject audiences
     # Enabled ones, likewise: Txn-Tokens are asked for with the token-exchange grant too.
     transaction_token_policies: list[TransactionTokenPolicy]
+    # All of them, enabled or not (a policy may name a disabled one), with their mappings' clients.
+    trusted_issuers: list[TrustedIssuer]
 
     @classmethod
     def load(cls) -> "Configuration":
         policies = list(
             ExchangePolicy.objects.filter(enabled=True)
             .select_related("client", "target")
-            .prefetch_related("subject_audiences")
+            .prefetch_related("subject_audiences", "trusted_issuers")
             .order_by("client__name", "target__audience")
         )
         transaction_token_policies = list(
@@ -55,13 +57,22 @@ class Configuration:
             .prefetch_related(Prefetch("allowed_scopes", queryset=ApiScope.objects.select_related("resource")))
             .order_by("name", "client_id")
         )
-        return cls(clients=clients, policies=policies, transaction_token_policies=transaction_token_policies)
+        trusted_issuers = list(TrustedIssuer.objects.prefetch_related("mappings__client").order_by("name"))
+        return cls(
+            clients=clients,
+            policies=policies,
+            transaction_token_policies=transaction_token_policies,
+            trusted_issuers=trusted_issuers,
+        )
 
     def policies_of(self, client: Application) -> list[ExchangePolicy]:
         return [policy for policy in self.policies if policy.client_id == client.pk]
 
     def transaction_token_policy_of(self, client: Application) -> TransactionTokenPolicy | None:
         return next((policy for policy in self.transaction_token_policies if policy.client_id == client.pk), None)
+
+    def policies_naming(self, issuer: TrustedIssuer) -> list[ExchangePolicy]:
+        return [policy for policy in self.policies if issuer in policy.trusted_issuers.all()]
 
 
 def _client_url(client: Application) -> str:
@@ -74,6 +85,11 @@ def _key(obj: Model) -> tuple[str, int]:
 
 def _client_problem(client: Application, message: str, *others: Model) -> Problem:
     return Problem(message, _client_url(client), frozenset([_key(client), *map(_key, others)]))
+
+
+def _issuer_problem(issuer: TrustedIssuer, message: str, *others: Model) -> Problem:
+    url = reverse("admin:oauth_trustedissuer_change", args=[issuer.pk])
+    return Problem(message, url, frozenset([_key(issuer), *map(_key, others)]))
 
 
 def _grants(client: Application) -> set[str]:
@@ -125,7 +141,8 @@ def clients_without_a_grant(config: Configuration) -> list[Problem]:
 
 def exchange_clients_without_an_api(config: Configuration) -> list[Problem]:
     """A subject token must be for the exchanging client's own API unless its policy names
-    other audiences: without an API of its own and without such a policy, it exchanges nothing."""
+    other audiences (or trusted issuers, whose tokens it may exchange): without an API of its
+    own and without such a policy, it exchanges nothing."""
     problems = []
     for client in config.clients:
         if GrantType.TOKEN_EXCHANGE not in _grants(client) or client.resource_id is not None:
@@ -135,7 +152,9 @@ def exchange_clients_without_an_api(config: Configuration) -> list[Problem]:
             *config.policies_of(client),
             *([transaction] if transaction is not None else []),
         ]
-        if not any(policy.subject_audiences.all() for policy in policies):
+        if not any(policy.subject_audiences.all() for policy in policies) and not any(
+            policy.trusted_issuers.all() for policy in config.policies_of(client)
+        ):
             problems.append(
                 _client_problem(
                     client,
@@ -210,6 +229,64 @@ def confidential_clients_that_cannot_authenticate(config: Configuration) -> list
     ]
 
 
+def trusted_issuers_without_a_mapping(config: Configuration) -> list[Problem]:
+    """A token of an issuer is accepted only when exactly one of its mappings matches: with
+    none, every one is refused (``No mapping of issuer ... matches``)."""
+    return [
+        _issuer_problem(
+            issuer, _("Trusted issuer %(issuer)s has no mapping: none of its tokens is accepted.") % {"issuer": issuer}
+        )
+        for issuer in config.trusted_issuers
+        if issuer.enabled and not issuer.mappings.all()
+    ]
+
+
+def trusted_issuers_accepted_nowhere(config: Configuration) -> list[Problem]:
+    """An issuer's tokens count where an enabled exchange policy names it (token exchange), or
+    as assertions for the clients it maps to when they have the JWT bearer grant (RFC 7523).
+    With neither, its mappings do nothing. (An issuer without mappings has its own rule.)"""
+    problems = []
+    active = {client.pk: client for client in config.clients}
+    for issuer in config.trusted_issuers:
+        mappings = issuer.mappings.all()
+        if not issuer.enabled or not mappings or config.policies_naming(issuer):
+            continue
+        mapped = [active[m.client_id] for m in mappings if m.client_id is not None and m.client_id in active]
+        if any(GrantType.JWT_BEARER in _grants(client) for client in mapped):
+            continue
+        problems.append(
+            _issuer_problem(
+                issuer,
+                _(
+                    "Trusted issuer %(issuer)s is accepted nowhere: no enabled exchange policy names it and no "
+                    "client it maps to has the JWT bearer grant."
+                )
+                % {"issuer": issuer},
+                *mapped,
+            )
+        )
+    return problems
+
+
+def policies_naming_a_disabled_issuer(config: Configuration) -> list[Problem]:
+    """A disabled issuer's tokens are refused (``... which is disabled here``), whatever a
+    policy says: the policy accepts less than it names."""
+    problems = []
+    for policy in config.policies:
+        for issuer in policy.trusted_issuers.all():
+            if not issuer.enabled:
+                problems.append(
+                    _issuer_problem(
+                        issuer,
+                        _("The exchange policy %(policy)s names trusted issuer %(issuer)s, which is disabled.")
+                        % {"policy": policy, "issuer": issuer},
+                        policy,
+                        policy.client,
+                    )
+                )
+    return problems
+
+
 RULES: list[Callable[[Configuration], list[Problem]]] = [
     policies_without_the_exchange_grant,
     transaction_token_policies_without_the_exchange_grant,
@@ -219,6 +296,9 @@ RULES: list[Callable[[Configuration], list[Problem]]] = [
     client_credentials_without_an_api_scope,
     clients_whose_apis_are_all_disabled,
     confidential_clients_that_cannot_authenticate,
+    trusted_issuers_without_a_mapping,
+    trusted_issuers_accepted_nowhere,
+    policies_naming_a_disabled_issuer,
 ]
 
 
@@ -229,7 +309,8 @@ def configuration_problems() -> list[Problem]:
 
 
 def problems_involving(*objects: Model) -> list[Problem]:
-    """The problems any of ``objects`` (clients, exchange and transaction-token policies) is part of."""
+    """The problems any of ``objects`` (clients, exchange and transaction-token policies,
+    trusted issuers) is part of."""
     return [problem for problem in configuration_problems() if any(problem.involves_object(obj) for obj in objects)]
 
 

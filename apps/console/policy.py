@@ -75,6 +75,8 @@ MODEL_POLICIES: dict[str, ModelPolicy] = {
     "oauth.application": _policy(CONFIGURATION, "client_secret", "previous_client_secret"),
     "oauth.exchangepolicy": _policy(CONFIGURATION),
     "oauth.transactiontokenpolicy": _policy(CONFIGURATION),
+    "oauth.trustedissuer": _policy(CONFIGURATION),
+    "oauth.issuermapping": _policy(CONFIGURATION),  # inline, on its issuer's page
     "resources.apiresource": _policy(CONFIGURATION),
     "resources.apiscope": _policy(CONFIGURATION),
     # What the system issued: revoked or rotated, never edited.

@@ -16,7 +16,16 @@ from apps.audit import services as audit
 from apps.audit.models import AuditEvent
 from apps.consent.services import remember_consent
 from apps.keys.services import get_signing_key
-from apps.oauth.models import ExchangePolicy, Grant, IDToken, RefreshToken, SigningKey, TransactionTokenPolicy
+from apps.oauth.models import (
+    ExchangePolicy,
+    Grant,
+    IDToken,
+    IssuerMapping,
+    RefreshToken,
+    SigningKey,
+    TransactionTokenPolicy,
+    TrustedIssuer,
+)
 from apps.tokens.issuance import issue_user_token
 
 User = get_user_model()
@@ -46,12 +55,19 @@ def every_record(apis, make_client) -> dict[str, object]:
         client=web, request_details_keys="action amount", transaction_context={"channel": "web"}
     )
     txn_policy.scopes.set(apis["shoppingbasket"].scopes.all())
+    issuer = TrustedIssuer.objects.create(
+        name="kubernetes", issuer="https://kubernetes.example", jwks_uri="https://kubernetes.example/jwks"
+    )
+    IssuerMapping.objects.create(issuer=issuer, claims={"sub": "system:serviceaccount:shop:web"}, client=web)
+    IssuerMapping.objects.create(issuer=issuer, claims={"sub": "alice@partner.example"}, user=alice)
+    policy.trusted_issuers.set([issuer])
     objects = {
         "auth.user": alice,
         "auth.group": Group.objects.create(name="helpdesk"),
         "oauth.application": web,
         "oauth.exchangepolicy": policy,
         "oauth.transactiontokenpolicy": txn_policy,
+        "oauth.trustedissuer": issuer,
         "resources.apiresource": apis["eventcatalog"],
         "resources.apiscope": apis["eventcatalog"].scopes.first(),
         "oauth.accesstoken": web.accesstoken_set.get(),

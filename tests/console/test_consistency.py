@@ -6,7 +6,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from apps.console.consistency import configuration_problems, problems_involving, visible_configuration_problems
-from apps.oauth.models import Application, ExchangePolicy, TransactionTokenPolicy
+from apps.oauth.models import Application, ExchangePolicy, IssuerMapping, TransactionTokenPolicy, TrustedIssuer
 from apps.resources.models import ApiScope
 from tests.support.admin import permissions
 from tests.support.service_keys import signer_for
@@ -98,6 +98,104 @@ def test_a_transaction_token_policys_subject_audiences_give_a_client_tokens_to_e
         "relay has the token-exchange grant but no API of its own: no token is for it to exchange."
     ]
     policy.subject_audiences.set([apis["shoppingbasket"]])
+    assert configuration_problems() == []
+
+
+# --- trusted issuers -------------------------------------------------------------------------------
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def make_issuer(name: str = "kubernetes", **fields) -> TrustedIssuer:
+    return TrustedIssuer.objects.create(
+        name=name, issuer=f"https://{name}.example", jwks_uri=f"https://{name}.example/jwks", **fields
+    )
+
+
+def issuer_messages(issuer: TrustedIssuer) -> list[str]:
+    return [problem.message for problem in problems_involving(issuer)]
+
+
+def test_a_trusted_issuer_without_a_mapping(db):
+    issuer = make_issuer()
+    [problem] = configuration_problems()
+    assert problem.message == "Trusted issuer kubernetes has no mapping: none of its tokens is accepted."
+    assert problem.fix_url == f"/admin/oauth/trustedissuer/{issuer.pk}/change/"
+    assert problem.involves_object(issuer)
+    issuer.enabled = False  # a disabled issuer accepts nothing, on purpose
+    issuer.save()
+    assert configuration_problems() == []
+
+
+def test_a_trusted_issuer_accepted_nowhere(basket, web, make_policy):
+    issuer = make_issuer()
+    IssuerMapping.objects.create(issuer=issuer, claims={"sub": "basket"}, client=basket.client)
+    IssuerMapping.objects.create(issuer=issuer, claims={"sub": "web"}, client=web.client)
+    accepted_nowhere = (
+        "Trusted issuer kubernetes is accepted nowhere: no enabled exchange policy names it and no client it "
+        "maps to has the JWT bearer grant."
+    )
+    [problem] = problems_involving(issuer)
+    assert problem.message == accepted_nowhere
+    assert problem.fix_url == f"/admin/oauth/trustedissuer/{issuer.pk}/change/"
+    # Saving a client it maps to shows it too: giving it the grant is a fix.
+    assert problem.involves_object(basket.client) and problem.involves_object(web.client)
+
+    # An enabled exchange policy naming it: its tokens are exchanged there.
+    policy = make_policy(basket.client, "discount")
+    policy.trusted_issuers.set([issuer])
+    assert issuer_messages(issuer) == []
+    policy.enabled = False
+    policy.save()
+    assert issuer_messages(issuer) == [accepted_nowhere]
+
+    # A client it maps to with the JWT bearer grant: its tokens are assertions for that client.
+    web.client.allowed_grant_types = [*web.client.allowed_grant_types, JWT_BEARER]
+    web.client.save()
+    assert issuer_messages(issuer) == []
+    web.client.is_active = False  # a disabled client gets no token
+    web.client.save()
+    assert issuer_messages(issuer) == [accepted_nowhere]
+
+
+def test_an_issuer_mapped_to_people_only_needs_an_exchange_policy(basket, alice, make_policy):
+    issuer = make_issuer()
+    IssuerMapping.objects.create(issuer=issuer, claims={"sub": "alice"}, user=alice)
+    assert len(issuer_messages(issuer)) == 1
+    make_policy(basket.client, "discount").trusted_issuers.set([issuer])
+    assert configuration_problems() == []
+
+
+def test_an_exchange_policy_naming_a_disabled_issuer(basket, make_policy):
+    issuer = make_issuer(enabled=False)
+    IssuerMapping.objects.create(issuer=issuer, claims={"sub": "basket"}, client=basket.client)
+    policy = make_policy(basket.client, "discount")
+    policy.trusted_issuers.set([issuer, make_issuer("github")])
+    IssuerMapping.objects.create(
+        issuer=TrustedIssuer.objects.get(name="github"), claims={"sub": "x"}, client=basket.client
+    )
+    [problem] = configuration_problems()
+    assert problem.message == (
+        "The exchange policy basket -> discount names trusted issuer kubernetes, which is disabled."
+    )
+    assert problem.fix_url == f"/admin/oauth/trustedissuer/{issuer.pk}/change/"
+    assert (
+        problem.involves_object(policy) and problem.involves_object(issuer) and problem.involves_object(basket.client)
+    )
+    issuer.enabled = True
+    issuer.save()
+    assert configuration_problems() == []
+
+
+def test_trusted_issuers_give_an_exchange_client_without_an_api_tokens_to_exchange(make_client, make_policy):
+    client = make_client("relay", grants=[TOKEN_EXCHANGE]).client
+    policy = make_policy(client, "discount")
+    assert messages_of(client) == [
+        "relay has the token-exchange grant but no API of its own: no token is for it to exchange."
+    ]
+    issuer = make_issuer()
+    IssuerMapping.objects.create(issuer=issuer, claims={"sub": "relay"}, client=client)
+    policy.trusted_issuers.set([issuer])
     assert configuration_problems() == []
 
 
