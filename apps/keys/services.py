@@ -51,6 +51,12 @@ CLOCK_SKEW_SECONDS = 60
 UNKNOWN_KID_RELOAD_SECONDS = 1
 
 _cache: dict[str, tuple[LoadedKey, float]] = {}  # algorithm -> active signing key
+# kid -> the key parsed from its PEM. A kid is the key's own thumbprint, so what it names never
+# changes: the periodic reload asks the database which kid is active (one indexed row) and
+# parses a PEM only for a kid it has not seen, never on a live request every 30 s (an RSA
+# PEM costs milliseconds to load, which showed in the p99).
+_parsed: dict[str, LoadedKey] = {}
+MAX_PARSED_KEYS = 32  # a few algorithms times a few rotations; cleared beyond
 _published: JwksCache | None = None  # our own JWKS, as resource servers cache it
 _cache_lock = threading.Lock()
 
@@ -149,8 +155,14 @@ def get_signing_key(algorithm: str) -> LoadedKey:
     cached = _cache.get(algorithm)
     if cached is not None and now - cached[1] < idp_settings.SIGNING_KEY_CACHE_SECONDS:
         return cached[0]
-    loaded = _load(_active_key_row(algorithm))
+    kid = SigningKey.objects.filter(algorithm=algorithm, state=KeyState.ACTIVE).values_list("kid", flat=True).first()
+    loaded = _parsed.get(kid) if kid is not None else None
+    if loaded is None:
+        loaded = _load(_active_key_row(algorithm))
     with _cache_lock:
+        if len(_parsed) >= MAX_PARSED_KEYS:
+            _parsed.clear()
+        _parsed[loaded.kid] = loaded
         _cache[algorithm] = (loaded, now)
     return loaded
 
@@ -159,6 +171,7 @@ def clear_key_cache() -> None:
     global _published
     with _cache_lock:
         _cache.clear()
+        _parsed.clear()
         _published = None
 
 

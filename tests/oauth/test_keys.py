@@ -192,3 +192,23 @@ def test_a_kid_beginning_with_a_dash_is_withdrawn_after_double_dash(db):
     SigningKey.objects.filter(pk=key.pk).update(kid="-dash-first", state=KeyState.RETIRED)
     call_command("withdraw_key", "--", "-dash-first", stdout=io.StringIO())
     assert not SigningKey.objects.filter(kid="-dash-first").exists()
+
+
+def test_the_periodic_reload_parses_a_pem_only_for_a_new_kid(db, settings, monkeypatch, django_assert_num_queries):
+    """Every SIGNING_KEY_CACHE_SECONDS a process asks which key is active; the PEM is parsed
+    again only when the answer is a key it has not parsed (a rotation), not on every reload."""
+    from apps.keys import services
+
+    settings.IDP = {**settings.IDP, "SIGNING_KEY_CACHE_SECONDS": 0}  # every call is a reload
+    first = get_signing_key("ES256")
+    parsed: list[str] = []
+    load = services._load
+    monkeypatch.setattr(services, "_load", lambda row: parsed.append(row.kid) or load(row))
+
+    with django_assert_num_queries(1):  # a reload: which kid is active, one row
+        assert get_signing_key("ES256") is first
+    assert parsed == []
+    rotate_keys(algorithms=["ES256"])
+    rotated = get_signing_key("ES256")
+    assert rotated.kid != first.kid and parsed == [rotated.kid]
+    assert get_signing_key("ES256") is rotated and parsed == [rotated.kid]
