@@ -17,17 +17,26 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Model
 
-from apps.oauth.models import Application, ExchangePolicy, TransactionTokenPolicy
+from apps.oauth.models import Application, ExchangePolicy, TransactionTokenPolicy, TrustedIssuer
 from apps.oauth.models.transaction_token_policy import member_names
 from apps.resources.models import ApiResource, ApiScope
 
 FORMAT_VERSION = 1
-SECTIONS = ("apis", "identity_scopes", "clients", "exchange_policies", "transaction_token_policies", "groups")
+SECTIONS = (
+    "apis",
+    "identity_scopes",
+    "clients",
+    "trusted_issuers",
+    "exchange_policies",
+    "transaction_token_policies",
+    "groups",
+)
 # Sections added to version 1 after its first files were written: a file without one says
 # nothing about what it holds (nothing there is created, changed or pruned), so files written
 # before it still import as they did. Every other section must be present. (A file cut short
-# loses "groups" too, which is required: it is still refused.)
-OPTIONAL_SECTIONS = frozenset({"transaction_token_policies"})
+# loses "groups" too, which is required: it is still refused.) Without "trusted_issuers", an
+# exchange policy's "trusted_issuers" left out means "as they are" too, not "none".
+OPTIONAL_SECTIONS = frozenset({"trusted_issuers", "transaction_token_policies"})
 
 
 class ConfigurationError(Exception):
@@ -85,12 +94,19 @@ def client_entry(client: Application, scope_names: Iterable[str]) -> dict[str, A
 
 
 def policy_entry(
-    policy: ExchangePolicy, *, client_id: str, target: str, subject_audiences: Iterable[str], scopes: Iterable[str]
+    policy: ExchangePolicy,
+    *,
+    client_id: str,
+    target: str,
+    subject_audiences: Iterable[str],
+    scopes: Iterable[str],
+    trusted_issuers: Iterable[str],
 ) -> dict[str, Any]:
     return {
         "client": client_id,
         "target": target,
         "subject_audiences": sorted(subject_audiences),
+        "trusted_issuers": sorted(trusted_issuers),
         "scopes": sorted(scopes),
         "mode": policy.mode,
         "max_depth": policy.max_depth,
@@ -111,10 +127,40 @@ def transaction_token_policy_entry(
         "scopes": sorted(scopes),
         "request_context_keys": sorted(member_names(policy.request_context_keys)),
         "request_details_keys": sorted(member_names(policy.request_details_keys)),
-        "transaction_context": json.loads(json.dumps(policy.transaction_context, sort_keys=True)),
+        "transaction_context": sorted_json(policy.transaction_context),
         "max_lifetime": policy.max_lifetime,
         "accept_txn_tokens": policy.accept_txn_tokens,
         "enabled": policy.enabled,
+    }
+
+
+def sorted_json(value: Any) -> Any:
+    """``value`` with the keys of every object sorted: the same export whichever order the
+    database keeps a JSON object in."""
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def mapping_entry(claims: Any, *, client_id: str | None, username: str | None) -> dict[str, Any]:
+    return {"claims": sorted_json(claims), "client": client_id, "user": username}
+
+
+def mapping_order(entry: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (json.dumps(entry["claims"], sort_keys=True), entry["client"] or "", entry["user"] or "")
+
+
+def trusted_issuer_entry(issuer: TrustedIssuer, mappings: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Its algorithms as a sorted list (stored space-separated), its inline keys and each
+    mapping's claims with sorted keys, its mappings sorted by their claims: a client by its
+    client_id, a person by their username (one of the two, the other null)."""
+    return {
+        "name": issuer.name,
+        "issuer": issuer.issuer,
+        "jwks_uri": issuer.jwks_uri,
+        "jwks": sorted_json(issuer.jwks),
+        "algorithms": sorted(issuer.algorithm_names),
+        "audience": issuer.audience,
+        "enabled": issuer.enabled,
+        "mappings": sorted(mappings, key=mapping_order),
     }
 
 
@@ -137,7 +183,8 @@ class Field:
     """One field of an entry: its type (``str``, ``int``, ``bool``, ``names`` (a set of strings,
     sorted), ``uris`` (a list of strings, in order), ``optional_str`` (a name or null),
     ``scopes`` (an API's scope entries), ``json_object`` (a mapping, as a JWKS, or null),
-    ``object`` (a JSON object, never null)), and its default."""
+    ``object`` (a JSON object, never null), ``mappings`` (a trusted issuer's mapping
+    entries)), and its default."""
 
     type: str
     default: Any = REQUIRED
@@ -189,6 +236,8 @@ POLICY_FIELDS = {
     "client": Field("str"),
     "target": Field("str"),
     "subject_audiences": Field("names", []),
+    # Left out: none, in a file with a trusted_issuers section; as they are in one without.
+    "trusted_issuers": Field("names", None),
     "scopes": Field("names"),
     "mode": Field("str", model_default(ExchangePolicy, "mode")),
     "max_depth": Field("int", model_default(ExchangePolicy, "max_depth")),
@@ -207,6 +256,23 @@ TRANSACTION_TOKEN_POLICY_FIELDS = {
     "max_lifetime": Field("int", model_default(TransactionTokenPolicy, "max_lifetime")),
     "accept_txn_tokens": Field("bool", model_default(TransactionTokenPolicy, "accept_txn_tokens")),
     "enabled": Field("bool", model_default(TransactionTokenPolicy, "enabled")),
+}
+MAPPING_FIELDS = {
+    # What the claims may be, and that one of client and user is given, is the model's to check.
+    "claims": Field("object"),
+    "client": Field("optional_str", None),
+    "user": Field("optional_str", None),
+}
+TRUSTED_ISSUER_FIELDS = {
+    "name": Field("str"),
+    "issuer": Field("str"),
+    # The keys, algorithms and URLs are the model's to check (its clean(), as in the admin).
+    "jwks_uri": Field("str", model_default(TrustedIssuer, "jwks_uri")),
+    "jwks": Field("json_object", None),
+    "algorithms": Field("names", sorted(model_default(TrustedIssuer, "algorithms").split())),
+    "audience": Field("str", model_default(TrustedIssuer, "audience")),
+    "enabled": Field("bool", model_default(TrustedIssuer, "enabled")),
+    "mappings": Field("mappings", []),
 }
 GROUP_FIELDS = {"name": Field("str"), "permissions": Field("names", [])}
 
@@ -229,6 +295,8 @@ class Document:
     apis: list[dict[str, Any]]
     identity_scopes: list[dict[str, Any]]
     clients: list[dict[str, Any]]
+    # None: the file has no such section (OPTIONAL_SECTIONS), and leaves them as they are.
+    trusted_issuers: list[dict[str, Any]] | None
     exchange_policies: list[dict[str, Any]]
     # None: the file has no such section (OPTIONAL_SECTIONS), and leaves them as they are.
     transaction_token_policies: list[dict[str, Any]] | None
@@ -277,7 +345,17 @@ class _Reader:
             )
         elif field.type == "scopes":
             return self.entries(value, SCOPE_FIELDS, f"{entry}: scope", key=("name",))
+        elif field.type == "mappings":
+            if isinstance(value, list):
+                return self.mappings(value, entry)
+            self.errors.append(f"{where}: must be a list.")
         return None
+
+    def mappings(self, raw: list[Any], issuer: str) -> list[dict[str, Any]]:
+        """A trusted issuer's mappings, named by their place in the file (they have no name),
+        sorted as the export sorts them."""
+        entries = [self.entry(item, MAPPING_FIELDS, f"{issuer}: mapping {index + 1}") for index, item in enumerate(raw)]
+        return sorted((entry for entry in entries if entry is not None), key=mapping_order)
 
     def entry(self, raw: Any, fields: Mapping[str, Field], where: str) -> dict[str, Any] | None:
         if not isinstance(raw, dict):
@@ -342,6 +420,11 @@ def read_document(data: Any) -> Document:
         apis=reader.entries(data.get("apis", []), API_FIELDS, "API", key=("audience",)),
         identity_scopes=reader.entries(data.get("identity_scopes", []), SCOPE_FIELDS, "identity scope", key=("name",)),
         clients=reader.entries(data.get("clients", []), CLIENT_FIELDS, "client", key=("client_id",)),
+        trusted_issuers=(
+            reader.entries(data["trusted_issuers"], TRUSTED_ISSUER_FIELDS, "trusted issuer", key=("name",))
+            if "trusted_issuers" in data
+            else None
+        ),
         exchange_policies=reader.entries(
             data.get("exchange_policies", []), POLICY_FIELDS, "exchange policy", key=("client", "target")
         ),
@@ -361,6 +444,15 @@ def read_document(data: Any) -> Document:
     scope_names = [scope["name"] for api in document.apis for scope in api["scopes"]]
     reader.duplicates([*scope_names, *(scope["name"] for scope in document.identity_scopes)], "Scope")
     reader.duplicates((client["client_id"] for client in document.clients), "Client")
+    reader.duplicates((issuer["name"] for issuer in document.trusted_issuers or []), "Trusted issuer")
+    for issuer in document.trusted_issuers or []:
+        # The model refuses a second mapping of the same claims; said here, before any is made.
+        claims = (json.dumps(mapping["claims"], sort_keys=True) for mapping in issuer["mappings"])
+        reader.duplicates(claims, f"Trusted issuer {issuer['name']!r}: a mapping of the claims")
+    if document.trusted_issuers is not None:
+        for policy in document.exchange_policies:
+            if policy["trusted_issuers"] is None:
+                policy["trusted_issuers"] = []  # the default, where the file speaks of trusted issuers
     reader.duplicates(
         (policy_key(policy["client"], policy["target"]) for policy in document.exchange_policies), "Exchange policy"
     )

@@ -1,6 +1,7 @@
 """Exporting the configuration as a document, and importing one: created or updated by
-natural key (an API's audience, a scope's name, a client's client_id, an exchange policy's
-client and target, a transaction-token policy's client, a group's name), all or nothing.
+natural key (an API's audience, a scope's name, a client's client_id, a trusted issuer's name,
+an exchange policy's client and target, a transaction-token policy's client, a group's name),
+all or nothing.
 
 An import checks every entry with the model's own validation (``full_clean``: what the admin
 and ``save_client`` run) against the database as the file would leave it, inside one
@@ -9,12 +10,14 @@ saved at all, so importing the same file twice changes no row (and no configurat
 generation: no process reloads its clients for nothing).
 """
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
@@ -29,17 +32,19 @@ from apps.configuration.document import (
     api_entry,
     client_entry,
     group_entry,
+    mapping_entry,
     policy_entry,
     policy_key,
     read_document,
     transaction_token_policy_entry,
+    trusted_issuer_entry,
 )
-from apps.oauth.models import Application, ExchangePolicy, TransactionTokenPolicy
+from apps.oauth.models import Application, ExchangePolicy, IssuerMapping, TransactionTokenPolicy, TrustedIssuer
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.privileged import PRIVILEGED_AUDIENCES
 
 CONFIG_IMPORTED = "config.imported"
-KINDS = ("apis", "scopes", "clients", "exchange_policies", "transaction_token_policies", "groups")
+KINDS = ("apis", "scopes", "clients", "trusted_issuers", "exchange_policies", "transaction_token_policies", "groups")
 
 # RFC 6749 appendix A.1: a client_id is printable ASCII; a space would not survive the
 # space-separated lists it appears in (audit events, logs).
@@ -63,7 +68,12 @@ def export_configuration() -> dict[str, Any]:
         else:
             api_scopes[scope.resource_id].append(scope)
     clients = Application.objects.prefetch_related("allowed_scopes")
-    policies = ExchangePolicy.objects.select_related("client", "target").prefetch_related("subject_audiences", "scopes")
+    policies = ExchangePolicy.objects.select_related("client", "target").prefetch_related(
+        "subject_audiences", "trusted_issuers", "scopes"
+    )
+    trusted_issuers = TrustedIssuer.objects.prefetch_related(
+        models.Prefetch("mappings", queryset=IssuerMapping.objects.select_related("client", "user"))
+    )
     transaction_token_policies = TransactionTokenPolicy.objects.select_related("client").prefetch_related(
         "subject_audiences", "scopes"
     )
@@ -79,6 +89,9 @@ def export_configuration() -> dict[str, Any]:
         "clients": _by(
             "client_id", [client_entry(c, [scope.name for scope in c.allowed_scopes.all()]) for c in clients]
         ),
+        "trusted_issuers": _by(
+            "name", [trusted_issuer_entry(issuer, _mapping_entries(issuer)) for issuer in trusted_issuers]
+        ),
         "exchange_policies": sorted(
             (
                 policy_entry(
@@ -87,6 +100,7 @@ def export_configuration() -> dict[str, Any]:
                     target=policy.target.audience,
                     subject_audiences=[resource.audience for resource in policy.subject_audiences.all()],
                     scopes=[scope.name for scope in policy.scopes.all()],
+                    trusted_issuers=[issuer.name for issuer in policy.trusted_issuers.all()],
                 )
                 for policy in policies
             ),
@@ -113,6 +127,17 @@ def export_configuration() -> dict[str, Any]:
 
 def _by(key: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda entry: entry[key])
+
+
+def _mapping_entries(issuer: TrustedIssuer) -> list[dict[str, Any]]:
+    return [
+        mapping_entry(
+            mapping.claims,
+            client_id=mapping.client.client_id if mapping.client is not None else None,
+            username=mapping.user.get_username() if mapping.user is not None else None,
+        )
+        for mapping in issuer.mappings.all()
+    ]
 
 
 # --- import --------------------------------------------------------------------------------
@@ -154,9 +179,10 @@ class Report:
 
 def import_configuration(data: Any, *, dry_run: bool = False, prune: bool = False) -> Report:
     """Create or update everything the document names; with ``prune``, also delete the APIs,
-    scopes, clients, exchange and transaction-token policies it does not name (groups are
-    never deleted; a file without the ``transaction_token_policies`` section deletes only
-    those of the clients it deletes).
+    scopes, clients, trusted issuers, exchange and transaction-token policies it does not name
+    (groups are never deleted; a file without the ``transaction_token_policies`` section
+    deletes only those of the clients it deletes; one without ``trusted_issuers`` deletes no
+    issuer, only the mappings to the clients it deletes).
 
     Raises :class:`ConfigurationError` listing every wrong entry; then nothing is changed.
     With ``dry_run`` the report says what would change and nothing is kept. An import that
@@ -199,11 +225,18 @@ class _Importer:
             scope["name"] for scope in document.identity_scopes
         }
         self.named_clients = {client["client_id"] for client in document.clients}
+        # Without the section, every stored issuer stays: each is as good as named.
+        self.named_issuers = (
+            {issuer["name"] for issuer in document.trusted_issuers}
+            if document.trusted_issuers is not None
+            else set(TrustedIssuer.objects.values_list("name", flat=True))
+        )
 
     def apply(self) -> None:
         self.apis()
         self.scopes()
         self.clients()
+        self.trusted_issuers()
         self.exchange_policies()
         self.transaction_token_policies()
         self.groups()
@@ -344,6 +377,90 @@ class _Importer:
             if secret:
                 self.report.client_secrets[client_id] = secret
 
+    def trusted_issuers(self) -> None:
+        """By name; the models' clean() checks each issuer and each mapping, as the admin does.
+        An issuer's mappings are the file's: those it no longer lists are deleted, the others
+        kept as they are (the audit trail names a mapping by its id)."""
+        for entry in self.document.trusted_issuers or []:
+            name = entry["name"]
+            where = f"trusted issuer {name!r}"
+            identities = self.mapping_identities(entry["mappings"], where)
+            if identities is None:
+                continue
+            issuer = TrustedIssuer.objects.filter(name=name).first()
+            if issuer is not None and trusted_issuer_entry(issuer, _mapping_entries(issuer)) == entry:
+                self.report.changes["trusted_issuers"].unchanged.append(name)
+                continue
+            created = issuer is None
+            issuer = issuer or TrustedIssuer(name=name)
+            for field_name in ("issuer", "jwks_uri", "jwks", "audience", "enabled"):
+                setattr(issuer, field_name, entry[field_name])
+            issuer.algorithms = " ".join(entry["algorithms"])
+            if not self.valid(issuer, where):
+                continue
+            issuer.save()
+            if self.replace_mappings(issuer, entry["mappings"], identities, where):
+                self.outcome("trusted_issuers", name, created=created)
+
+    def mapping_identities(
+        self, mappings: list[dict[str, Any]], where: str
+    ) -> list[tuple[Application | None, Any]] | None:
+        """The client or user each mapping names (clients by client_id, people by username),
+        or None (and an error for each unknown one). People are not configuration: they are
+        looked up, never created or pruned."""
+        client_ids = [m["client"] for m in mappings if m["client"] is not None]
+        usernames = [m["user"] for m in mappings if m["user"] is not None]
+        found_clients = {c.client_id: c for c in Application.objects.filter(client_id__in=client_ids)}
+        clients = self.lookup(where, "client(s)", client_ids, found_clients, self.named_clients)
+        user_model = get_user_model()
+        found_users = {
+            user.get_username(): user
+            for user in user_model.objects.filter(**{f"{user_model.USERNAME_FIELD}__in": usernames})
+        }
+        unknown_users = sorted({name for name in usernames if name not in found_users})
+        if unknown_users:
+            self.errors.append(f"{where}: unknown user(s): {', '.join(unknown_users)}.")
+        if clients is None or unknown_users:
+            return None
+        return [
+            (
+                found_clients[m["client"]] if m["client"] is not None else None,
+                found_users[m["user"]] if m["user"] is not None else None,
+            )
+            for m in mappings
+        ]
+
+    def replace_mappings(
+        self,
+        issuer: TrustedIssuer,
+        mappings: list[dict[str, Any]],
+        identities: list[tuple[Application | None, Any]],
+        where: str,
+    ) -> bool:
+        """The issuer's mappings become ``mappings``: the stored ones the file lists stay, the
+        others go, then the new ones are checked and made. False after an error."""
+        wanted = [
+            (json.dumps(m["claims"], sort_keys=True), client.pk if client else None, user.pk if user else None)
+            for m, (client, user) in zip(mappings, identities, strict=True)
+        ]
+        kept: set[tuple[str, int | None, int | None]] = set()
+        for stored in issuer.mappings.all():
+            key = (json.dumps(stored.claims, sort_keys=True), stored.client_id, stored.user_id)
+            if key in wanted and key not in kept:
+                kept.add(key)
+            else:
+                stored.delete()
+        valid = True
+        for key, m, (client, user) in zip(wanted, mappings, identities, strict=True):
+            if key in kept:
+                continue
+            mapping = IssuerMapping(issuer=issuer, claims=m["claims"], client=client, user=user)
+            if self.valid(mapping, f"{where}: mapping {key[0]}"):
+                mapping.save()
+            else:
+                valid = False
+        return valid
+
     def exchange_policies(self) -> None:
         for entry in self.document.exchange_policies:
             key = policy_key(entry["client"], entry["target"])
@@ -355,7 +472,14 @@ class _Importer:
                 where, "API(s)", entry["subject_audiences"], _resources(entry["subject_audiences"]), self.named_apis
             )
             scopes = self.lookup(where, "scope(s)", entry["scopes"], _scopes(entry["scopes"]), self.named_scopes)
-            if clients is None or targets is None or subjects is None or scopes is None:
+            # None: a file without a trusted_issuers section left it out; the policy keeps its own.
+            issuer_names = entry["trusted_issuers"]
+            issuers = (
+                self.lookup(where, "trusted issuer(s)", issuer_names, _issuers(issuer_names), self.named_issuers)
+                if issuer_names is not None
+                else []
+            )
+            if clients is None or targets is None or subjects is None or scopes is None or issuers is None:
                 continue
             client, target = clients[0], targets[0]
             if not scopes:
@@ -367,15 +491,20 @@ class _Importer:
                 self.errors.append(f"{where}: scopes: Not scopes of {target}: {', '.join(foreign)}.")
                 continue
             policy = ExchangePolicy.objects.filter(client=client, target=target).first()
-            if policy is not None and entry == policy_entry(
-                policy,
-                client_id=client.client_id,
-                target=target.audience,
-                subject_audiences=policy.subject_audiences.values_list("audience", flat=True),
-                scopes=policy.scopes.values_list("name", flat=True),
-            ):
-                self.report.changes["exchange_policies"].unchanged.append(key)
-                continue
+            if policy is not None:
+                stored = policy_entry(
+                    policy,
+                    client_id=client.client_id,
+                    target=target.audience,
+                    subject_audiences=policy.subject_audiences.values_list("audience", flat=True),
+                    scopes=policy.scopes.values_list("name", flat=True),
+                    trusted_issuers=policy.trusted_issuers.values_list("name", flat=True),
+                )
+                if issuer_names is None:
+                    stored["trusted_issuers"] = None
+                if entry == stored:
+                    self.report.changes["exchange_policies"].unchanged.append(key)
+                    continue
             created = policy is None
             policy = policy or ExchangePolicy(client=client, target=target)
             for name in ("mode", "max_depth", "max_lifetime", "accept_id_token", "enabled"):
@@ -385,6 +514,8 @@ class _Importer:
             policy.save()
             policy.subject_audiences.set(subjects)
             policy.scopes.set(scopes)
+            if issuer_names is not None:
+                policy.trusted_issuers.set(issuers)
             self.outcome("exchange_policies", key, created=created)
 
     def transaction_token_policies(self) -> None:
@@ -455,6 +586,16 @@ class _Importer:
     def delete_absent(self) -> None:
         """--prune: what the file does not name goes, dependants first. Groups stay: deleting
         one would take its permissions from the people in it, which is not configuration."""
+        if self.document.trusted_issuers is not None:
+            for issuer in TrustedIssuer.objects.exclude(name__in=self.named_issuers).order_by("name"):
+                issuer.delete()  # with its mappings, and from the policies naming it
+                self.report.changes["trusted_issuers"].deleted.append(issuer.name)
+        else:
+            # The issuers stay; a mapping to a client about to be deleted goes with it (reported).
+            gone = IssuerMapping.objects.exclude(client__isnull=True).exclude(client__client_id__in=self.named_clients)
+            self.report.changes["trusted_issuers"].updated.extend(
+                sorted(set(gone.values_list("issuer__name", flat=True)))
+            )
         named_policies = {policy_key(p["client"], p["target"]) for p in self.document.exchange_policies}
         for policy in ExchangePolicy.objects.select_related("client", "target"):
             key = policy_key(policy.client.client_id, policy.target.audience)
@@ -502,6 +643,10 @@ class _Importer:
 
 def _resources(audiences: Sequence[str]) -> dict[str, ApiResource]:
     return {resource.audience: resource for resource in ApiResource.objects.filter(audience__in=audiences)}
+
+
+def _issuers(names: Sequence[str]) -> dict[str, TrustedIssuer]:
+    return {issuer.name: issuer for issuer in TrustedIssuer.objects.filter(name__in=names)}
 
 
 def _scopes(names: Sequence[str]) -> dict[str, ApiScope]:

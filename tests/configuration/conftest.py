@@ -5,11 +5,19 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from apps.configuration.services import export_configuration
-from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy, TransactionTokenPolicy
+from apps.oauth.models import (
+    Application,
+    ConfigGeneration,
+    ExchangePolicy,
+    IssuerMapping,
+    TransactionTokenPolicy,
+    TrustedIssuer,
+)
 from apps.resources.models import ApiResource, ApiScope
 
 
@@ -21,8 +29,10 @@ def export_text(*args: str) -> str:
 
 def wipe_configuration() -> None:
     """An empty database, as far as configuration goes: not even what migrations create
-    (the operator groups, the management API's own API)."""
+    (the operator groups, the management API's own API). People stay: they are no
+    configuration (a mapping names one by username)."""
     ExchangePolicy.objects.all().delete()
+    TrustedIssuer.objects.all().delete()
     TransactionTokenPolicy.objects.all().delete()
     Application.objects.all().delete()
     ApiScope.objects.all().delete()
@@ -41,6 +51,9 @@ def configuration_rows() -> dict[str, list[dict[str, Any]]]:
         ExchangePolicy,
         ExchangePolicy.scopes.through,
         ExchangePolicy.subject_audiences.through,
+        ExchangePolicy.trusted_issuers.through,
+        TrustedIssuer,
+        IssuerMapping,
         TransactionTokenPolicy,
         TransactionTokenPolicy.scopes.through,
         TransactionTokenPolicy.subject_audiences.through,
@@ -70,12 +83,42 @@ def seed_transaction_token_policy() -> TransactionTokenPolicy:
     return policy
 
 
+K8S = "https://kubernetes.example"
+
+
+def seed_trusted_issuer() -> TrustedIssuer:
+    """A cluster's issuer, every field set: algorithms stored out of order, a mapping of the
+    basket's service account (two claims, stored out of order) to its client, one of a
+    partner's user to alice; the basket's exchange policy names it."""
+    alice, _ = get_user_model().objects.get_or_create(username="alice")
+    issuer, _ = TrustedIssuer.objects.update_or_create(
+        name="kubernetes",
+        defaults={
+            "issuer": K8S,
+            "jwks_uri": f"{K8S}/openid/v1/jwks",
+            "jwks": None,
+            "algorithms": "RS256 ES256",
+            "audience": "https://idp.test/federation",
+            "enabled": True,
+        },
+    )
+    issuer.mappings.all().delete()
+    basket = Application.objects.get(client_id="shoppingbasket")
+    IssuerMapping.objects.create(
+        issuer=issuer, claims={"tenant": "shop", "sub": "system:serviceaccount:shop:basket"}, client=basket
+    )
+    IssuerMapping.objects.create(issuer=issuer, claims={"sub": "partner|alice-1"}, user=alice)
+    ExchangePolicy.objects.get(client=basket).trusted_issuers.set([issuer])
+    return issuer
+
+
 @pytest.fixture
 def demo(db) -> dict[str, Any]:
-    """seed_demo's configuration with the basket's transaction-token policy, exported: the
-    document the tests edit and import."""
+    """seed_demo's configuration with the basket's transaction-token policy and a trusted
+    issuer, exported: the document the tests edit and import."""
     call_command("seed_demo", stdout=StringIO())
     seed_transaction_token_policy()
+    seed_trusted_issuer()
     return export_configuration()
 
 

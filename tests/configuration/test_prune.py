@@ -10,9 +10,11 @@ from tests.configuration.conftest import configuration_rows, entry
 
 
 def without_discount_and_basket(document):
-    """The demo without the discount API, the basket client and the basket's policies."""
+    """The demo without the discount API, the basket client, the basket's policies and the
+    trusted issuer that maps to it."""
     document["apis"].remove(entry(document, "apis", "audience", "discount"))
     document["clients"].remove(entry(document, "clients", "client_id", "shoppingbasket"))
+    document["trusted_issuers"] = []
     document["exchange_policies"] = []
     document["transaction_token_policies"] = []
     document["groups"] = []
@@ -34,6 +36,7 @@ def test_prune_deletes_what_the_file_does_not_name(demo, edited):
         "apis": ["discount"],
         "scopes": ["discount.fullaccess"],
         "clients": ["shoppingbasket"],
+        "trusted_issuers": ["kubernetes"],
         "exchange_policies": ["shoppingbasket -> discount"],
         "transaction_token_policies": ["shoppingbasket"],
         "groups": [],  # never pruned: they hold people's permissions

@@ -29,12 +29,14 @@ def test_the_demo_exported_and_imported_into_an_empty_database_is_the_same_confi
         "apis": {"created": 4, "updated": 0, "unchanged": 0, "deleted": 0},  # the demo's three and idp-admin
         "scopes": {"created": 9, "updated": 0, "unchanged": 0, "deleted": 0},
         "clients": {"created": 3, "updated": 0, "unchanged": 0, "deleted": 0},
+        "trusted_issuers": {"created": 1, "updated": 0, "unchanged": 0, "deleted": 0},
         "exchange_policies": {"created": 1, "updated": 0, "unchanged": 0, "deleted": 0},
         "transaction_token_policies": {"created": 1, "updated": 0, "unchanged": 0, "deleted": 0},
         "groups": {"created": 3, "updated": 0, "unchanged": 0, "deleted": 0},
     }
     policy = ExchangePolicy.objects.get()
     assert (policy.client.client_id, policy.target.audience) == ("shoppingbasket", "discount")
+    assert list(policy.trusted_issuers.values_list("name", flat=True)) == ["kubernetes"]
     assert Group.objects.get(name="Auditor").permissions.filter(codename="view_application").exists()
 
 
@@ -169,6 +171,7 @@ def test_each_change_is_reported_by_kind(demo, edited):
         "apis": ["discount"],
         "scopes": ["email"],
         "clients": [],
+        "trusted_issuers": [],
         "exchange_policies": ["shoppingbasket -> discount"],
         "transaction_token_policies": [],
         "groups": ["Auditor"],
@@ -225,12 +228,14 @@ def test_secrets_are_never_exported(demo, fmt):
 
 def test_every_operator_set_field_is_exported(demo):
     """A new field an operator sets in the admin fails this test until the document has it."""
-    from apps.console.admin import ApplicationForm, ExchangePolicyForm
+    from apps.console.admin import ApplicationForm, ExchangePolicyForm, IssuerMappingForm, TrustedIssuerForm
 
     file_names = {"is_active": "enabled", "allowed_grant_types": "grant_types", "allowed_scopes": "scopes"}
     client_keys = set(demo["clients"][0])
     assert {file_names.get(name, name) for name in ApplicationForm.Meta.fields} <= client_keys
     assert set(ExchangePolicyForm.Meta.fields) <= set(demo["exchange_policies"][0])
+    assert {*TrustedIssuerForm.Meta.fields, "mappings"} == set(demo["trusted_issuers"][0])
+    assert {*IssuerMappingForm.Meta.fields, "user"} == set(demo["trusted_issuers"][0]["mappings"][0])
     api_fields = {f.name for f in ApiResource._meta.concrete_fields} - {"id"}
     assert api_fields | {"scopes"} == set(demo["apis"][0])
     assert {f.name for f in ApiScope._meta.concrete_fields} - {"id", "resource"} == set(demo["identity_scopes"][0])

@@ -51,6 +51,7 @@ def test_the_entry_lists_every_field_names_sorted_and_the_context_by_key(demo):
         "apis",
         "identity_scopes",
         "clients",
+        "trusted_issuers",
         "exchange_policies",
         SECTION,
         "groups",
@@ -303,6 +304,7 @@ def test_a_file_without_the_section_prunes_the_policy_of_a_client_it_prunes(demo
     document = edited()
     del document[SECTION]
     document["clients"].remove(entry(document, "clients", "client_id", "shoppingbasket"))
+    document["trusted_issuers"] = []  # its issuer maps to it
     document["exchange_policies"] = []
     report = import_configuration(document, prune=True)
     assert report.changes["clients"].deleted == ["shoppingbasket"]
@@ -348,6 +350,7 @@ def test_a_dry_run_reports_and_changes_nothing(demo, edited):
 def test_with_prune_a_policy_for_a_client_the_file_leaves_out_is_an_error(demo, edited):
     document = edited()
     document["clients"].remove(entry(document, "clients", "client_id", "shoppingbasket"))
+    document["trusted_issuers"] = []  # its issuer maps to it
     document["exchange_policies"] = []
     before = configuration_rows()
     with pytest.raises(ConfigurationError) as raised:

@@ -10,8 +10,8 @@ from apps.configuration.services import export_configuration
 
 class Command(BaseCommand):
     help = (
-        "Print the configuration (APIs, scopes, clients without secrets, exchange and transaction-token "
-        "policies, groups) "
+        "Print the configuration (APIs, scopes, clients without secrets, trusted issuers with their mappings, "
+        "exchange and transaction-token policies, groups) "
         "as JSON or YAML, sorted so that a diff shows exactly what changed."
     )
 

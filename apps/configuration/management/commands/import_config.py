@@ -26,8 +26,9 @@ class Command(BaseCommand):
             "--prune",
             action="store_true",
             help=(
-                "Also delete the APIs, scopes, clients, exchange and transaction-token policies the file does "
-                "not name (without a transaction_token_policies section, those policies are left alone)."
+                "Also delete the APIs, scopes, clients, trusted issuers, exchange and transaction-token policies "
+                "the file does not name (without a trusted_issuers or transaction_token_policies section, "
+                "those are left alone)."
             ),
         )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
