@@ -2,6 +2,7 @@
 keys (audience, scope name, client_id), never by database ids."""
 
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -14,7 +15,16 @@ from rest_framework.validators import UniqueValidator
 
 from apps.audit.models import AuditEvent
 from apps.consent.models import Consent
-from apps.oauth.models import AccessToken, Application, ExchangePolicy, GrantType, SigningKey, TransactionTokenPolicy
+from apps.oauth.models import (
+    AccessToken,
+    Application,
+    ExchangePolicy,
+    GrantType,
+    IssuerMapping,
+    SigningKey,
+    TransactionTokenPolicy,
+    TrustedIssuer,
+)
 from apps.resources.claims import USER_CLAIMS
 from apps.resources.models import ApiResource, ApiScope, SigningAlgorithm
 
@@ -33,9 +43,10 @@ class ModelCleanMixin(_SerializerBase):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         model: type[Model] = self.Meta.model
         candidate = copy.copy(self.instance) if self.instance is not None else model()
-        many_to_many = {field.name for field in model._meta.many_to_many}
+        # Related sets (many-to-many, and objects nested in this one) are checked by their own.
+        related_sets = {field.name for field in model._meta.get_fields() if field.many_to_many or field.one_to_many}
         for name, value in attrs.items():
-            if name not in many_to_many:
+            if name not in related_sets:
                 setattr(candidate, name, value)
         candidate.clean()
         return attrs
@@ -148,6 +159,14 @@ class ExchangePolicySerializer(serializers.ModelSerializer):
         required=False,
         help_text="Subject tokens must be for one of these APIs. Empty: the client's own API only.",
     )
+    trusted_issuers = serializers.SlugRelatedField(
+        slug_field="name",
+        many=True,
+        queryset=TrustedIssuer.objects.all(),
+        required=False,
+        help_text="Names of the trusted issuers whose tokens (types jwt and id_token) it also accepts as subject "
+        "tokens. Empty: this IdP's own tokens only.",
+    )
     target = serializers.SlugRelatedField(slug_field="audience", queryset=ApiResource.objects.all())
     scopes = serializers.SlugRelatedField(
         slug_field="name", many=True, allow_empty=False, queryset=ApiScope.objects.all()
@@ -157,7 +176,7 @@ class ExchangePolicySerializer(serializers.ModelSerializer):
     class Meta:
         model = ExchangePolicy
         fields = [
-            "id", "client", "subject_audiences", "target", "scopes", "mode", "max_depth",
+            "id", "client", "subject_audiences", "trusted_issuers", "target", "scopes", "mode", "max_depth",
             "max_lifetime", "accept_id_token", "enabled", "created", "summary",
         ]  # fmt: skip
 
@@ -239,6 +258,92 @@ class TransactionTokenPolicySerializer(ModelCleanMixin, serializers.ModelSeriali
 
     def validate_request_details_keys(self, value: str) -> str:
         return self._within_column("request_details_keys", value)
+
+
+class IssuerMappingSerializer(ModelCleanMixin, serializers.ModelSerializer):
+    """One mapping of a trusted issuer: exact claim values, and the client (by client_id) or
+    the person (by username) they stand for, one of the two. What the claims may be is the
+    model's ``clean()``, as in the admin."""
+
+    claims = serializers.JSONField(
+        help_text='Exact string values, e.g. {"sub": "system:serviceaccount:shop:basket"}: every one must match.'
+    )
+    client = serializers.SlugRelatedField(
+        slug_field="client_id", queryset=Application.objects.all(), allow_null=True, required=False, default=None
+    )
+    user = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.all(),
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="A person's username (null when the mapping names a client).",
+    )
+
+    class Meta:
+        model = IssuerMapping
+        fields = ["claims", "client", "user"]
+
+
+def _mapping_key(claims: Any, client: Application | None, user: Any) -> tuple[str, int | None, int | None]:
+    return (json.dumps(claims, sort_keys=True), client.pk if client else None, user.pk if user else None)
+
+
+class TrustedIssuerSerializer(ModelCleanMixin, serializers.ModelSerializer):
+    """A trusted issuer by its name, with its mappings nested: given, they replace the issuer's
+    mappings (those listed again are kept as they are, the others deleted); left out of a
+    PATCH, they stay. Algorithms are a list here, as in the configuration document; what the
+    issuer, its keys and its mappings may be is the models' ``clean()``, as in the admin."""
+
+    algorithms = SpaceSeparatedListField(
+        required=False, help_text="The JWS algorithms its tokens may use: ES256, PS256, RS256."
+    )
+    mappings = IssuerMappingSerializer(many=True, required=False)
+    summary = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = TrustedIssuer
+        fields = [
+            "name", "issuer", "jwks_uri", "jwks", "algorithms", "audience", "enabled", "mappings",
+            "created", "summary",
+        ]  # fmt: skip
+
+    def validate_mappings(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # The model refuses a second mapping of the same claims against the stored ones; the
+        # list replaces those, so it is checked here.
+        seen: set[str] = set()
+        for mapping in value:
+            claims = json.dumps(mapping.get("claims"), sort_keys=True)
+            if claims in seen:
+                raise serializers.ValidationError(f"Two mappings have the claims {claims}.")
+            seen.add(claims)
+        return value
+
+    def create(self, validated_data: dict[str, Any]) -> TrustedIssuer:
+        mappings = validated_data.pop("mappings", [])
+        issuer = super().create(validated_data)
+        self._replace_mappings(issuer, mappings)
+        return issuer
+
+    def update(self, instance: TrustedIssuer, validated_data: dict[str, Any]) -> TrustedIssuer:
+        mappings = validated_data.pop("mappings", None)
+        issuer = super().update(instance, validated_data)
+        if mappings is not None:
+            self._replace_mappings(issuer, mappings)
+        return issuer
+
+    @staticmethod
+    def _replace_mappings(issuer: TrustedIssuer, mappings: list[dict[str, Any]]) -> None:
+        # A PATCH leaves a nested mapping's missing client or user out rather than null.
+        wanted = {_mapping_key(m["claims"], m.get("client"), m.get("user")): m for m in mappings}
+        for stored in issuer.mappings.select_related("client", "user"):
+            key = _mapping_key(stored.claims, stored.client, stored.user)
+            if key in wanted:
+                del wanted[key]  # kept as it is: the audit trail and the tokens' events name it by id
+            else:
+                stored.delete()
+        for m in wanted.values():
+            IssuerMapping.objects.create(issuer=issuer, claims=m["claims"], client=m.get("client"), user=m.get("user"))
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 """Changes made through the management API, each committed together with its audit event:
 a change is never kept without its record, nor recorded without being kept."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -77,29 +77,45 @@ def _all_fields(instance: models.Model) -> list[str]:
     return [field.name for field in fields if field.editable]
 
 
+# The values of what is nested in an object (a trusted issuer's mappings), by field name.
+RelatedValues = Callable[[Any], dict[str, Any]]
+
+
+def _no_related_values(instance: Any) -> dict[str, Any]:
+    return {}
+
+
 @transaction.atomic
-def save_object(*, serializer: BaseSerializer, actor: Actor) -> models.Model:
+def save_object(
+    *, serializer: BaseSerializer, actor: Actor, related_values: RelatedValues = _no_related_values
+) -> models.Model:
     """Create or update the object of a validated serializer; the event has the values of the
-    fields it was given, before and after."""
+    fields it was given, before and after (``related_values``: those nested in it)."""
     fields = list(serializer.validated_data)
+
+    def values_of(instance: models.Model) -> dict[str, Any]:
+        related = {name: value for name, value in related_values(instance).items() if name in fields}
+        return {**audited_values(instance, fields), **related}
+
     if serializer.instance is None:
         instance = serializer.save()
-        values = audit.changes({}, audited_values(instance, fields))
+        values = audit.changes({}, values_of(instance))
         record_change(actor=actor, action="added", instance=instance, values=values)
     else:
-        before = audited_values(serializer.instance, fields)
+        before = values_of(serializer.instance)
         instance = serializer.save()
-        values = audit.changes(before, audited_values(instance, fields))
+        values = audit.changes(before, values_of(instance))
         record_change(actor=actor, action="changed", instance=instance, changed=fields, values=values)
     return instance
 
 
 @transaction.atomic
-def delete_object(*, instance: models.Model, actor: Actor) -> None:
+def delete_object(*, instance: models.Model, actor: Actor, related_values: RelatedValues = _no_related_values) -> None:
     """Delete as the admin does: with everything that cascades from it (a client's tokens,
-    codes and exchange policies; the tokens exchanged from those tokens), counted in the event."""
+    codes and exchange policies; the tokens exchanged from those tokens; an issuer's
+    mappings), counted in the event."""
     pk = instance.pk
-    before = audited_values(instance, _all_fields(instance))
+    before = {**audited_values(instance, _all_fields(instance)), **related_values(instance)}
     _total, deleted = instance.delete()
     instance.pk = pk  # delete() clears it; the event names the row that was
     values = audit.changes(before, dict.fromkeys(before))

@@ -15,6 +15,7 @@ router.register("scopes", views.ApiScopeViewSet, basename="scope")
 router.register("clients", views.ClientViewSet, basename="client")
 router.register("exchange-policies", views.ExchangePolicyViewSet, basename="exchange-policy")
 router.register("transaction-token-policies", views.TransactionTokenPolicyViewSet, basename="transaction-token-policy")
+router.register("trusted-issuers", views.TrustedIssuerViewSet, basename="trusted-issuer")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 router.register("users", views.UserViewSet, basename="user")
 router.register("consents", views.ConsentViewSet, basename="consent")
@@ -24,7 +25,8 @@ router.register("keys", views.SigningKeyViewSet, basename="key")
 SCHEMA_SETTINGS = {
     "TITLE": "IdP management API",
     "DESCRIPTION": (
-        "Manage API resources, scopes, clients, exchange and transaction-token policies; look after people's accounts, "
+        "Manage API resources, scopes, clients, exchange and transaction-token policies, trusted issuers; "
+        "look after people's accounts, "
         "consents, access tokens and signing keys; read the audit trail. "
         "Authenticate with an access token of this IdP for the idp-admin audience (client credentials)."
     ),

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularSwaggerSplitView
@@ -20,6 +20,7 @@ from apps.accounts.operator_actions import ActionRefused, MailNotSent, Revoked, 
 from apps.audit.models import AuditEvent
 from apps.clients.services import MAX_GRACE_PERIOD, has_client_secret
 from apps.consent.models import Consent
+from apps.console.issuer_mappings import MappingPrivilege, issuer_privilege, mapping_privilege
 from apps.management_api import actions, services
 from apps.management_api.authentication import (
     AUDIENCE,
@@ -45,11 +46,20 @@ from apps.management_api.serializers import (
     SigningKeySerializer,
     TokensRevokedSerializer,
     TransactionTokenPolicySerializer,
+    TrustedIssuerSerializer,
     UnlockedSerializer,
     UserDetailSerializer,
     UserSerializer,
 )
-from apps.oauth.models import AccessToken, Application, ExchangePolicy, SigningKey, TransactionTokenPolicy
+from apps.oauth.models import (
+    AccessToken,
+    Application,
+    ExchangePolicy,
+    IssuerMapping,
+    SigningKey,
+    TransactionTokenPolicy,
+    TrustedIssuer,
+)
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.privileged import PRIVILEGED_AUDIENCES, grants_privilege, is_privileged_resource
 
@@ -156,14 +166,19 @@ class AuditedModelViewSet(
 ):
     """CRUD where every change is committed with its audit event."""
 
+    def related_values(self, instance: Any) -> dict[str, Any]:
+        """What the audit event records beyond the model's own fields (objects nested in this
+        one), by the name the request gives them."""
+        return {}
+
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
-        services.save_object(serializer=serializer, actor=self.actor())
+        services.save_object(serializer=serializer, actor=self.actor(), related_values=self.related_values)
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
-        services.save_object(serializer=serializer, actor=self.actor())
+        services.save_object(serializer=serializer, actor=self.actor(), related_values=self.related_values)
 
     def perform_destroy(self, instance: Any) -> None:
-        services.delete_object(instance=instance, actor=self.actor())
+        services.delete_object(instance=instance, actor=self.actor(), related_values=self.related_values)
 
 
 if TYPE_CHECKING:
@@ -239,6 +254,11 @@ class RefusesPrivilege(_ViewSetBase):
 
     # Each view's: the names of the field holding the scopes granted and of the API concerned.
     privilege_fields: tuple[str, str]
+    refusal = (
+        f"The {', '.join(sorted(PRIVILEGED_AUDIENCES))} API's scopes are granted by a superuser, in the admin: "
+        "the management API neither grants them nor changes, deletes or rotates the secret of a client or "
+        "policy that holds them."
+    )
 
     def holds_privilege(self, instance: Any, values: dict[str, Any] | None = None) -> bool:
         """Whether ``instance`` (None: a new object) with ``values`` about to be saved holds it."""
@@ -261,11 +281,7 @@ class RefusesPrivilege(_ViewSetBase):
         services.record_refusal(
             actor=self.actor(), action=action, instance=instance, model=self.queryset.model, reason=REFUSED_PRIVILEGE
         )
-        raise PermissionDenied(
-            f"The {', '.join(sorted(PRIVILEGED_AUDIENCES))} API's scopes are granted by a superuser, in the admin: "
-            "the management API neither grants them nor changes, deletes or rotates the secret of a client or "
-            "policy that holds them."
-        )
+        raise PermissionDenied(self.refusal)
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         self.refuse_privilege("added", None, dict(serializer.validated_data))
@@ -367,11 +383,12 @@ class ClientViewSet(RefusesPrivilege, AuditedModelViewSet):
 
 
 class ExchangePolicyViewSet(RefusesPrivilege, AuditedModelViewSet):
-    """RFC 8693 token exchange policies: which client may exchange which tokens into which API."""
+    """RFC 8693 token exchange policies: which client may exchange which tokens (ours, for
+    which APIs; trusted issuers', of which issuers) into which API."""
 
     queryset = (
         ExchangePolicy.objects.select_related("client__resource", "target")
-        .prefetch_related("subject_audiences", "scopes")
+        .prefetch_related("subject_audiences", "trusted_issuers", "scopes")
         .order_by("id")
     )
     serializer_class = ExchangePolicySerializer
@@ -404,6 +421,41 @@ class TransactionTokenPolicyViewSet(RefusesPrivilege, AuditedModelViewSet):
         scopes = values.get("scopes", current["scopes"])
         audiences = values.get("subject_audiences", current["subject_audiences"])
         return grants_privilege(scopes=scopes) or any(is_privileged_resource(resource) for resource in audiences)
+
+
+class TrustedIssuerViewSet(RefusesPrivilege, AuditedModelViewSet):
+    """Trusted issuers (apps/oauth/models/trusted_issuer.py): other identity providers whose
+    tokens are exchanged here or serve as JWT bearer assertions, by name, their mappings
+    nested. Whoever holds an issuer's keys acts as what its mappings name: a mapping to an
+    operator's account or to a client holding the management API's powers is a superuser's,
+    in the admin (apps/console/issuer_mappings.py), and so is every change to an issuer that
+    has one (new keys would hand the mapping to their holder): 403, audited."""
+
+    queryset = TrustedIssuer.objects.prefetch_related(
+        Prefetch("mappings", queryset=IssuerMapping.objects.select_related("client", "user"))
+    ).order_by("name")
+    serializer_class = TrustedIssuerSerializer
+    lookup_field = "name"
+    refusal = (
+        "A mapping to an operator's account (staff or superuser) or to a client holding the "
+        f"{', '.join(sorted(PRIVILEGED_AUDIENCES))} API's powers is made by a superuser, in the admin: the "
+        "management API neither makes, changes nor deletes one, nor changes or deletes an issuer that has one."
+    )
+
+    def holds_privilege(self, instance: Any, values: dict[str, Any] | None = None) -> bool:
+        """Whether the issuer's mappings (those given, else those stored) include one only a
+        superuser may make."""
+        values = values or {}
+        if "mappings" in values:
+            return any(
+                mapping_privilege(client=m.get("client"), user=m.get("user")) is MappingPrivilege.SUPERUSER
+                for m in values["mappings"]
+            )
+        return instance is not None and issuer_privilege(instance) is MappingPrivilege.SUPERUSER
+
+    def related_values(self, instance: TrustedIssuer) -> dict[str, Any]:
+        mappings = instance.mappings.select_related("client", "user").order_by("pk")
+        return {"mappings": [f"{m.claims_text()} -> {m.identity_text()}" for m in mappings]}
 
 
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ManagementViewSet):

@@ -27,6 +27,8 @@ def test_schema_describes_every_endpoint_without_warnings(client):
         "/api/admin/exchange-policies/{id}/",
         "/api/admin/transaction-token-policies/",
         "/api/admin/transaction-token-policies/{client_id}/",
+        "/api/admin/trusted-issuers/",
+        "/api/admin/trusted-issuers/{name}/",
         "/api/admin/audit-events/",
         "/api/admin/audit-events/{id}/",
         "/api/admin/users/",
