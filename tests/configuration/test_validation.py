@@ -39,7 +39,8 @@ INVALID = {
         lambda d: d["clients"].append(
             {"client_id": "spa", "name": "SPA", "client_type": "public", "grant_types": ["client_credentials"]}
         ),
-        "client 'spa': grant_types: Client credentials, token exchange and the JWT bearer grant need a confidential client.",
+        "client 'spa': grant_types: "
+        "Client credentials, token exchange and the JWT bearer grant need a confidential client.",
     ),
     "refresh without the code grant": (
         lambda d: web(d).update(grant_types=["refresh_token"]),
