@@ -31,7 +31,7 @@ GRANT_LABELS: dict[str, str | Promise] = {
     "authorization_code": _("Authorization code"),
     "refresh_token": _("Refresh token"),
     "urn:ietf:params:oauth:grant-type:token-exchange": _("Token exchange"),
-    "urn:ietf:params:oauth:grant-type:jwt-bearer": _("On behalf of"),
+    "urn:ietf:params:oauth:grant-type:jwt-bearer": _("JWT bearer (RFC 7523, on behalf of)"),
 }
 
 # The audit events each hour counts, as (event type, outcome) -> field of Hour.
