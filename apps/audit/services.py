@@ -20,7 +20,7 @@ from django.utils.crypto import salted_hmac
 from apps.audit.models import AuditEvent, Outcome
 from apps.ops import request_id as request_ids
 from idp.conf import idp_settings
-from idp.sql import insert_row
+from idp.sql import NewRow, insert_row
 
 EXCHANGE = "token.exchange"
 ADMIN_CHANGE = "admin.change"
@@ -60,7 +60,7 @@ def record_for_user(event_type: str, user: Any, *, granted: bool = True, client_
     record(event_type=event_type, granted=granted, client_id=client_id, subject=user.get_username(), details=details)
 
 
-def write(audit_event: AuditEvent) -> None:
+def write(audit_event: NewRow) -> None:
     # Written on every token exchange: inserted by the prepared statement (no signals are
     # connected to AuditEvent, and nothing refers to a new event).
     insert_row(audit_event)
@@ -76,19 +76,23 @@ def event(
     scopes: Sequence[str] = (),
     reason: str = "",
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """An audit event, not yet written (for callers that write it with other rows)."""
-    return AuditEvent(
-        event_type=event_type,
-        outcome=Outcome.GRANTED if granted else Outcome.REFUSED,
-        client_id=client_id[:255],
-        subject=subject[:255],
-        audience=list(audience),
-        scopes=" ".join(scopes),
-        reason=reason,
-        # The id of the request being served (apps/ops/middleware.py), as in its log lines.
-        request_id=request_ids.current_request_id(),
-        details=details or {},
+) -> NewRow:
+    """An audit event, not yet written (for callers that write it with other rows): a row
+    for :func:`idp.sql.insert_rows`, since the token endpoint writes one per exchange."""
+    return NewRow(
+        AuditEvent,
+        {
+            "event_type": event_type,
+            "outcome": Outcome.GRANTED.value if granted else Outcome.REFUSED.value,
+            "client_id": client_id[:255],
+            "subject": subject[:255],
+            "audience": list(audience),
+            "scopes": " ".join(scopes),
+            "reason": reason,
+            # The id of the request being served (apps/ops/middleware.py), as in its log lines.
+            "request_id": request_ids.current_request_id(),
+            "details": details or {},
+        },
     )
 
 

@@ -23,7 +23,6 @@ from django.db import IntegrityError
 from django.http import HttpRequest
 
 from apps.audit import services as audit
-from apps.audit.models import AuditEvent
 from apps.clients.authentication import claimed_client_id
 from apps.grants.base import Decision, Grant, TokenRequest
 from apps.grants.registry import GRANTS
@@ -34,7 +33,7 @@ from apps.protocol.errors import InvalidRequest, OAuth2Error, UnauthorizedClient
 from apps.protocol.params import repeated_parameters, repeated_parameters_error
 from apps.resources.services import TokenPlan
 from apps.tokens.issuance import access_token_row, bearer_token_response, issue_access_token
-from idp.sql import insert_rows
+from idp.sql import NewRow, insert_rows
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ def _audit_event(
     client: Application | None,
     decision: Decision | None,
     error: OAuth2Error | None = None,
-) -> AuditEvent:
+) -> NewRow:
     return audit.event(
         event_type=grant.AUDIT_EVENT,
         granted=error is None,

@@ -7,6 +7,7 @@ published until every token it signed has expired (one maximum token lifetime).
 """
 
 import base64
+import functools
 import hashlib
 import json
 import threading
@@ -43,6 +44,31 @@ class LoadedKey:
     kid: str
     algorithm: str
     private_key: SigningPrivateKey
+
+
+# PyJWT's signers, by algorithm: the signature bytes of a JWS (raw r||s for ES256, RFC 7518 3.4).
+_SIGNERS = jwt.algorithms.get_default_algorithms()
+
+
+def _segment(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+@functools.lru_cache(maxsize=64)
+def _header_segment(kid: str, algorithm: str, typ: str) -> bytes:
+    # As PyJWT writes it (compact, keys sorted): the same bytes, computed once per key.
+    header = {"alg": algorithm, "kid": kid, "typ": typ}
+    return _segment(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
+
+
+def sign_jwt(claims: dict[str, Any], key: LoadedKey, *, typ: str) -> str:
+    """``claims`` as a JWS compact serialization (RFC 7515) signed with ``key``, header
+    ``{"alg", "kid", "typ"}``: what ``jwt.encode`` gives for them, byte for byte, without
+    building and encoding the header on every token (the token endpoint signs one per request)."""
+    payload = _segment(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = _header_segment(key.kid, key.algorithm, typ) + b"." + payload
+    signature = _SIGNERS[key.algorithm].sign(signing_input, key.private_key)
+    return (signing_input + b"." + _segment(signature)).decode()
 
 
 LIVE_STATES = (KeyState.ACTIVE, KeyState.NEXT)

@@ -4,6 +4,7 @@ The token endpoint's pipeline (apps/grants/pipeline.py) signs every access token
 :func:`issue_access_token` and stores it with :func:`access_token_row`.
 """
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,13 +13,14 @@ from typing import Any
 
 import jwt
 from django.utils import timezone
-from oauth2_provider.models import set_token_value
+from oauth2_provider.settings import oauth2_settings
 
-from apps.keys.services import LoadedKey, get_signing_key
+from apps.keys.services import LoadedKey, get_signing_key, sign_jwt
 from apps.oauth.models import AccessToken, Application
 from apps.resources.claims import user_claims
 from apps.resources.services import TokenPlan, plan_token
 from idp.conf import idp_settings, trust_domain
+from idp.sql import NewRow
 
 ACCESS_TOKEN_JWT_TYPE = "at+jwt"  # RFC 9068 section 2.1
 TRANSACTION_TOKEN_JWT_TYPE = "txntoken+jwt"  # draft-ietf-oauth-transaction-tokens, "JWT Header"
@@ -121,34 +123,45 @@ def issue_access_token(*, plan: TokenPlan, **claim_arguments: Any) -> IssuedAcce
     claims = access_token_claims(plan=plan, **claim_arguments)
     key = get_signing_key(plan.signing_algorithm)
     # The same header the admin's token preview shows.
-    token = jwt.encode(claims, key.private_key, algorithm=key.algorithm, headers=_header(key))
+    token = sign_jwt(claims, key, typ=ACCESS_TOKEN_JWT_TYPE)
     return IssuedAccessToken(token=token, claims=claims, granted_scope=" ".join(plan.scopes))
 
 
-def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
-    """The row that keeps an issued token: for revocation, introspection, lineage and the
-    admin. Only its checksum is stored (RFC 9700 token storage), never the bearer token."""
-    row = AccessToken(
-        user=user,
-        application=application,
-        jti=issued.jti,
-        subject=issued.claims["sub"],
-        audience=issued.audience,
-        scope=issued.stored_scope,
-        act=issued.claims.get("act"),
-        acr=issued.claims.get("acr", ""),
-        auth_time=datetime.fromtimestamp(issued.claims["auth_time"], tz=UTC) if "auth_time" in issued.claims else None,
-        expires=issued.expires_at,
-        jkt=issued.jkt,
-        **fields,
-    )
-    set_token_value(row, issued.token)
-    return row
+def access_token_values(
+    *, issued: IssuedAccessToken, application: Any, user: Any, parent: Any = None
+) -> dict[str, Any]:
+    """The columns of the row that keeps an issued token (for revocation, introspection,
+    lineage and the admin), by attribute name. Only its checksum is stored (RFC 9700 token
+    storage, as DOT's set_token_value and TokenChecksumField store it), never the bearer token."""
+    claims = issued.claims
+    return {
+        "user_id": user.pk if user is not None else None,
+        "application_id": application.pk,
+        "parent_id": parent.pk if parent is not None else None,
+        "token": "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else issued.token,
+        "token_checksum": hashlib.sha256(issued.token.encode()).hexdigest(),
+        "jti": issued.jti,
+        "subject": claims["sub"],
+        "audience": issued.audience,
+        "scope": issued.stored_scope,
+        "act": claims.get("act"),
+        "acr": claims.get("acr", ""),
+        "auth_time": datetime.fromtimestamp(claims["auth_time"], tz=UTC) if "auth_time" in claims else None,
+        "expires": issued.expires_at,
+        "jkt": issued.jkt,
+        "resource": [],
+    }
+
+
+def access_token_row(*, issued: IssuedAccessToken, application: Any, user: Any, parent: Any = None) -> NewRow:
+    """The token's row, to insert with :func:`idp.sql.insert_rows` (the token endpoint's)."""
+    return NewRow(AccessToken, access_token_values(issued=issued, application=application, user=user, parent=parent))
 
 
 def store_access_token(*, issued: IssuedAccessToken, application: Any, user: Any, **fields: Any) -> AccessToken:
     """Save the issued token's row and return it (for rows other rows will refer to)."""
-    row = access_token_row(issued=issued, application=application, user=user, **fields)
+    values = access_token_values(issued=issued, application=application, user=user)
+    row = AccessToken(**values, **fields)
     row.save()
     return row
 

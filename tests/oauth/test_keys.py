@@ -212,3 +212,21 @@ def test_the_periodic_reload_parses_a_pem_only_for_a_new_kid(db, settings, monke
     rotated = get_signing_key("ES256")
     assert rotated.kid != first.kid and parsed == [rotated.kid]
     assert get_signing_key("ES256") is rotated and parsed == [rotated.kid]
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_sign_jwt_writes_what_pyjwt_writes(db, algorithm):
+    """The token endpoint's signer caches the header: the token is the same bytes as
+    jwt.encode's (ES256 signatures differ per call: compared up to the signature, then verified)."""
+    from apps.keys.services import sign_jwt
+
+    key = get_signing_key(algorithm)
+    claims = {"iss": "https://idp.test", "sub": "Zoë ✓", "aud": ["discount"], "exp": 2**31, "act": {"sub": "basket"}}
+    ours = sign_jwt(claims, key, typ="at+jwt")
+    theirs = jwt.encode(claims, key.private_key, algorithm=algorithm, headers={"typ": "at+jwt", "kid": key.kid})
+    assert ours.rsplit(".", 1)[0] == theirs.rsplit(".", 1)[0]
+    if algorithm == "RS256":  # deterministic (PKCS#1 v1.5)
+        assert ours == theirs
+    public = key.private_key.public_key()
+    assert jwt.decode(ours, public, algorithms=[algorithm], audience="discount") == claims
+    assert jwt.get_unverified_header(ours) == {"alg": algorithm, "kid": key.kid, "typ": "at+jwt"}

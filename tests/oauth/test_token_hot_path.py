@@ -9,12 +9,14 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
+from apps.audit import services as audit
+from apps.audit.models import AuditEvent
 from apps.clients.config_cache import GENERATION_ROW
 from apps.clients.services import rotate_client_secret
 from apps.oauth.models import AccessToken, Application, ConfigGeneration
 from apps.resources.models import ApiResource, ApiScope
 from apps.resources.services import plan_token
-from apps.tokens.issuance import access_token_row, issue_access_token
+from apps.tokens.issuance import access_token_row, issue_access_token, store_access_token
 from idp.sql import insert_rows
 from tests.support.http import JWKS_URL, TOKEN_URL, basic_auth, form_post, oauth_error
 from tests.support.tokens import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE
@@ -244,3 +246,36 @@ def test_unknown_service_endpoint_name_is_a_configuration_error(settings):
     settings.IDP = {**settings.IDP, "SERVICE_ENDPOINTS": ["no-such-url"]}
     with pytest.raises(ImproperlyConfigured):
         ServiceEndpointMiddleware(lambda request: None).matches()
+
+
+@pytest.mark.django_db
+def test_a_new_row_stores_every_column_as_a_model_save_would(apis, catalog_admin, alice):
+    """idp.sql.NewRow adapts values without the fields' methods: for every column of the
+    token's row (and the audit event's), the stored value is the one Model.save() stores."""
+    client = catalog_admin.client
+    plan = plan_token(allowed_scopes=client.allowed_scope_objects(), requested_scopes=["eventcatalog.read"])
+    extra = {"act": {"sub": "basket", "act": {"sub": "gateway"}}, "acr": "urn:acr:x", "auth_time": 1_700_000_000}
+    issued = issue_access_token(client_id=client.client_id, user=alice, plan=plan, extra_claims=extra, jkt="thumb")
+    parent = store_access_token(issued=issued, application=client, user=alice)  # Model.save()
+    twin = issue_access_token(client_id=client.client_id, user=alice, plan=plan, extra_claims=extra, jkt="thumb")
+    insert_rows(access_token_row(issued=twin, application=client, user=alice, parent=parent))
+    saved, inserted = AccessToken.objects.get(jti=issued.jti), AccessToken.objects.get(jti=twin.jti)
+    differ = {"id", "jti", "token_checksum", "parent", "created", "updated", "expires"}
+    for field in AccessToken._meta.concrete_fields:
+        if field.name not in differ:
+            assert getattr(inserted, field.attname) == getattr(saved, field.attname), field.name
+    assert inserted.parent_id == parent.pk and inserted.expires == twin.expires_at
+    assert inserted.token_checksum == hashlib.sha256(twin.token.encode()).hexdigest()
+    assert abs((inserted.created - saved.created).total_seconds()) < 60
+
+    details = {"policy": 1, "act": extra["act"], "name": "Zoë"}
+    audit.write(
+        audit.event(event_type="t", granted=False, client_id="c", audience=["a"], scopes=["s"], details=details)
+    )
+    AuditEvent.objects.create(
+        event_type="t", outcome="refused", client_id="c", audience=["a"], scopes="s", details=details
+    )
+    written, created = AuditEvent.objects.order_by("pk")
+    for field in AuditEvent._meta.concrete_fields:
+        if field.name not in {"id", "created"}:
+            assert getattr(written, field.attname) == getattr(created, field.attname), field.name
