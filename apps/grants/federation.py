@@ -18,8 +18,7 @@ Nothing else of the token is trusted: its ``scope``, ``act``, ``may_act``, ``acr
 other claims describe another issuer's world and are never copied into our tokens.
 """
 
-import base64
-import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,8 @@ import jwt
 from apps.clients.client_keys import signing_keys
 from apps.oauth.models import Application, IssuerMapping, TrustedIssuer
 from apps.protocol.errors import OAuth2Error, shown
+from apps.resource_server.jose import unverified_claims
+from apps.resources.privileged import grants_privilege
 from idp.conf import idp_settings
 
 CLOCK_SKEW_SECONDS = 30
@@ -85,23 +86,11 @@ def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]] | None
     return header, claims
 
 
-def claimed_issuer(token: str) -> Any:
-    """The ``iss`` a JWS's payload claims, read without checking anything, or None. Cheaper
-    than a full unverified decode: every token exchange asks it of its subject token."""
-    segments = token.split(".")
-    if len(segments) != 3 or len(token) > MAX_TOKEN_LENGTH:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(segments[1] + "=" * (-len(segments[1]) % 4)))
-    except (ValueError, TypeError):
-        return None
-    return claims.get("iss") if isinstance(claims, dict) else None
-
-
 def trusted_issuer_named_by(token: str) -> TrustedIssuer | None:
     """The registered issuer (enabled or not) the token's ``iss`` names; None when it names
     none (this IdP's own tokens among them: an issuer is never registered as itself)."""
-    iss = claimed_issuer(token)
+    claims = unverified_claims(token) if len(token) <= MAX_TOKEN_LENGTH else None
+    iss = claims.get("iss") if claims else None
     # Our own tokens (every exchange but a federated one) cost no query here.
     if not isinstance(iss, str) or not iss or len(iss) > 255 or iss == idp_settings.ISSUER:
         return None
@@ -121,7 +110,7 @@ def verify_external_token(
     values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if not audiences & {value for value in values if isinstance(value, str)}:
         expected = next(iter(audiences)) if len(audiences) == 1 else "this IdP's issuer or token endpoint"
-        raise error(description=f"{what} is not addressed to this IdP (its aud must name {expected}).")
+        raise error(description=f"{what} is not addressed to this IdP (its aud must name {shown(expected)}).")
     mapping = _mapping(issuer, claims, error=error, what=what)
     return ExternalIdentity(issuer=issuer, mapping=mapping, claims=claims)
 
@@ -160,10 +149,28 @@ def _verified_claims(token: str, *, issuer: TrustedIssuer, error: type[OAuth2Err
         except jwt.PyJWTError as invalid:
             # PyJWT's words may quote (a character error_description may not carry).
             raise error(description=f"{what} is not acceptable: {shown(str(invalid))}.") from None
+        _check_times(claims, error=error, what=what)
         return claims
     # One answer for an unknown kid, a key the issuer does not publish (a copied kid) and
     # an issuer whose keys cannot be fetched now: in each, no key of the issuer's verifies.
     raise error(description=f"{what} is not signed by a current key of issuer {issuer.name}.")
+
+
+# 2**33 seconds is the year 2242: a later exp is a mistake, not a lifetime (and a date Python
+# cannot represent beyond year 9999 would fail every later computation).
+MAX_TIMESTAMP = 2**33
+
+
+def _check_times(claims: Mapping[str, Any], *, error: type[OAuth2Error], what: str) -> None:
+    """``exp``, ``nbf`` and ``iat`` as RFC 7519 section 2 defines NumericDate: numbers of
+    seconds (PyJWT also takes a string of digits, or a bool), finite, within a sane range."""
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if value is None:
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or not 0 <= value < MAX_TIMESTAMP:
+            raise error(description=f"{what}'s {name} is not a number of seconds.")
 
 
 def _mapping(issuer: TrustedIssuer, claims: Mapping[str, Any], *, error: type[OAuth2Error], what: str) -> IssuerMapping:
@@ -173,8 +180,21 @@ def _mapping(issuer: TrustedIssuer, claims: Mapping[str, Any], *, error: type[OA
     if len(matching) > 1:
         raise error(description=f"More than one mapping of issuer {issuer.name} matches the claims of {what}.")
     mapping = matching[0]
+    if is_privileged_identity(client=mapping.client, user=mapping.user):
+        raise error(description=f"{what} maps to a privileged identity, which another issuer's token never reaches.")
     if mapping.client is not None and not mapping.client.is_active:
         raise error(description=f"{what} maps to a disabled client.")
     if mapping.user is not None and not mapping.user.is_active:
         raise error(description=f"{what} maps to a disabled user.")
     return mapping
+
+
+def is_privileged_identity(*, client: Application | None, user: Any) -> bool:
+    """An operator's account, or a client holding the management API's powers
+    (apps/resources/privileged.py). Checked on every token, not only when the mapping was
+    made: a client or user made privileged later is never reached through another issuer,
+    whoever controls that issuer's keys. (Such identities authenticate here, with their own
+    second factor or registered key.)"""
+    if user is not None and (user.is_staff or user.is_superuser):
+        return True
+    return client is not None and grants_privilege(scopes=client.allowed_scopes.all(), resource=client.resource)

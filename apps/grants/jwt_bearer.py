@@ -49,8 +49,9 @@ from apps.grants.client_credentials import client_credentials_plan
 from apps.grants.federation import trusted_issuer_named_by, unverified_parts, verify_external_token
 from apps.grants.on_behalf_of import OnBehalfOfGrant
 from apps.oauth.models import Application, GrantType
-from apps.protocol.errors import InvalidClient, InvalidGrant, InvalidRequest
+from apps.protocol.errors import InvalidClient, InvalidGrant, InvalidRequest, shown
 from apps.protocol.params import scope_list
+from apps.resource_server.jose import unverified_claims, unverified_header
 
 
 class _Asserted:
@@ -70,10 +71,12 @@ class JwtAuthorizationGrant(Grant):
     SECRET_PARAMETERS = frozenset({"assertion"})
 
     def authenticate(self, request: HttpRequest) -> Application:
-        asserted = asserted_client(request.POST.get("assertion"))
         method = claimed_method(request)
-        if method is not None and not method.PUBLIC:
-            client = authenticate_client(request)
+        # A client that authenticates does so first: a wrong secret spends no assertion.
+        authenticated = authenticate_client(request) if method is not None and not method.PUBLIC else None
+        asserted = asserted_client(request.POST.get("assertion"))
+        if authenticated is not None:
+            client = authenticated
             if client.pk != asserted.client.pk:
                 raise InvalidGrant(description="The assertion names another client than the one authenticated.")
         else:
@@ -83,6 +86,17 @@ class JwtAuthorizationGrant(Grant):
             client = asserted.client
         _asserted[request] = asserted
         return client
+
+    def audit_request_details(self, params: QueryDict) -> dict[str, Any]:
+        """Who the assertion claims to be from, unverified (a refusal says which issuer and
+        key were named): never the assertion itself."""
+        claims = unverified_claims(params.get("assertion") or "") or {}
+        header = unverified_header(params.get("assertion") or "") or {}
+        return {
+            name: shown(str(value), 255)
+            for name, value in (("assertion_iss", claims.get("iss")), ("assertion_kid", header.get("kid")))
+            if value is not None
+        }
 
     def decide(self, request: TokenRequest) -> Decision:
         asserted = _asserted.pop(request.http)
@@ -94,7 +108,9 @@ class JwtAuthorizationGrant(Grant):
         if asserted.expires_at is not None:
             not_after = datetime.fromtimestamp(asserted.expires_at, tz=UTC)
             remaining = int((not_after - timezone.now()).total_seconds())
-            plan = replace(plan, lifetime=max(1, min(plan.lifetime, remaining)), not_after=not_after)
+            if remaining <= 0:  # within the clock skew allowed, but no token can be shorter
+                raise InvalidGrant(description="assertion has expired.")
+            plan = replace(plan, lifetime=min(plan.lifetime, remaining), not_after=not_after)
         return Decision(plan=plan, audit_subject=request.client.client_id, audit_details=asserted.details)
 
 
@@ -115,6 +131,8 @@ def asserted_client(assertion: str | None) -> _Asserted:
                 description="The assertion maps to a user: a user's token comes from token exchange, under an "
                 "exchange policy that names the issuer."
             )
+        if identity.client.client_type != Application.CLIENT_CONFIDENTIAL:
+            raise InvalidGrant(description="The assertion maps to a public client.")
         return _Asserted(identity.client, identity.expires_at, identity.audit_details())
     claims = parts[1]
     if not isinstance(claims.get("iss"), str) or claims.get("iss") != claims.get("sub"):

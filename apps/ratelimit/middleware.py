@@ -51,9 +51,11 @@ from apps.accounts import second_step
 from apps.accounts.languages import authorization_request_language
 from apps.clients.authentication import claimed_method
 from apps.endpoints.middleware import service_path
+from apps.oauth.models import GrantType
 from apps.protocol.errors import TemporarilyUnavailable, error_response
 from apps.protocol.forms import parse_form
 from apps.ratelimit.limits import Limit, Limiter, now
+from apps.resource_server.jose import unverified_claims
 from idp.conf import idp_settings
 from idp.http import client_address
 
@@ -162,6 +164,21 @@ class ClientBudget:
     key: str
 
 
+def _asserted_budget_key(request: HttpRequest) -> str | None:
+    """The budget an RFC 7523 JWT bearer request spends, by what its assertion claims: a
+    client's own assertion (``iss`` = ``sub``, its client_id) spends that client's budget,
+    shared with its other grants; a trusted issuer's spends one of that issuer's subject (a
+    workload), so that one token held cannot mint tokens without end. Unverified, but only
+    successes are charged: naming someone else's identity spends nothing of theirs."""
+    if request.POST.get("grant_type") != GrantType.JWT_BEARER or "requested_token_use" in request.POST:
+        return None
+    claims = unverified_claims(request.POST.get("assertion") or "") or {}
+    iss, sub = claims.get("iss"), claims.get("sub")
+    if not isinstance(iss, str) or not isinstance(sub, str) or not iss or not sub or " " in iss:
+        return None
+    return iss[:255] if iss == sub else f"{iss[:255]} {sub[:255]}"
+
+
 class RateLimitMiddleware:
     """Before ServiceEndpointMiddleware, which answers the OAuth endpoints itself."""
 
@@ -187,6 +204,10 @@ class RateLimitMiddleware:
         it for everyone else. None when the request names no client."""
         authorization = request.META.get("HTTP_AUTHORIZATION") or ""
         method = claimed_method(request)
+        if method is None or method.PUBLIC:
+            # RFC 7523: the assertion is the credential, and needs no client authentication.
+            if (asserted := _asserted_budget_key(request)) is not None:
+                return ClientBudget(self.limiter("client"), asserted)
         client_id = (method.client_id(authorization, request.POST) or "") if method is not None else ""
         if method is None or not client_id:
             return None
