@@ -24,6 +24,16 @@ Persist = Callable[[IssuedAccessToken], dict[str, Any]]
 
 
 @dataclass(frozen=True)
+class Authenticated:
+    """Who a token request is for, once authenticated: the client, and what the grant's own
+    credential established when the grant authenticates it (RFC 7523: the verified
+    assertion), handed to :meth:`Grant.decide` in :attr:`TokenRequest.credential`."""
+
+    client: Application
+    credential: Any = None
+
+
+@dataclass(frozen=True)
 class TokenRequest:
     """One token request, after the pipeline's checks: the form, the HTTP request it came in
     (for headers), the client it authenticated, and the thumbprint of the key of its verified
@@ -33,6 +43,7 @@ class TokenRequest:
     http: HttpRequest
     client: Application
     jkt: str | None = None
+    credential: Any = None  # Authenticated.credential
 
 
 @dataclass
@@ -99,10 +110,10 @@ class Grant(ABC):
         one grant (jwt-bearer: RFC 7523, or on-behalf-of with ``requested_token_use``)."""
         return self
 
-    def authenticate(self, request: HttpRequest) -> Application:
+    def authenticate(self, request: HttpRequest) -> Authenticated:
         """The client the request is for, authenticated (``invalid_client`` otherwise). A
         grant whose request is itself a credential (RFC 7523) may identify the client."""
-        return authenticate_client(request, allow_public=not self.CONFIDENTIAL_ONLY)
+        return Authenticated(authenticate_client(request, allow_public=not self.CONFIDENTIAL_ONLY))
 
     def audit_request_details(self, params: QueryDict) -> dict[str, Any]:
         """What of the request the audit event records even when it is refused before a

@@ -32,7 +32,6 @@ assertion, ``unauthorized_client`` for a client not allowed the grant; all audit
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
@@ -44,7 +43,7 @@ from apps.clients.authentication import (
     authenticate_client,
     claimed_method,
 )
-from apps.grants.base import Decision, Grant, TokenRequest
+from apps.grants.base import Authenticated, Decision, Grant, TokenRequest
 from apps.grants.client_credentials import client_credentials_plan
 from apps.grants.federation import trusted_issuer_named_by, unverified_parts, verify_external_token
 from apps.grants.on_behalf_of import OnBehalfOfGrant
@@ -61,16 +60,11 @@ class _Asserted:
         self.client, self.expires_at, self.details = client, expires_at, details
 
 
-# The grant objects are shared by every request: what one request's assertion established
-# is kept with that request, and goes when it does.
-_asserted: "WeakKeyDictionary[HttpRequest, _Asserted]" = WeakKeyDictionary()
-
-
 class JwtAuthorizationGrant(Grant):
     GRANT_TYPE = GrantType.JWT_BEARER.value
     SECRET_PARAMETERS = frozenset({"assertion"})
 
-    def authenticate(self, request: HttpRequest) -> Application:
+    def authenticate(self, request: HttpRequest) -> Authenticated:
         method = claimed_method(request)
         # A client that authenticates does so first: a wrong secret spends no assertion.
         authenticated = authenticate_client(request) if method is not None and not method.PUBLIC else None
@@ -84,8 +78,7 @@ class JwtAuthorizationGrant(Grant):
             if named is not None and named != asserted.client.client_id:
                 raise InvalidGrant(description="The assertion names another client than client_id.")
             client = asserted.client
-        _asserted[request] = asserted
-        return client
+        return Authenticated(client, credential=asserted)
 
     def audit_request_details(self, params: QueryDict) -> dict[str, Any]:
         """Who the assertion claims to be from, unverified (a refusal says which issuer and
@@ -99,7 +92,8 @@ class JwtAuthorizationGrant(Grant):
         }
 
     def decide(self, request: TokenRequest) -> Decision:
-        asserted = _asserted.pop(request.http)
+        asserted = request.credential
+        assert isinstance(asserted, _Asserted)  # authenticate() established it
         plan = client_credentials_plan(
             request.client,
             requested_scopes=scope_list(request.params.get("scope")),

@@ -68,11 +68,14 @@ def token_response(request: HttpRequest) -> dict[str, Any]:
     try:
         if repeated:
             raise repeated_parameters_error(repeated)
-        client = grant.authenticate(request)
+        authenticated = grant.authenticate(request)
+        client = authenticated.client
         if grant.permission() not in client.allowed_grant_types:
             raise UnauthorizedClient()
         jkt = proof_key(request, client)
-        decision = grant.decide(TokenRequest(params=request.POST, http=request, client=client, jkt=jkt))
+        decision = grant.decide(
+            TokenRequest(params=request.POST, http=request, client=client, jkt=jkt, credential=authenticated.credential)
+        )
         require_dpop_for_apis(decision.plan, jkt)
         issued = _issue(request, grant, client, decision, jkt=jkt)
     except OAuth2Error as error:
