@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from apps.clients.client_keys import clear_client_keys_cache
-from apps.oauth.models import IssuerMapping, TrustedIssuer
+from apps.oauth.models import GrantType, IssuerMapping, TrustedIssuer
 from tests.clients.assertions import JwksServer, KeyPair, ec_pair, jwks
 from tests.support.http import ISSUER
 from tests.support.tokens import TOKEN_EXCHANGE
@@ -97,6 +97,15 @@ def trusted(db, external) -> TrustedIssuer:
     issuer.full_clean()
     issuer.save()
     return issuer
+
+
+@pytest.fixture
+def workload(basket, trusted, map_to):
+    """The basket, allowed the JWT bearer grant, mapped from the cluster's service account."""
+    basket.client.allowed_grant_types = [*basket.client.allowed_grant_types, GrantType.JWT_BEARER]
+    basket.client.save()
+    map_to(trusted, client=basket.client)
+    return basket
 
 
 @pytest.fixture

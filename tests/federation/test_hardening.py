@@ -16,14 +16,6 @@ WINDOW_START = 1_800_000_000
 
 
 @pytest.fixture
-def workload(basket, trusted, map_to):
-    basket.client.allowed_grant_types = [*basket.client.allowed_grant_types, GrantType.JWT_BEARER]
-    basket.client.save()
-    map_to(trusted, client=basket.client)
-    return basket
-
-
-@pytest.fixture
 def budget(rate_limits, monkeypatch):
     monkeypatch.setattr(middleware, "now", lambda: float(WINDOW_START))
     rate_limits(client=(2, 60))

@@ -17,15 +17,6 @@ from tests.support.http import ISSUER, TOKEN_URL, oauth_error
 from tests.support.tokens import verify
 
 
-@pytest.fixture
-def workload(basket, trusted, map_to):
-    """The basket, allowed the JWT bearer grant, mapped from the cluster's service account."""
-    basket.client.allowed_grant_types = [*basket.client.allowed_grant_types, GrantType.JWT_BEARER]
-    basket.client.save()
-    map_to(trusted, client=basket.client)
-    return basket
-
-
 def test_a_workload_gets_its_token_with_the_clusters_token_alone(client, workload, external, jwt_bearer):
     """No client secret: the cluster's token is the credential (RFC 7523 section 3.1)."""
     response = jwt_bearer(None, external.token(lifetime=90), scope="discount.fullaccess")
