@@ -67,19 +67,19 @@ def seed() -> dict:
 def _fill_sql(rows: int) -> str:
     """One INSERT ... SELECT of ``rows`` unexpired filler tokens with random checksums."""
     table = AccessToken._meta.db_table
-    columns = "token, token_checksum, expires, scope, resource, created, updated, jti, subject, audience"
+    columns = "token, token_checksum, expires, scope, resource, created, updated, jti, subject, audience, acr, jkt"
     if connection.vendor == "postgresql":
         return (
             f"INSERT INTO {table} ({columns}) SELECT '', md5(random()::text) || md5(random()::text),"
-            " now() + interval '1 day', 'filler', '[]', now(), now(), gen_random_uuid(), 'filler', '[\"filler\"]'"
-            f" FROM generate_series(1, {rows})"
+            " now() + interval '1 day', 'filler', '[]', now(), now(), gen_random_uuid(), 'filler', '[\"filler\"]',"
+            f" '', '' FROM generate_series(1, {rows})"
         )
     return (
         f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})"
         f" INSERT INTO {table} ({columns}) SELECT '', lower(hex(randomblob(32))),"
         " strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 day'), 'filler', '[]',"
         " strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'),"
-        " lower(hex(randomblob(16))), 'filler', '[\"filler\"]' FROM n"
+        " lower(hex(randomblob(16))), 'filler', '[\"filler\"]', '', '' FROM n"
     )
 
 
