@@ -19,6 +19,12 @@ wrk with keep-alive connections measure, in the same run and the same server,
 each as tokens/s, p50 and p99 latency and the ratio to the ceiling: medians of
 BENCH_REPEATS runs of BENCH_DURATION each. Then the peak RSS of each worker. Resource-server
 validation (apps/resource_server) is timed in-process once. Needs wrk (Debian: ``wrk``).
+
+Then, with npm and node on the machine (``BENCH_PEER=0`` skips it), the same client-credentials
+requests against node-oidc-provider configured like our demo (bench/peer/server.mjs: cluster of
+2 processes, JWT access tokens, not stored; on PostgreSQL also a variant that INSERTs each
+token), interleaved with ours run by run, and the ratio of the medians. A run with any non-2xx
+response or socket error is refused, on either side.
 """
 
 import base64
@@ -33,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -73,17 +80,17 @@ def support(command: str, *args: str, env: dict[str, str]) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def wait_until_serving(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
+def wait_until_serving(url: str, server: subprocess.Popen, timeout: float = 30, name: str = "gunicorn") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit("gunicorn exited before serving")
+            raise SystemExit(f"{name} exited before serving")
         try:
             urllib.request.urlopen(url, timeout=1).read()
             return
         except OSError:
             time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not serve {url} within {timeout}s")
+    raise SystemExit(f"{name} did not serve {url} within {timeout}s")
 
 
 def search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
@@ -128,6 +135,42 @@ def seconds(duration: str) -> float:
     return float(value) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[unit]
 
 
+class FailedRequests(Exception):
+    """wrk saw a response other than 2xx, or a socket error (a timeout is a request that never
+    completed and is missing from the latencies): the run's figures are not reported."""
+
+
+SOCKET_ERRORS = ("connect", "read", "write", "timeout")
+
+
+def parse_wrk(out: str) -> dict:
+    """Requests/s and the p50 and p99 latencies (ms) of wrk's ``--latency`` output; raises
+    FailedRequests if any request failed."""
+    errors = []
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if failed:
+        errors.append(f"{failed.group(1)} non-2xx responses")
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sockets:
+        errors += [
+            f"{count} socket {kind} errors"
+            for kind, count in zip(SOCKET_ERRORS, sockets.groups(), strict=True)
+            if count != "0"
+        ]
+    if errors:
+        raise FailedRequests(", ".join(errors) + f" in:\n{out}")
+
+    def percentile(p: str) -> float:
+        value, unit = search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * UNITS[unit]
+
+    return {
+        "rps": float(search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": percentile("50"),
+        "p99": percentile("99"),
+    }
+
+
 def wrk(
     url: str,
     body: str,
@@ -166,19 +209,7 @@ def wrk(
         os.unlink(script.name)
         for thread in range(WRK_THREADS):
             Path(f"{script.name}.requests.{thread}").unlink(missing_ok=True)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise SystemExit(f"{errors.group(1)} requests failed:\n{out}")
-
-    def percentile(p: str) -> float:
-        value, unit = search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
-        return float(value) * UNITS[unit]
-
-    return {
-        "rps": float(search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": percentile("50"),
-        "p99": percentile("99"),
-    }
+    return parse_wrk(out)
 
 
 def _cpu_times() -> tuple[int, int]:
@@ -286,7 +317,7 @@ def exchange_body(subject_token: str) -> str:
 
 
 def peak_rss_mib(master_pid: int) -> list[float]:
-    """VmHWM (peak resident set) of each gunicorn worker, in MiB."""
+    """VmHWM (peak resident set) of each worker (gunicorn's, or node's cluster), in MiB."""
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     peaks = []
     for pid in children:
@@ -311,7 +342,152 @@ def ensure_postgres_database(url: str) -> bool:
     return True
 
 
-def bench_database(database: str, workdir: Path) -> dict:
+PEER_DIR = ROOT / "bench" / "peer"
+# The cases measured against node-oidc-provider, and the algorithm each token must be signed with.
+PEER_CASES = {"client_credentials RS256": "RS256", "client_credentials ES256": "ES256"}
+PEER_CLIENTS = ("eventcatalog-admin", "shoppingbasket")
+
+
+def peer_unavailable() -> str | None:
+    """Why node-oidc-provider cannot be measured here, or None once bench/peer's locked
+    dependencies are installed (``npm ci`` the first time and when package-lock.json changes)."""
+    if os.environ.get("BENCH_PEER", "1") == "0":
+        return "BENCH_PEER=0"
+    for tool in ("npm", "node"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (Node.js 20 or later)"
+    locked = json.loads((PEER_DIR / "package-lock.json").read_text())["packages"]
+    installed_lock = PEER_DIR / "node_modules" / ".package-lock.json"
+    installed = json.loads(installed_lock.read_text())["packages"] if installed_lock.exists() else {}
+    if installed != {name: package for name, package in locked.items() if name}:
+        print("# npm ci in bench/peer", flush=True)
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER_DIR, capture_output=True, text=True)
+        if done.returncode != 0:
+            return f"npm ci failed in bench/peer:\n{done.stdout}{done.stderr}"
+    return None
+
+
+def peer_versions() -> dict[str, str]:
+    package = json.loads((PEER_DIR / "node_modules" / "oidc-provider" / "package.json").read_text())
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    return {"oidc-provider": package["version"], "node": node}
+
+
+class PeerFailed(Exception):
+    """node-oidc-provider did not start: our figures stand, the comparison is not made."""
+
+
+def start_peer(secrets: dict[str, str], *, store_url: str | None, log: Path) -> tuple[subprocess.Popen, str]:
+    """bench/peer/server.mjs on a free loopback port: 2 worker processes, as gunicorn's."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "NODE_ENV": "production",
+        "PEER_PORT": str(port),
+        "PEER_WORKERS": "2",
+        "PEER_CLIENTS": json.dumps(secrets),
+    }
+    if store_url:
+        env["PEER_STORE_URL"] = store_url
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["node", "server.mjs"],
+            cwd=PEER_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{base}/.well-known/openid-configuration", server, name="node-oidc-provider")
+    except SystemExit as exc:
+        stop(server)
+        raise PeerFailed(f"{exc}:\n{log.read_text()}") from None
+    return server, base
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=10)
+
+
+def issued_algorithm(case: Case) -> str:
+    """One request of ``case``: the ``alg`` of the access token it returns (a JWS header),
+    so that a misconfigured server is found before it is measured."""
+    request = urllib.request.Request(
+        case.url,
+        data=case.body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": case.authorization},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            token = json.load(response)["access_token"]
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code} {exc.read().decode(errors='replace')}"
+    try:
+        return jwt.get_unverified_header(token)["alg"]
+    except jwt.DecodeError:
+        return f"not a JWT: {token[:40]}"
+
+
+def interleaved(sides: dict[str, Case], refused: dict[str, str]) -> dict[str, list[dict]]:
+    """REPEATS runs of each side, taking turns (A B A B ...): drift on a shared machine falls
+    on every side alike. A side whose run fails is refused and not run again."""
+    runs: dict[str, list[dict]] = {side: [] for side in sides}
+    for _ in range(REPEATS):
+        for side, case in sides.items():
+            if side in refused:
+                continue
+            quiesce()
+            try:
+                runs[side].append(case.run())
+            except FailedRequests as exc:
+                refused[side] = str(exc).split(" in:", 1)[0]
+    return runs
+
+
+def compare_with_peer(ours: dict[str, Case], secrets: dict[str, str], *, store_url: str | None, workdir: Path) -> dict:
+    """Our client-credentials cases against node-oidc-provider's, interleaved; with
+    ``store_url`` also against node-oidc-provider INSERTing each token into that database."""
+    variants: dict[str, str | None] = {"node-oidc-provider": None}
+    if store_url:
+        variants["node-oidc-provider, stored"] = store_url
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
+    results: dict = {"versions": peer_versions(), "cases": {}, "peak_rss_mib": {}}
+    try:
+        for number, (variant, url) in enumerate(variants.items()):
+            servers[variant] = start_peer(secrets, store_url=url, log=workdir / f"peer-{number}.log")
+        for name, algorithm in PEER_CASES.items():
+            sides = {"ours": ours[name]}
+            for variant, (_, base) in servers.items():
+                sides[variant] = Case(f"{base}/token", ours[name].body, ours[name].authorization)
+            refused: dict[str, str] = {}
+            for side, case in sides.items():
+                issued = issued_algorithm(case)
+                if issued != algorithm:
+                    refused[side] = f"issued {issued} rather than an {algorithm} JWT"
+                    continue
+                try:
+                    case.run(duration="2s", connections=4)  # warm-up: node's JIT, our workers' caches
+                except FailedRequests as exc:
+                    refused[side] = "warm-up: " + str(exc).split(" in:", 1)[0]
+            runs = interleaved(sides, refused)
+            figures: dict[str, dict] = {}
+            for side in sides:
+                figures[side] = {"refused": refused[side]} if side in refused else median_of(runs[side])
+                figures[side]["runs"] = runs[side]
+            results["cases"][name] = figures
+        for variant, (server, _) in servers.items():
+            results["peak_rss_mib"][variant] = peak_rss_mib(server.pid)
+    finally:
+        for server, _ in servers.values():
+            stop(server)
+    return results
+
+
+def bench_database(database: str, workdir: Path, *, peer: bool = False) -> dict:
     port = free_port()
     url = POSTGRES_URL if database == "postgres" else f"sqlite:///{workdir / 'bench.sqlite3'}"
     env = {
@@ -377,6 +553,13 @@ def bench_database(database: str, workdir: Path) -> dict:
                 quiesce()
                 runs[name].append(case.run())
         results["cases"] = {name: median_of(case_runs) for name, case_runs in runs.items()}
+        if peer:
+            secrets = {client_id: clients[client_id]["client_secret"] for client_id in PEER_CLIENTS}
+            store_url = url if database == "postgres" else None
+            try:
+                results["peer"] = compare_with_peer(cases, secrets, store_url=store_url, workdir=workdir)
+            except PeerFailed as exc:
+                results["peer"] = {"failed": str(exc)}
         results["growth"] = {}
         for rows in GROWTH_ROWS:
             filled = support("fill", str(rows), env=env)
@@ -424,18 +607,65 @@ def report(database: str, results: dict) -> None:
                 f"{at_large[case]['rps']:.0f}/s with {large:,} ({change:+.0%})"
             )
     print("peak RSS per worker: " + ", ".join(f"{mib:.0f} MiB" for mib in results["peak_rss_mib"]))
+    if "peer" in results:
+        print("\n".join(peer_report(database, results["peer"])))
+
+
+def peer_report(database: str, peer: dict) -> list[str]:
+    """The comparison as a Markdown table: one row per case and node-oidc-provider variant,
+    ours measured in the same turns; a refused side shows why instead of figures."""
+    if "failed" in peer:
+        return [f"\n## {database}: node-oidc-provider not measured: {peer['failed']}"]
+    versions = peer["versions"]
+    lines = [
+        f"\n## {database}: against node-oidc-provider {versions['oidc-provider']} (node {versions['node']},"
+        f" cluster of 2 processes), wrk -c{CONNECTIONS}, median of {REPEATS} x {DURATION}, interleaved",
+        "| case | peer | ours tokens/s | ours p50 / p99 ms | peer tokens/s | peer p50 / p99 ms | ours / peer |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def run_rates(side: dict) -> str:
+        return "refused" if "refused" in side else " ".join(f"{run['rps']:.0f}" for run in side["runs"])
+
+    def figures(side: dict) -> tuple[str, str]:
+        if "refused" in side:
+            return f"refused: {side['refused']}", ""
+        return f"{side['rps']:.0f}", f"{side['p50']:.2f} / {side['p99']:.2f}"
+
+    runs = []
+    for case, sides in peer["cases"].items():
+        ours = sides["ours"]
+        for variant, theirs in sides.items():
+            if variant == "ours":
+                continue
+            ratio = "" if "refused" in ours or "refused" in theirs else f"{ours['rps'] / theirs['rps']:.2f}"
+            lines.append(
+                f"| {case} | {variant} | {' | '.join(figures(ours))} | {' | '.join(figures(theirs))} | {ratio} |"
+            )
+        rates = "; ".join(f"{side} {run_rates(figures_)}" for side, figures_ in sides.items())
+        runs.append(f"{case}, tokens/s run by run: {rates}")
+    lines += ["", *runs]
+    for variant, peaks in peer["peak_rss_mib"].items():
+        lines.append(f"{variant} peak RSS per worker: " + ", ".join(f"{mib:.0f} MiB" for mib in peaks))
+    return lines
 
 
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
+    skip_peer = peer_unavailable()
+    if skip_peer:
+        print(f"# node-oidc-provider not measured: {skip_peer}")
     workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
     try:
         all_results = {}
         for database in DATABASES:
             if database == "postgres" and not ensure_postgres_database(POSTGRES_URL):
                 continue
-            all_results[database] = bench_database(database, workdir)
+            try:
+                all_results[database] = bench_database(database, workdir, peer=skip_peer is None)
+            except FailedRequests as exc:
+                raise SystemExit(f"{database}: requests failed, nothing reported: {exc}") from None
             report(database, all_results[database])
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'validate.sqlite3'}", "SECRET_KEY": "bench"}
         validation = support("validate", env=env)
