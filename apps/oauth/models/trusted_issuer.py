@@ -17,10 +17,12 @@ exactly one mapping matches (apps/grants/federation.py).
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 
 from idp.conf import idp_settings
 
@@ -41,7 +43,7 @@ def issuer_url_problem(value: str) -> str | None:
     """Why ``value`` cannot be a trusted issuer's ``iss``, or None: an https URL (http on a
     loopback host), as OpenID Connect Discovery asks of an issuer identifier, no query or
     fragment, and not this IdP itself (its own tokens are never "external")."""
-    if value.rstrip("/") == idp_settings.ISSUER.rstrip("/"):
+    if _same_url(value, idp_settings.ISSUER):
         return "This is this IdP's own issuer."
     problem = jwks_uri_problem(value)
     if problem is not None:
@@ -49,6 +51,23 @@ def issuer_url_problem(value: str) -> str | None:
     if "?" in value:
         return "No query."
     return None
+
+
+def _same_url(first: str, second: str) -> bool:
+    """Equal but for the case of the scheme and host and a trailing slash (RFC 3986 6.2.2.1)."""
+
+    def normal(url: str) -> tuple[str, str, str]:
+        parts = urlsplit(url.strip())
+        return parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/")
+
+    try:
+        return normal(first) == normal(second)
+    except ValueError:
+        return False
+
+
+def own_jwks_url() -> str:
+    return idp_settings.ISSUER.rstrip("/") + reverse("jwks")
 
 
 class TrustedIssuer(models.Model):
@@ -104,6 +123,8 @@ class TrustedIssuer(models.Model):
             errors["jwks_uri"] = "Give a JWKS URL or inline keys, one of the two."
         elif self.jwks_uri and (problem := jwks_uri_problem(self.jwks_uri)):
             errors["jwks_uri"] = problem
+        elif self.jwks_uri and _same_url(self.jwks_uri, own_jwks_url()):
+            errors["jwks_uri"] = "These are this IdP's own keys: another issuer's tokens are never checked with them."
         elif self.jwks is not None:
             try:
                 parse_client_jwks(self.jwks)
