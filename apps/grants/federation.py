@@ -9,10 +9,13 @@ Fail closed, each refusal with the grant's error and a description that says whi
   apps/clients/client_keys.py), with an algorithm the issuer is allowed, the key picked by
   ``kid``: a token whose ``kid`` was copied from the issuer's JWKS but which another key
   signed fails the signature check like any forgery;
-- ``exp`` is required and not passed, ``nbf`` and ``iat`` not in the future (30 s of skew);
+- ``exp`` is required and not passed, ``nbf`` and ``iat`` not in the future (30 s of skew),
+  each a number of seconds below 2**33;
 - ``aud`` names what the caller requires (the issuer's audience, or this IdP for RFC 7523);
 - exactly one of the issuer's mappings matches the claims, exactly, and names an enabled
-  client or an active user. Two matching mappings are ambiguous, and refused.
+  client or an active user. Two matching mappings are ambiguous, and refused. A privileged
+  identity (an operator's account, a client with the management API's powers) is refused on
+  every token, however the mapping came to name it.
 
 Nothing else of the token is trusted: its ``scope``, ``act``, ``may_act``, ``acr`` and
 other claims describe another issuer's world and are never copied into our tokens.
