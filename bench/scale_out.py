@@ -31,11 +31,12 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg  # noqa: E402
 import redis  # noqa: E402
-from token_bench import (  # noqa: E402
+
+from bench.token_bench import (  # noqa: E402
     CONNECTIONS,
     DURATION,
     POSTGRES_URL,
@@ -101,8 +102,9 @@ def counters(masters: list[subprocess.Popen], database: str, cache: redis.Redis)
     with psycopg.connect(database, autocommit=True) as conn:
         # The token table's last id rather than pg_stat_database, which a busy backend
         # publishes only every second or so, and an idle one up to 10 s later.
-        inserted = conn.execute("SELECT coalesce(max(id), 0) FROM oauth_accesstoken").fetchone()[0]
-        wal = conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]
+        inserted_row = conn.execute("SELECT coalesce(max(id), 0) FROM oauth_accesstoken").fetchone()
+        wal_row = conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()
+    inserted, wal = (inserted_row or (0,))[0], (wal_row or (0,))[0]
     return {
         "idp_cpu": cpu_of([pid for master in masters for pid in workers(master)]),
         # Backends come and go; the postmaster's reaped-children time keeps the ended ones.
