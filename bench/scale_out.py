@@ -20,7 +20,6 @@ database, WAL written, and commands Redis processed: the inputs of the sizing in
 docs/performance.md (Scale-out).
 """
 
-import base64
 import json
 import os
 import signal
@@ -48,6 +47,7 @@ from bench.token_bench import (  # noqa: E402
     basic,
     ensure_postgres_database,
     free_port,
+    idp_env,
     issued_algorithm,
     parse_wrk,
     quiesce,
@@ -201,22 +201,8 @@ def main() -> None:
     except redis.RedisError as exc:
         raise SystemExit(f"Redis is needed at {REDIS_URL}: {exc}") from None
     database = POSTGRES_URL.replace("postgres://", "postgresql://")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": POSTGRES_URL,
-        "REDIS_URL": REDIS_URL,
-        # One issuer for every process, as behind a load balancer.
-        "IDP_ISSUER": "http://127.0.0.1",
-        "GUNICORN_THREADS": THREADS,
-        # The limits stay on, counted in Redis, with budgets no benchmark reaches.
-        "RATE_LIMIT_CLIENT": "1000000000/60",
-        "RATE_LIMIT_ADDRESS_FAILURES": "1000000000/60",
-    }
+    # One issuer for every process, as behind a load balancer; the limits counted in Redis.
+    env = idp_env(database_url=POSTGRES_URL, issuer="http://127.0.0.1", threads=THREADS, REDIS_URL=REDIS_URL)
     seeded = support("seed", env=env)
     authorization = basic(seeded["demo"]["clients"]["shoppingbasket"])
     ports = {"A": [free_port()], "B": [free_port(), free_port()]}

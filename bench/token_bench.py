@@ -487,25 +487,35 @@ def compare_with_peer(ours: dict[str, Case], secrets: dict[str, str], *, store_u
     return results
 
 
-def bench_database(database: str, workdir: Path, *, peer: bool = False) -> dict:
-    port = free_port()
-    url = POSTGRES_URL if database == "postgres" else f"sqlite:///{workdir / 'bench.sqlite3'}"
-    env = {
+def idp_env(*, database_url: str, issuer: str, threads: str, **extra: str) -> dict[str, str]:
+    """The environment of the IdP under measurement: production settings but plain HTTP on
+    loopback, and the rate limits on (their cost is part of every token request) with budgets
+    no benchmark reaches: one client, one address."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "SECRET_KEY": base64.b64encode(os.urandom(48)).decode(),
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": url,
-        # SQLite has one writer at a time: threads would only queue on its lock.
-        "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "1" if database == "sqlite" else "4"),
-        # The limits stay on (their cost is part of every token request) with budgets no
-        # benchmark reaches: one client, one address.
+        "IDP_ISSUER": issuer,
+        "DATABASE_URL": database_url,
+        "GUNICORN_THREADS": threads,
         "RATE_LIMIT_CLIENT": "1000000000/60",
         "RATE_LIMIT_ADDRESS_FAILURES": "1000000000/60",
+        **extra,
     }
+
+
+def bench_database(database: str, workdir: Path, *, peer: bool = False) -> dict:
+    port = free_port()
+    url = POSTGRES_URL if database == "postgres" else f"sqlite:///{workdir / 'bench.sqlite3'}"
+    env = idp_env(
+        database_url=url,
+        issuer=f"http://127.0.0.1:{port}",
+        # SQLite has one writer at a time: threads would only queue on its lock.
+        threads=os.environ.get("GUNICORN_THREADS", "1" if database == "sqlite" else "4"),
+    )
     seeded = support("seed", env=env)
     clients, subject_token = seeded["demo"]["clients"], seeded["subject_token"]
     basket, admin = basic(clients["shoppingbasket"]), basic(clients["eventcatalog-admin"])
