@@ -11,6 +11,7 @@ from apps.ratelimit import middleware
 from apps.resources.models import ApiScope
 from tests.clients.assertions import assertion, ec_pair, jwks
 from tests.federation.conftest import error_of
+from tests.support.forgery import with_header
 
 WINDOW_START = 1_800_000_000
 
@@ -120,3 +121,22 @@ def test_the_registered_audience_is_quoted_safely(basket, basket_policy, trusted
     trusted.save()
     description = error_of(exchange(basket, external.token(), audience="discount"))[2]
     assert '"' not in description and "\\" not in description
+
+
+@pytest.mark.parametrize("header", [{"crit": ["exp"]}, {"kid": 7}, {"alg": None}])
+def test_a_header_this_idp_does_not_understand_is_refused(
+    basket, basket_policy, trusted, workload, external, jwt_bearer, exchange, header
+):
+    basket_policy.trusted_issuers.add(trusted)
+    token = with_header(external.token(), **header)  # the signature kept: refused before it matters
+    assert error_of(jwt_bearer(None, token)) == (
+        400,
+        "invalid_grant",
+        "The assertion is not a JWT (RFC 7523 section 3.1).",
+    )
+    assert error_of(exchange(basket, token, audience="discount")) == (
+        400,
+        "invalid_request",
+        "subject_token is not a JWT.",
+    )
+    assert list(AuditEvent.objects.values_list("outcome", flat=True)) == ["refused", "refused"]
