@@ -6,13 +6,13 @@ table and column names taken from the models (so they follow the schema) and eve
 passed as a parameter.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import InterfaceError, OperationalError, connection, models, transaction
 from django.utils import timezone
 from oauth2_provider.models import ResourceJSONField
 
@@ -25,6 +25,41 @@ def column(model: type[models.Model], name: str) -> str:
     # Callers name concrete columns. get_field's type also covers reverse relations and generic
     # foreign keys, which have none; an isinstance check would add work to this hot-path module.
     return connection.ops.quote_name(model._meta.get_field(name).column)  # type: ignore[union-attr, arg-type]
+
+
+def first_read(sql: str, params: Sequence[Any]) -> tuple | None:
+    """The first row of a read-only statement that opens a request's use of the database (the
+    client's row on /o/token/), or None.
+
+    With health checks on (``DB_CONN_HEALTH_CHECKS``), Django pings a reused connection with
+    ``SELECT 1`` before a request's first statement, so that a connection the database dropped
+    (a restart, a failover) is replaced instead of failing the request: one round trip of three
+    on every token request. Here the statement itself is the check: it runs without the ping,
+    and only if it fails on a connection that turns out to be unusable is that connection
+    closed and the statement run once more on a new one. The same outcome, paid for only when
+    a connection was lost. Inside a transaction nothing can be re-run: Django's own check
+    applies there."""
+    retry = (
+        connection.health_check_enabled
+        and not connection.health_check_done
+        and connection.connection is not None
+        and not connection.in_atomic_block
+    )
+    if retry:
+        connection.health_check_done = True  # this statement checks the connection
+        try:
+            return _fetch_one(sql, params)
+        except (OperationalError, InterfaceError):
+            if connection.is_usable():
+                raise  # the statement failed, not the connection
+            connection.close()
+    return _fetch_one(sql, params)
+
+
+def _fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 @cache

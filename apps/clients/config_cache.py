@@ -30,7 +30,7 @@ from django.utils.dateparse import parse_datetime
 from apps.oauth.models import Application, ConfigGeneration, ExchangePolicy, TransactionTokenPolicy
 from apps.resources.models import ApiResource, ApiScope
 from idp.conf import idp_settings
-from idp.sql import column, table
+from idp.sql import column, first_read, table
 
 GENERATION_ROW = 1
 MAX_CACHED_CLIENTS = 10_000
@@ -84,9 +84,7 @@ def _load(client_id: str) -> Application | None:
 def client_record(client_id: str) -> ClientRecord | None:
     """The client registered as ``client_id``, or None. One query while its configuration is
     unchanged; the secret, enabled flag and type are always the ones stored now."""
-    with connection.cursor() as cursor:
-        cursor.execute(_credentials_sql(connection.vendor), [GENERATION_ROW, client_id])
-        row = cursor.fetchone()
+    row = first_read(_credentials_sql(connection.vendor), [GENERATION_ROW, client_id])
     if row is None:
         return None
     pk, client_secret, is_active, client_type, previous_secret, previous_expires, generation = row
