@@ -11,7 +11,9 @@ take turns, REPEATS of DURATION each at ``BENCH_CONNECTIONS`` keep-alive connect
 the machine has gone quiet; a run with any non-2xx response or socket error stops the script
 with nothing reported. Per configuration: median tokens/s, p50, p99, p99 / p50 and the CPU
 time of its workers per token (from /proc), which shows what threads cost beyond the
-requests themselves (switching, contention for the interpreter lock).
+requests themselves (switching, contention for the interpreter lock). ``BENCH_WORKER_PATH``
+(default ``/o/token/``) set to ``/bench/ceiling`` measures the same for the cheapest view
+(bench/urls.py): what serving any request at all costs under each configuration.
 """
 
 import json
@@ -45,6 +47,8 @@ from bench.token_bench import (  # noqa: E402
 )
 
 CONFIGS = os.environ.get("BENCH_WORKER_CONFIGS", "gthread:1,gthread:2,gthread:4,gthread:8,sync:1").split(",")
+# /o/token/, or /bench/ceiling (bench/urls.py: the cost of serving any request at all)
+PATH = os.environ.get("BENCH_WORKER_PATH", "/o/token/")
 
 
 def start(env: dict[str, str], port: int, config: str) -> subprocess.Popen:
@@ -87,10 +91,10 @@ def main() -> None:
     try:
         for config in CONFIGS:
             port = free_port()
-            servers[config] = (start(env, port, config), f"http://127.0.0.1:{port}/o/token/")
+            servers[config] = (start(env, port, config), f"http://127.0.0.1:{port}{PATH}")
         for master, url in servers.values():
-            wait_until_serving(url.replace("/o/token/", "/.well-known/openid-configuration"), master)
-            if (issued := issued_algorithm(Case(url, BODY, authorization))) != "ES256":
+            wait_until_serving(url.replace(PATH, "/.well-known/openid-configuration"), master)
+            if PATH == "/o/token/" and (issued := issued_algorithm(Case(url, BODY, authorization))) != "ES256":
                 raise SystemExit(f"{url} issued {issued} rather than an ES256 JWT")
             drive([url], script, duration="2s", connections=4)  # warm-up
         for _ in range(REPEATS):
@@ -116,13 +120,14 @@ def main() -> None:
 
 def report(runs: dict[str, list[dict]]) -> None:
     print(
-        f"\n## gunicorn workers: client credentials ES256, PostgreSQL, 2 workers, wrk -c{CONNECTIONS},"
-        f" median of {REPEATS} x {DURATION}, interleaved"
+        f"\n## gunicorn workers: {PATH} (client credentials ES256 at /o/token/), PostgreSQL, 2 workers,"
+        f" wrk -c{CONNECTIONS}, median of {REPEATS} x {DURATION}, interleaved"
     )
-    print("| worker class : threads | tokens/s | p50 / p99 ms | p99 / p50 | IdP CPU ms per token | tokens/s run by run |")
+    print("| worker class : threads | requests/s | p50 / p99 ms | p99 / p50 | IdP CPU ms per request | run by run |")
     print("|---|---|---|---|---|---|")
     for config, config_runs in runs.items():
-        rps, p50, p99, cpu = (statistics.median(run[key] for run in config_runs) for key in ("rps", "p50", "p99", "idp_cpu_ms"))
+        keys = ("rps", "p50", "p99", "idp_cpu_ms")
+        rps, p50, p99, cpu = (statistics.median(run[key] for run in config_runs) for key in keys)
         by_run = ", ".join(f"{run['rps']:.0f}" for run in config_runs)
         print(f"| {config} | {rps:.0f} | {p50:.1f} / {p99:.1f} | {p99 / p50:.1f} | {cpu:.2f} | {by_run} |")
 

@@ -39,14 +39,10 @@ def first_read(sql: str, params: Sequence[Any]) -> tuple | None:
     closed and the statement run once more on a new one. The same outcome, paid for only when
     a connection was lost. Inside a transaction nothing can be re-run: Django's own check
     applies there."""
-    retry = (
-        connection.health_check_enabled
-        and not connection.health_check_done
-        and connection.connection is not None
-        and not connection.in_atomic_block
-    )
+    db: Any = connection  # django-stubs do not know the health-check attributes (Django 4.1)
+    retry = db.health_check_enabled and not db.health_check_done and db.connection is not None and not db.in_atomic_block
     if retry:
-        connection.health_check_done = True  # this statement checks the connection
+        db.health_check_done = True  # this statement checks the connection
         try:
             return _fetch_one(sql, params)
         except (OperationalError, InterfaceError):

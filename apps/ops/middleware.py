@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from apps.ops import metrics
 from apps.ops.request_id import REQUEST_ID_HEADER, request_id_from, set_request_id
 
+REQUEST_ID_META = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
+
 
 class RequestIdMiddleware:
     """Gives the request its id (the caller's X-Request-ID if usable, else a new one) for log
@@ -22,7 +24,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request_id_from(request.headers)
+        # From META: request.headers would copy every header into a new mapping on first use.
+        request_id = request_id_from(request.META.get(REQUEST_ID_META))
         set_request_id(request_id)
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id

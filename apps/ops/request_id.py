@@ -5,7 +5,6 @@ Django's apps are loaded, and so does gunicorn's master process.
 """
 
 import uuid
-from collections.abc import Mapping
 from contextvars import ContextVar
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -15,12 +14,12 @@ MAX_LENGTH = 64  # AuditEvent.request_id's column
 _current: ContextVar[str] = ContextVar("request_id", default="")
 
 
-def request_id_from(headers: Mapping[str, str]) -> str:
-    """The caller's X-Request-ID (to correlate with their logs), or a new one.
+def request_id_from(supplied: str | None) -> str:
+    """The caller's X-Request-ID (``supplied``, to correlate with their logs), or a new one.
 
     Taken as is only when it is safe to echo in a response header and to write on one log
     line: ASCII, printable (no CR/LF to forge headers or lines) and at most MAX_LENGTH."""
-    supplied = (headers.get(REQUEST_ID_HEADER) or "").strip()
+    supplied = (supplied or "").strip()
     if supplied and len(supplied) <= MAX_LENGTH and supplied.isascii() and supplied.isprintable():
         return supplied
     return uuid.uuid4().hex

@@ -45,7 +45,8 @@ def pings(monkeypatch) -> list[bool]:
 
 
 def post(client, credentials):
-    return form_post(client, "/o/token/", CC, HTTP_AUTHORIZATION=basic_auth(credentials.client.client_id, credentials.client_secret))
+    authorization = basic_auth(credentials.client.client_id, credentials.client_secret)
+    return form_post(client, "/o/token/", CC, HTTP_AUTHORIZATION=authorization)
 
 
 @pytest.mark.django_db(transaction=True)
