@@ -40,7 +40,8 @@ def first_read(sql: str, params: Sequence[Any]) -> tuple | None:
     a connection was lost. Inside a transaction nothing can be re-run: Django's own check
     applies there."""
     db: Any = connection  # django-stubs do not know the health-check attributes (Django 4.1)
-    retry = db.health_check_enabled and not db.health_check_done and db.connection is not None and not db.in_atomic_block
+    retry = db.health_check_enabled and not db.health_check_done
+    retry = retry and db.connection is not None and not db.in_atomic_block
     if retry:
         db.health_check_done = True  # this statement checks the connection
         try:
