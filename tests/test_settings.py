@@ -83,3 +83,11 @@ def test_a_rate_limit_from_the_environment_replaces_only_its_own_default():
         "account_mail": (5, 3600),
     }
     assert result.stdout.strip() == str(expected)
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler():
+    """PgBouncer before 1.21 in transaction mode cannot carry them (idp/sql.py hot_cursor)."""
+    expression = "s.DATABASES['default']['OPTIONS']['prepare_threshold']"
+    database = {"SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://idp@db.internal:5432/idp"}
+    assert settings_value(expression, **database).stdout.strip() == "5"
+    assert settings_value(expression, **database, DB_PREPARED_STATEMENTS="0").stdout.strip() == "None"

@@ -24,7 +24,7 @@ from apps.resource_server.jose import unverified_header
 from apps.resources.models import ApiResource
 from apps.tokens.issuance import ACCESS_TOKEN_JWT_TYPE, TRANSACTION_TOKEN_JWT_TYPE
 from idp.conf import idp_settings, trust_domain
-from idp.sql import column, table
+from idp.sql import column, hot_cursor, table
 
 MAX_TOKEN_LENGTH = 8192
 
@@ -98,7 +98,7 @@ def stored_access_token(token: str) -> AccessToken | None:
     and ``user`` loaded, or None if it was revoked (deleted) or has expired."""
     sql, user_fields = _stored_token_sql(connection.vendor)
     checksum = hashlib.sha256(token.encode()).hexdigest()
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, [checksum, connection.ops.adapt_datetimefield_value(timezone.now())])
         found = cursor.fetchone()
     if found is None:

@@ -188,6 +188,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
     )
+    # The token endpoint's statements are prepared after 5 runs on a connection (idp/sql.py
+    # hot_cursor; Django's own cursors bind on the client and never prepare). Django turns
+    # psycopg's preparing off unless asked. A pooler that cannot carry prepared statements
+    # (PgBouncer before 1.21 in transaction mode) needs DB_PREPARED_STATEMENTS=0.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "prepare_threshold", 5 if env_bool("DB_PREPARED_STATEMENTS", default=True) else None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers write concurrently: WAL lets readers proceed, IMMEDIATE
     # transactions queue writers instead of failing with "database is locked".

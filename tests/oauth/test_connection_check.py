@@ -154,3 +154,41 @@ def test_inside_a_transaction_nothing_is_run_again(failing_read):
     with pytest.raises(OperationalError):
         idp.sql.first_read("SELECT 1", [])
     assert len(failing_read) == 1
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+@pytest.mark.django_db(transaction=True)
+def test_the_token_statements_are_bound_on_the_server_and_prepared(client, apis, make_client, reused_connection):
+    """idp.sql.hot_cursor: parameters bound by PostgreSQL, not quoted into the SQL in Python,
+    and the statements prepared once run often enough on the connection (psycopg: 5 times)."""
+    admin = make_client("catalog-admin", scopes=["eventcatalog.read"])
+    for _ in range(6):
+        assert post(client, admin).status_code == 200
+        end_request()
+    prepared = prepared_statements()
+    assert any(sql.startswith('INSERT INTO "oauth_accesstoken"') and "$19" in sql for sql in prepared), prepared
+    assert any(sql.startswith("SELECT") and "oauth_application" in sql and "$2" in sql for sql in prepared), prepared
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+@pytest.mark.django_db(transaction=True)
+def test_without_prepared_statements_the_token_statements_are_not_prepared(
+    client, apis, make_client, reused_connection
+):
+    options = connection.settings_dict["OPTIONS"]
+    connection.settings_dict["OPTIONS"] = {**options, "prepare_threshold": None}  # DB_PREPARED_STATEMENTS=0
+    connection.close()
+    try:
+        admin = make_client("catalog-admin", scopes=["eventcatalog.read"])
+        for _ in range(6):
+            assert post(client, admin).status_code == 200
+            end_request()
+        assert prepared_statements() == []
+    finally:
+        connection.settings_dict["OPTIONS"] = options
