@@ -39,9 +39,7 @@ from bench.token_bench import (  # noqa: E402
     CONNECTIONS,
     DURATION,
     POSTGRES_URL,
-    PYTHON,
     REPEATS,
-    ROOT,
     Case,
     FailedRequests,
     basic,
@@ -52,6 +50,7 @@ from bench.token_bench import (  # noqa: E402
     parse_wrk,
     quiesce,
     search,
+    start_gunicorn,
     support,
     wait_until_serving,
 )
@@ -153,27 +152,8 @@ def drive(urls: list[str], script: str, *, duration: str = DURATION, connections
 
 
 def start_idp(env: dict[str, str], port: int, worker_count: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "--config",
-            "gunicorn.conf.py",
-            "--workers",
-            str(worker_count),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            # Several masters on one machine: gunicorn's control socket has one default path.
-            "--no-control-socket",
-            "idp.wsgi",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    # Several masters on one machine: gunicorn's control socket has one default path.
+    return start_gunicorn(env, port, workers=worker_count, options=("--no-control-socket",))
 
 
 def measured(layout: dict, database: str, cache: redis.Redis, script: str) -> dict:

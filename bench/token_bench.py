@@ -507,6 +507,14 @@ def idp_env(*, database_url: str, issuer: str, threads: str, **extra: str) -> di
     }
 
 
+def start_gunicorn(env: dict[str, str], port: int, *, workers: int, options: tuple[str, ...] = ()) -> subprocess.Popen:
+    """The IdP under gunicorn with ``gunicorn.conf.py`` (``options`` added), in a session of
+    its own so that stopping it stops its workers."""
+    command = [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--workers", str(workers)]
+    command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", *options, "idp.wsgi"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+
+
 def bench_database(database: str, workdir: Path, *, peer: bool = False) -> dict:
     port = free_port()
     url = POSTGRES_URL if database == "postgres" else f"sqlite:///{workdir / 'bench.sqlite3'}"
@@ -520,25 +528,7 @@ def bench_database(database: str, workdir: Path, *, peer: bool = False) -> dict:
     clients, subject_token = seeded["demo"]["clients"], seeded["subject_token"]
     basket, admin = basic(clients["shoppingbasket"]), basic(clients["eventcatalog-admin"])
     signed_basket = SignedClient.from_seed(seeded["bench_key"])
-    server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "--config",
-            "gunicorn.conf.py",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "idp.wsgi",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    server = start_gunicorn(env, port, workers=2)
     base = f"http://127.0.0.1:{port}"
     token_url = f"{base}/o/token/"
     results: dict = {}

@@ -31,9 +31,7 @@ from bench.token_bench import (  # noqa: E402
     CONNECTIONS,
     DURATION,
     POSTGRES_URL,
-    PYTHON,
     REPEATS,
-    ROOT,
     Case,
     FailedRequests,
     basic,
@@ -42,6 +40,7 @@ from bench.token_bench import (  # noqa: E402
     idp_env,
     issued_algorithm,
     quiesce,
+    start_gunicorn,
     support,
     wait_until_serving,
 )
@@ -53,30 +52,8 @@ PATH = os.environ.get("BENCH_WORKER_PATH", "/o/token/")
 
 def start(env: dict[str, str], port: int, config: str) -> subprocess.Popen:
     worker_class, threads = config.split(":")
-    return subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "--config",
-            "gunicorn.conf.py",
-            "--workers",
-            "2",
-            "--worker-class",
-            worker_class,
-            "--threads",
-            threads,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "--no-control-socket",  # several masters on one machine
-            "idp.wsgi",
-        ],
-        cwd=ROOT,
-        env={**env, "GUNICORN_THREADS": threads},
-        start_new_session=True,
-    )
+    options = ("--worker-class", worker_class, "--threads", threads, "--no-control-socket")  # several masters
+    return start_gunicorn({**env, "GUNICORN_THREADS": threads}, port, workers=2, options=options)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ table and column names taken from the models (so they follow the schema) and eve
 passed as a parameter.
 """
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from django.db import InterfaceError, OperationalError, connection, models, tran
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from oauth2_provider.models import ResourceJSONField
+
+logger = logging.getLogger(__name__)
 
 
 def table(model: type[models.Model]) -> str:
@@ -29,8 +32,8 @@ def column(model: type[models.Model], name: str) -> str:
 
 
 def first_read(sql: str, params: Sequence[Any]) -> tuple | None:
-    """The first row of a read-only statement that opens a request's use of the database (the
-    client's row on /o/token/), or None.
+    """The first row of a read-only statement (it may run twice) that opens a request's use of
+    the database (the client's row on /o/token/), or None.
 
     With health checks on (``DB_CONN_HEALTH_CHECKS``), Django pings a reused connection with
     ``SELECT 1`` before a request's first statement, so that a connection the database dropped
@@ -47,9 +50,11 @@ def first_read(sql: str, params: Sequence[Any]) -> tuple | None:
         db.health_check_done = True  # this statement checks the connection
         try:
             return _fetch_one(sql, params)
-        except (OperationalError, InterfaceError):
+        except (OperationalError, InterfaceError) as lost:
             if connection.is_usable():
                 raise  # the statement failed, not the connection
+            # Worth a line in the log: many at once mean a restart or a failover.
+            logger.warning("Database connection lost (%s); reconnecting", lost)
             connection.close()
     return _fetch_one(sql, params)
 

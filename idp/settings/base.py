@@ -191,7 +191,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The token endpoint's statements are prepared after 5 runs on a connection (idp/sql.py
     # hot_cursor; Django's own cursors bind on the client and never prepare). Django turns
     # psycopg's preparing off unless asked. A pooler that cannot carry prepared statements
-    # (PgBouncer before 1.21 in transaction mode) needs DB_PREPARED_STATEMENTS=0.
+    # (PgBouncer in transaction mode before 1.21, or 1.21+ without max_prepared_statements)
+    # needs DB_PREPARED_STATEMENTS=0.
     DATABASES["default"]["OPTIONS"].setdefault(
         "prepare_threshold", 5 if env_bool("DB_PREPARED_STATEMENTS", default=True) else None
     )

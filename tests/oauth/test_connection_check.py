@@ -2,6 +2,8 @@
 (idp.sql.first_read) instead of Django's `SELECT 1` ping: no round trip on a working
 connection, and still no failed request on one the database dropped."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.db import OperationalError, connection
 
@@ -124,12 +126,13 @@ def failing_read(monkeypatch) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_statement_that_fails_on_a_usable_connection_is_not_run_again(reused_connection, failing_read):
+def test_a_statement_that_fails_on_a_usable_connection_is_not_run_again(reused_connection, failing_read, pings):
     connection.ensure_connection()
     end_request()
     with pytest.raises(OperationalError):
         idp.sql.first_read("SELECT 1", [])
     assert len(failing_read) == 1
+    assert pings == [True]  # asked whether the connection works, after the failure only
 
 
 @pytest.mark.django_db(transaction=True)
@@ -147,13 +150,37 @@ def test_a_statement_that_fails_on_a_lost_connection_runs_once_more_on_a_new_one
     assert closed == [True]
 
 
-@pytest.mark.django_db
-def test_inside_a_transaction_nothing_is_run_again(failing_read):
-    connection.ensure_connection()
-    assert connection.in_atomic_block
+def test_inside_a_transaction_nothing_is_run_again(monkeypatch, failing_read):
+    """Everything as for a lost connection at the start of a request, but in a transaction:
+    only that keeps the statement from running again (a transaction cannot move to a new
+    connection). The connection is a stand-in: a test's own transaction would check it too."""
+    closed: list[bool] = []
+    lost = SimpleNamespace(
+        health_check_enabled=True,
+        health_check_done=False,
+        connection=object(),
+        in_atomic_block=True,
+        is_usable=lambda: False,
+        close=lambda: closed.append(True),
+    )
+    monkeypatch.setattr(idp.sql, "connection", lost)
     with pytest.raises(OperationalError):
         idp.sql.first_read("SELECT 1", [])
     assert len(failing_read) == 1
+    assert closed == []
+    lost.in_atomic_block = False  # the same outside a transaction: closed, and run again
+    runs: list[str] = []
+
+    def fails_once(sql, params):
+        runs.append(sql)
+        if len(runs) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return (1,)
+
+    monkeypatch.setattr(idp.sql, "_fetch_one", fails_once)
+    assert idp.sql.first_read("SELECT 1", []) == (1,)
+    assert len(runs) == 2
+    assert closed == [True]
 
 
 def prepared_statements() -> list[str]:
